@@ -1,0 +1,23 @@
+export { createLogger, type Logger } from "./logger";
+export { loadConfig, natsUrlOf, type GentlyConfig } from "./config";
+export { encodeJson, decodeJson } from "./codec";
+export { connectBus, type ConnectOptions } from "./connection";
+export {
+  startMicroService,
+  handle,
+  toGentlyError,
+  type EndpointHandler,
+  type MicroServiceOptions,
+  type RequestContext,
+} from "./serve";
+export { call, errorOf, type CallOptions } from "./request";
+export { subscribeValidated, publishValidated, type SubscribeOptions } from "./subscribe";
+export {
+  ensureStream,
+  jetStreamOf,
+  publishDurable,
+  consumeDurable,
+  type StreamSpec,
+  type DurableConsumerSpec,
+} from "./jetstream";
+export { runProcess, type ProcessContext, type RunningService } from "./lifecycle";

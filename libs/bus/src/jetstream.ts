@@ -1,0 +1,141 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  StorageType,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type PubAck,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import type { z } from "zod";
+import { decodeJson, encodeJson } from "./codec";
+import type { Logger } from "./logger";
+
+export interface StreamSpec {
+  name: string;
+  subjects: readonly string[];
+  /** dedupe window for Nats-Msg-Id (uid) */
+  duplicateWindowMs?: number;
+  replicas?: number;
+  storage?: "file" | "memory";
+}
+
+const NANOS_PER_MS = 1_000_000;
+
+/** Creates the stream, or brings an existing one's subjects and settings up to date. Safe to call from every process. */
+export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
+  const config: Partial<StreamConfig> & { name: string } = {
+    name: spec.name,
+    subjects: [...spec.subjects],
+    storage: spec.storage === "memory" ? StorageType.Memory : StorageType.File,
+    duplicate_window: (spec.duplicateWindowMs ?? 24 * 3600_000) * NANOS_PER_MS,
+    num_replicas: spec.replicas ?? replicasFromEnv(),
+  };
+  try {
+    await jsm.streams.info(spec.name);
+    await jsm.streams.update(spec.name, config);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    try {
+      await jsm.streams.add(config);
+    } catch (addErr) {
+      // another process created it between our info and add
+      if (!/already in use|exists/i.test(String((addErr as Error).message))) throw addErr;
+    }
+  }
+}
+
+function replicasFromEnv(): number {
+  const value = Number(process.env.GENTLY_JS_REPLICAS ?? "1");
+  return Number.isInteger(value) && value >= 1 && value <= 5 ? value : 1;
+}
+
+function isNotFound(err: unknown): boolean {
+  return /not found/i.test(String((err as Error)?.message ?? err));
+}
+
+export async function jetStreamOf(nc: NatsConnection): Promise<{ js: JetStreamClient; jsm: JetStreamManager }> {
+  return { js: jetstream(nc), jsm: await jetstreamManager(nc) };
+}
+
+/** Publishes into a stream, deduplicated by msgId (a uid): a repeat of the same uid is stored once. */
+export async function publishDurable<S extends z.ZodType>(
+  js: JetStreamClient,
+  subject: string,
+  schema: S,
+  body: z.input<S>,
+  msgId: string,
+): Promise<PubAck> {
+  return js.publish(subject, encodeJson(schema.parse(body)), { msgID: msgId, timeout: 10_000 });
+}
+
+export interface DurableConsumerSpec<S extends z.ZodType> {
+  stream: string;
+  durable: string;
+  filterSubjects: string[];
+  schema: S;
+  logger: Logger;
+  /** how long a message may be in hand before it is redelivered */
+  ackWaitMs?: number;
+  handler: (body: z.output<S>, subject: string) => Promise<void>;
+}
+
+/**
+ * A durable pull consumer that acks only after the handler succeeded, so a
+ * consumer that was down, killed or restarted gets every message it missed.
+ * A body that fails its schema is terminated (never redelivered); a handler
+ * failure is nak'ed with a delay and retried.
+ */
+export async function consumeDurable<S extends z.ZodType>(
+  nc: NatsConnection,
+  spec: DurableConsumerSpec<S>,
+): Promise<{ stop: () => Promise<void>; done: Promise<void> }> {
+  const { js, jsm } = await jetStreamOf(nc);
+  const config = {
+    durable_name: spec.durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subjects: spec.filterSubjects,
+    ack_wait: (spec.ackWaitMs ?? 30_000) * NANOS_PER_MS,
+    max_deliver: -1,
+  };
+  try {
+    await jsm.consumers.info(spec.stream, spec.durable);
+    await jsm.consumers.update(spec.stream, spec.durable, config);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    await jsm.consumers.add(spec.stream, config);
+  }
+  const consumer = await js.consumers.get(spec.stream, spec.durable);
+  const messages: ConsumerMessages = await consumer.consume({ max_messages: 64 });
+  const done = (async () => {
+    for await (const m of messages) {
+      let body: z.output<S>;
+      try {
+        body = spec.schema.parse(decodeJson(m.data));
+      } catch (err) {
+        spec.logger.error({ subject: m.subject, seq: m.seq, err: String(err) }, "terminating a message that fails its schema");
+        m.term("schema");
+        continue;
+      }
+      try {
+        await spec.handler(body, m.subject);
+        m.ack();
+      } catch (err) {
+        spec.logger.error({ subject: m.subject, seq: m.seq, err }, "handler failed; will be redelivered");
+        m.nak(2_000);
+      }
+    }
+  })();
+  return {
+    stop: async () => {
+      await messages.close();
+      await done;
+    },
+    done,
+  };
+}

@@ -1,0 +1,89 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import { loadConfig, natsUrlOf, type GentlyConfig } from "./config";
+import { connectBus } from "./connection";
+import { createLogger, type Logger } from "./logger";
+
+export interface ProcessContext {
+  config: GentlyConfig;
+  logger: Logger;
+  nc: NatsConnection;
+}
+
+/** What a service hands back once started: how to stop it, and a promise of how it ended. */
+export interface RunningService {
+  stop(): Promise<void>;
+  stopped?: Promise<unknown>;
+}
+
+/**
+ * The whole life of a service process: config, logger, NATS connection,
+ * start, then a clean stop (service first, then drain NATS) on SIGTERM or
+ * SIGINT. Unexpected failures end the process with a non-zero code so the
+ * supervisor restarts it.
+ */
+export async function runProcess(
+  name: string,
+  start: (ctx: ProcessContext) => Promise<RunningService>,
+): Promise<void> {
+  const logger = createLogger(name);
+  process.on("uncaughtException", (err) => {
+    logger.fatal({ err }, "uncaught exception");
+    process.exit(1);
+  });
+  process.on("unhandledRejection", (err) => {
+    logger.fatal({ err }, "unhandled rejection");
+    process.exit(1);
+  });
+  let config: GentlyConfig;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    logger.fatal({ err: String(err) }, "bad configuration");
+    process.exit(2);
+  }
+  const nc = await connectBus({
+    servers: natsUrlOf(config).split(","),
+    name: `gently-${name}`,
+    logger,
+    user: config.natsUser,
+    pass: config.natsPassword,
+  });
+  let service: RunningService;
+  try {
+    service = await start({ config, logger, nc });
+  } catch (err) {
+    logger.fatal({ err }, "failed to start");
+    await nc.close().catch(() => undefined);
+    process.exit(1);
+  }
+  logger.info("started");
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "stopping");
+    const force = setTimeout(() => {
+      logger.error("clean stop took too long; exiting");
+      process.exit(1);
+    }, 15_000);
+    force.unref();
+    try {
+      await service.stop();
+      await nc.drain();
+      logger.info("stopped");
+      process.exit(0);
+    } catch (err) {
+      logger.error({ err }, "error while stopping");
+      process.exit(1);
+    }
+  };
+  process.once("SIGTERM", () => void shutdown("SIGTERM"));
+  process.once("SIGINT", () => void shutdown("SIGINT"));
+  void nc.closed().then((err) => {
+    if (!stopping) {
+      logger.fatal({ err }, "NATS connection closed");
+      process.exit(1);
+    }
+  });
+}

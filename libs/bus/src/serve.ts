@@ -1,0 +1,97 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import { Svcm, type Service, type ServiceMsg } from "@nats-io/services";
+import {
+  GentlyError,
+  microServiceName,
+  type EndpointContract,
+  type ParsedRequestOf,
+  type ReplyOf,
+} from "@gently/protocol";
+import { z } from "zod";
+import { decodeJson, encodeJson } from "./codec";
+import type { Logger } from "./logger";
+
+export interface RequestContext {
+  logger: Logger;
+  msg: ServiceMsg;
+}
+
+export interface EndpointHandler<E extends EndpointContract = EndpointContract> {
+  contract: E;
+  handle: (request: ParsedRequestOf<E>, ctx: RequestContext) => Promise<ReplyOf<E>> | ReplyOf<E>;
+}
+
+/** Pairs a contract with its implementation; the types of both bodies follow from the contract. */
+export function handle<E extends EndpointContract>(
+  contract: E,
+  fn: EndpointHandler<E>["handle"],
+): EndpointHandler<E> {
+  return { contract, handle: fn };
+}
+
+export interface MicroServiceOptions {
+  /** short name, e.g. "hardware"; registered as gently-<name> */
+  name: string;
+  version: string;
+  description: string;
+  logger: Logger;
+  handlers: EndpointHandler<any>[];
+  /** queue group: instances of one service share the load; set per service */
+  queue?: string;
+  metadata?: Record<string, string>;
+}
+
+/** Unwraps a thrown value into the error that travels on the wire. */
+export function toGentlyError(err: unknown): GentlyError {
+  if (err instanceof GentlyError) return err;
+  if (err instanceof z.ZodError) return GentlyError.fromZod(err);
+  if (err instanceof SyntaxError) return new GentlyError("invalid_request", `body is not valid JSON: ${err.message}`);
+  return new GentlyError("internal", "internal error; see the service log");
+}
+
+/**
+ * Registers the endpoints with the NATS micro-services protocol, so
+ * $SRV.PING/INFO/STATS list the service, its version, endpoints and error
+ * counts. Every request is validated against its contract; a bad body gets a
+ * structured error and the service keeps serving.
+ */
+export async function startMicroService(nc: NatsConnection, opts: MicroServiceOptions): Promise<Service> {
+  const service = await new Svcm(nc).add({
+    name: microServiceName(opts.name),
+    version: opts.version,
+    description: opts.description,
+    queue: opts.queue ?? microServiceName(opts.name),
+    metadata: opts.metadata,
+  });
+  for (const handler of opts.handlers) {
+    const { contract } = handler;
+    service.addEndpoint(contract.name, {
+      subject: contract.subject,
+      metadata: { description: contract.description },
+      handler: (err, msg) => {
+        if (err) {
+          opts.logger.error({ err, subject: contract.subject }, "endpoint failed");
+          return;
+        }
+        void respond(handler, msg, opts.logger);
+      },
+    });
+  }
+  opts.logger.info({ endpoints: opts.handlers.map((h) => h.contract.subject) }, "service registered");
+  return service;
+}
+
+async function respond(handler: EndpointHandler, msg: ServiceMsg, logger: Logger): Promise<void> {
+  const { contract } = handler;
+  const log = logger.child({ subject: msg.subject });
+  try {
+    const request = contract.request.parse(decodeJson(msg.data));
+    const reply = await handler.handle(request, { logger: log, msg });
+    msg.respond(encodeJson(contract.reply.parse(reply)));
+  } catch (err) {
+    const error = toGentlyError(err);
+    if (error.code === "internal") log.error({ err }, "request failed unexpectedly");
+    else log.info({ code: error.code, field: error.field }, error.message);
+    msg.respondError(error.status, error.message, encodeJson(error.toBody()));
+  }
+}

@@ -1,0 +1,69 @@
+import { z } from "zod";
+import { CameraName, Dtype, finite, LaserPreset, SessionId, StagePosition } from "./common";
+import { Uid } from "./uid";
+
+/**
+ * Start of an acquisition, sent by the hardware service as a request to the
+ * writer before the first frame (no writer answering = no acquisition).
+ */
+export const AcquisitionBegin = z.object({
+  acq_id: Uid,
+  /** uid the finished volume will carry (also its file name) */
+  volume_uid: Uid,
+  session_id: SessionId,
+  run_uid: Uid.optional(),
+  plan_name: z.string().max(64).optional(),
+  /** path of the shared-memory ring the frames are in */
+  ring_path: z.string(),
+  cameras: z.array(CameraName).min(1).max(2),
+  /** planes per camera */
+  num_slices: z.number().int().min(1).max(100_000),
+  width: z.number().int().min(1).max(16_384),
+  height: z.number().int().min(1).max(16_384),
+  dtype: Dtype,
+  pixel_size_um: finite().positive(),
+  /** piezo step between slices; 0 for a single plane */
+  z_step_um: finite(),
+  exposure_ms: finite().positive(),
+  laser_config: LaserPreset.optional(),
+  position: StagePosition,
+  started: z.string().datetime(),
+});
+export type AcquisitionBegin = z.infer<typeof AcquisitionBegin>;
+
+export const AcquisitionBeginReply = z.object({ ready: z.literal(true), writer: z.string() });
+
+/** One frame sitting in a ring slot. */
+export const FrameDescriptor = z.object({
+  acq_id: Uid,
+  /** 0-based frame index within the acquisition (cameras interleaved) */
+  seq: z.number().int().min(0),
+  slot: z.number().int().min(0),
+  /** index of the slice in the sweep */
+  z_index: z.number().int().min(0),
+  camera: CameraName,
+  camera_index: z.number().int().min(0),
+  width: z.number().int().min(1),
+  height: z.number().int().min(1),
+  dtype: Dtype,
+  bytes: z.number().int().min(1),
+  piezo_um: finite(),
+  galvo_deg: finite(),
+  /** core's exposure timestamp */
+  timestamp_us: z.number().int().min(0),
+  /** when the descriptor was published */
+  published_us: z.number().int().min(0),
+});
+export type FrameDescriptor = z.infer<typeof FrameDescriptor>;
+
+/** End of an acquisition's frame stream. */
+export const AcquisitionEnd = z.object({
+  acq_id: Uid,
+  volume_uid: Uid,
+  status: z.enum(["complete", "aborted", "failed"]),
+  frames: z.number().int().min(0),
+  /** frames the camera produced that never reached the ring (overrun) */
+  dropped: z.number().int().min(0),
+  reason: z.string().optional(),
+});
+export type AcquisitionEnd = z.infer<typeof AcquisitionEnd>;

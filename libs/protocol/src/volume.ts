@@ -1,0 +1,54 @@
+import { z } from "zod";
+import { Dtype, finite, LaserPreset, SessionId, StagePosition } from "./common";
+import { Uid } from "./uid";
+
+export const Checksum = z.object({
+  algorithm: z.string(),
+  hex: z.string().regex(/^[0-9a-f]+$/),
+});
+
+/**
+ * Announced after a volume file is complete, fsynced and renamed into place.
+ * Metadata only: this message stays under 2 KB whatever the volume size.
+ */
+export const VolumeWritten = z.object({
+  uid: Uid,
+  path: z.string(),
+  /** [z, y, x] or [c, z, y, x] for two cameras */
+  shape: z.array(z.number().int().min(1)).min(2).max(5),
+  dtype: Dtype,
+  session_id: SessionId,
+  run_uid: Uid.optional(),
+  bytes: z.number().int().min(0),
+  checksum: Checksum,
+  created: z.string().datetime(),
+  metadata: z.object({
+    dimension_order: z.string(),
+    cameras: z.array(z.string()),
+    pixel_size_um: finite(),
+    z_step_um: finite(),
+    exposure_ms: finite(),
+    laser_config: LaserPreset.optional(),
+    position: StagePosition,
+    plan_name: z.string().optional(),
+    acq_id: Uid.optional(),
+    dropped_frames: z.number().int().min(0),
+  }),
+});
+export type VolumeWritten = z.infer<typeof VolumeWritten>;
+
+export const VolumeFailed = z.object({
+  uid: Uid,
+  session_id: SessionId.optional(),
+  run_uid: Uid.optional(),
+  reason: z.string(),
+  code: z.string(),
+  /** where the partial file was moved, if it was kept */
+  quarantined_path: z.string().optional(),
+  failed: z.string().datetime(),
+});
+export type VolumeFailed = z.infer<typeof VolumeFailed>;
+
+/** The copilot-facing result of an acquisition: where the data is, not the data. */
+export const VolumeRef = VolumeWritten.pick({ uid: true, path: true, shape: true, dtype: true, session_id: true });
+export type VolumeRef = z.infer<typeof VolumeRef>;
