@@ -76,7 +76,8 @@ export async function publishDurable<S extends z.ZodType>(
 export interface DurableConsumerSpec<S extends z.ZodType> {
   stream: string;
   durable: string;
-  filterSubjects: string[];
+  /** one subject filter (nats-server 2.9 takes a single one); omit for the whole stream */
+  filterSubject?: string;
   schema: S;
   logger: Logger;
   /** how long a message may be in hand before it is redelivered */
@@ -99,7 +100,7 @@ export async function consumeDurable<S extends z.ZodType>(
     durable_name: spec.durable,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
-    filter_subjects: spec.filterSubjects,
+    filter_subject: spec.filterSubject,
     ack_wait: (spec.ackWaitMs ?? 30_000) * NANOS_PER_MS,
     max_deliver: -1,
   };

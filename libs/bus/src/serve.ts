@@ -73,7 +73,9 @@ export async function startMicroService(nc: NatsConnection, opts: MicroServiceOp
           opts.logger.error({ err, subject: contract.subject }, "endpoint failed");
           return;
         }
-        void respond(handler, msg, opts.logger);
+        void respond(handler, msg, opts.logger).then((error) => {
+          if (error) countError(service, contract.name, error);
+        });
       },
     });
   }
@@ -81,17 +83,30 @@ export async function startMicroService(nc: NatsConnection, opts: MicroServiceOp
   return service;
 }
 
-async function respond(handler: EndpointHandler, msg: ServiceMsg, logger: Logger): Promise<void> {
+/**
+ * The services library counts an error only when a handler throws
+ * synchronously; ours answer asynchronously, so the count is added to the
+ * endpoint's own stats record to keep $SRV.STATS (num_errors, last_error) true.
+ */
+function countError(service: Service, endpointName: string, error: GentlyError): void {
+  const handlers = (service as unknown as { handlers?: { name: string; stats?: { countError(e: Error): void } }[] }).handlers;
+  handlers?.find((h) => h.name === endpointName)?.stats?.countError(error);
+}
+
+/** Answers one request; returns the error it answered with, if any. */
+async function respond(handler: EndpointHandler, msg: ServiceMsg, logger: Logger): Promise<GentlyError | null> {
   const { contract } = handler;
   const log = logger.child({ subject: msg.subject });
   try {
     const request = contract.request.parse(decodeJson(msg.data));
     const reply = await handler.handle(request, { logger: log, msg });
     msg.respond(encodeJson(contract.reply.parse(reply)));
+    return null;
   } catch (err) {
     const error = toGentlyError(err);
     if (error.code === "internal") log.error({ err }, "request failed unexpectedly");
     else log.info({ code: error.code, field: error.field }, error.message);
     msg.respondError(error.status, error.message, encodeJson(error.toBody()));
+    return error;
   }
 }

@@ -1,0 +1,103 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import readline from "node:readline";
+import type { Logger } from "@gently/bus";
+
+export interface ChildSpec {
+  name: string;
+  command: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export interface RestartPolicy {
+  /** first restart delay; doubles on each quick crash */
+  initialDelayMs: number;
+  maxDelayMs: number;
+  /** a child that ran this long counts as healthy again: the delay resets */
+  healthyAfterMs: number;
+}
+
+export const DEFAULT_RESTART_POLICY: RestartPolicy = { initialDelayMs: 500, maxDelayMs: 30_000, healthyAfterMs: 30_000 };
+
+/**
+ * One supervised OS process: restarted with exponential backoff when it dies
+ * on its own, stopped with SIGTERM (then SIGKILL) when asked. Its stdout is
+ * passed through as JSON log lines; anything else it prints is wrapped into
+ * one, so the supervisor emits a single pino stream.
+ */
+export class SupervisedChild {
+  private child?: ChildProcess;
+  private exited?: Promise<void>;
+  private stopping = false;
+  private delayMs: number;
+  private restartTimer?: NodeJS.Timeout;
+  restarts = 0;
+
+  constructor(
+    readonly spec: ChildSpec,
+    private readonly logger: Logger,
+    private readonly policy: RestartPolicy = DEFAULT_RESTART_POLICY,
+    private readonly out: NodeJS.WritableStream = process.stdout,
+  ) {
+    this.delayMs = policy.initialDelayMs;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  start(): void {
+    const startedAt = Date.now();
+    const child = spawn(this.spec.command, this.spec.args, {
+      cwd: this.spec.cwd,
+      env: this.spec.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.child = child;
+    this.logger.info({ child: this.spec.name, pid: child.pid, restarts: this.restarts }, "child started");
+    readline.createInterface({ input: child.stdout! }).on("line", (line) => this.forward(line, 30));
+    readline.createInterface({ input: child.stderr! }).on("line", (line) => this.forward(line, 50));
+    this.exited = new Promise((resolve) => {
+      child.once("exit", (code, signal) => {
+        resolve();
+        if (this.stopping) return;
+        if (Date.now() - startedAt >= this.policy.healthyAfterMs) this.delayMs = this.policy.initialDelayMs;
+        this.logger.error(
+          { child: this.spec.name, pid: child.pid, code, signal, restartInMs: this.delayMs },
+          "child exited; restarting",
+        );
+        this.restartTimer = setTimeout(() => {
+          this.restarts += 1;
+          this.start();
+        }, this.delayMs);
+        this.delayMs = Math.min(this.delayMs * 2, this.policy.maxDelayMs);
+      });
+    });
+    child.once("error", (err) => this.logger.error({ child: this.spec.name, err: err.message }, "child failed to spawn"));
+  }
+
+  private forward(line: string, level: number): void {
+    if (line.startsWith("{") && line.endsWith("}")) {
+      this.out.write(line + "\n");
+      return;
+    }
+    this.out.write(
+      JSON.stringify({ level, time: new Date().toISOString(), service: this.spec.name, msg: line }) + "\n",
+    );
+  }
+
+  async stop(graceMs = 10_000): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.restartTimer);
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => {
+      this.logger.warn({ child: this.spec.name }, "child ignored SIGTERM; killing");
+      child.kill("SIGKILL");
+    }, graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,58 @@
+import path from "node:path";
+import { createLogger, loadConfig } from "@gently/bus";
+import { SupervisedChild } from "./child";
+import { NatsServerProcess } from "./nats-server";
+import { nodeArgsFor, REPO_ROOT, selectedServices, serviceEntry } from "./system";
+
+/**
+ * One command for one machine: an embedded nats-server (unless
+ * GENTLY_NATS_URL names one) and every service as its own OS process.
+ */
+async function main(): Promise<void> {
+  const logger = createLogger("supervisor");
+  const config = loadConfig();
+  const services = selectedServices();
+
+  let nats: NatsServerProcess | undefined;
+  let natsUrl = config.natsUrl;
+  if (!natsUrl) {
+    nats = new NatsServerProcess({
+      port: config.natsPort,
+      storeDir: path.join(config.storage, "nats"),
+      configFile: path.join(REPO_ROOT, "nats.conf"),
+      onLog: (line) => logger.debug({ child: "nats-server" }, line),
+    });
+    await nats.start();
+    natsUrl = nats.url;
+    logger.info({ url: natsUrl, pid: nats.pid, storeDir: path.join(config.storage, "nats") }, "embedded nats-server started");
+  }
+
+  const env = { ...process.env, GENTLY_NATS_URL: natsUrl, GENTLY_STORAGE: config.storage };
+  const children = services.map(
+    (name) =>
+      new SupervisedChild(
+        { name, command: process.execPath, args: nodeArgsFor(serviceEntry(name)), env, cwd: REPO_ROOT },
+        logger,
+      ),
+  );
+  for (const child of children) child.start();
+  logger.info({ services, storage: config.storage }, "system started");
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "stopping every service");
+    await Promise.all(children.map((child) => child.stop()));
+    await nats?.stop();
+    logger.info("system stopped");
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void shutdown("SIGTERM"));
+  process.once("SIGINT", () => void shutdown("SIGINT"));
+}
+
+main().catch((err) => {
+  createLogger("supervisor").fatal({ err: String(err) }, "supervisor failed to start");
+  process.exit(1);
+});

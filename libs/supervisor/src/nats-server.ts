@@ -1,0 +1,112 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import net from "node:net";
+import readline from "node:readline";
+
+export interface NatsServerOptions {
+  port: number;
+  /** JetStream store directory */
+  storeDir: string;
+  /** nats.conf to load (the same file ops use); command-line flags override its port and store */
+  configFile?: string;
+  /** extra command-line arguments (cluster routes, server name, ...) */
+  args?: string[];
+  binary?: string;
+  /** called with each line nats-server logs */
+  onLog?: (line: string) => void;
+}
+
+/**
+ * A local nats-server process with JetStream. Used by the one-machine start
+ * and by the test harness, so both run exactly the server ops run.
+ */
+export class NatsServerProcess {
+  private child?: ChildProcess;
+  private exited?: Promise<void>;
+
+  constructor(readonly opts: NatsServerOptions) {}
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.opts.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async start(readyTimeoutMs = 15_000): Promise<void> {
+    mkdirSync(this.opts.storeDir, { recursive: true });
+    const args = [
+      ...(this.opts.configFile ? ["-c", this.opts.configFile] : []),
+      "-a", "127.0.0.1",
+      "-p", String(this.opts.port),
+      "-js",
+      "-sd", this.opts.storeDir,
+      ...(this.opts.args ?? []),
+    ];
+    const binary = this.opts.binary ?? process.env.GENTLY_NATS_SERVER ?? "nats-server";
+    const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
+    const spawnError = new Promise<never>((_, reject) =>
+      child.once("error", (err) =>
+        reject(new Error(`cannot run ${binary}: ${err.message}. Install it (Debian: apt-get install nats-server) or set GENTLY_NATS_URL`)),
+      ),
+    );
+    for (const stream of [child.stdout!, child.stderr!]) {
+      readline.createInterface({ input: stream }).on("line", (line) => this.opts.onLog?.(line));
+    }
+    const exitedEarly = this.exited.then(() => {
+      throw new Error(`nats-server exited during start (port ${this.opts.port} in use or bad config?)`);
+    });
+    await Promise.race([waitForPort(this.opts.port, readyTimeoutMs), spawnError, exitedEarly]);
+  }
+
+  /** Stops gracefully (SIGTERM lets JetStream flush), SIGKILL after a grace period. */
+  async stop(graceMs = 5_000): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /** Simulates a crash: no flush, no goodbye. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGKILL");
+    await this.exited;
+  }
+}
+
+/** Resolves once something accepts TCP connections on 127.0.0.1:port. */
+export async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ port, host: "127.0.0.1" });
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once("error", () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing listens on port ${port} after ${timeoutMs} ms`);
+}
+
+/** A TCP port that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,3 @@
+export { startTestNats, type TestNats } from "./nats";
+export { spawnTs, spawnService, waitFor, isAlive, type ServiceProcess } from "./process";
+export { tempStorage } from "./storage";

@@ -1,0 +1,102 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import readline from "node:readline";
+import { nodeArgsFor, REPO_ROOT, serviceEntry } from "@gently/supervisor";
+
+export interface ServiceProcess {
+  child: ChildProcess;
+  /** every log line the process printed so far */
+  lines: string[];
+  /** resolves with the first log line matching the predicate */
+  waitForLog(match: (line: string) => boolean, timeoutMs?: number): Promise<string>;
+  /** SIGTERM and wait for the exit code */
+  stop(): Promise<number | null>;
+  /** SIGKILL (a crash) */
+  kill(): Promise<void>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Runs a TypeScript entry point as a real OS process, the way the supervisor does. */
+export function spawnTs(entry: string, env: NodeJS.ProcessEnv, args: string[] = []): ServiceProcess {
+  const child = spawn(process.execPath, [...nodeArgsFor(entry), ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, GENTLY_LOG_LEVEL: "debug", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const lines: string[] = [];
+  const waiters: { match: (l: string) => boolean; resolve: (l: string) => void }[] = [];
+  const onLine = (line: string) => {
+    lines.push(line);
+    if (process.env.GENTLY_TEST_ECHO === "1") process.stderr.write(line + "\n");
+    for (const w of [...waiters]) {
+      if (w.match(line)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  };
+  readline.createInterface({ input: child.stdout! }).on("line", onLine);
+  readline.createInterface({ input: child.stderr! }).on("line", onLine);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    child,
+    lines,
+    exited,
+    waitForLog(match, timeoutMs = 30_000) {
+      const seen = lines.find(match);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`log line not seen in ${timeoutMs} ms; last lines:\n${lines.slice(-15).join("\n")}`)),
+          timeoutMs,
+        );
+        waiters.push({
+          match,
+          resolve: (l) => {
+            clearTimeout(timer);
+            resolve(l);
+          },
+        });
+      });
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      return (await exited).code;
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+export function spawnService(name: string, env: NodeJS.ProcessEnv): ServiceProcess {
+  return spawnTs(serviceEntry(name), env);
+}
+
+/** Polls until the check returns a truthy value. */
+export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 20_000, what = "condition"): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value) return value as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+}
+
+/** Whether a process id is still alive. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
