@@ -1,0 +1,19 @@
+export { SinkError, type SinkErrorCode } from "./errors";
+export type { VolumeSink, SinkResult, Checksum } from "./sink";
+export { OmeTiffSink, createOmeTiffSink, type OmeTiffSinkOptions, type OmeTiffSinkResult } from "./ome-tiff-sink";
+export type { SinkFileHandle } from "./sequential-writer";
+export {
+  VolumeMetaSchema,
+  parseVolumeMeta,
+  planeCoords,
+  volumeShape,
+  GENTLY_ANNOTATION_NS,
+  type VolumeMeta,
+  type VolumeMetaInput,
+  type Channel,
+  type Dtype,
+} from "./meta";
+export { readOmeMetadata, readFirstImageDescription } from "./read";
+export { parseOmeXml, type OmeMetadata, type OmePlane, type TiffDataBlock } from "./ome-xml";
+export { computeChecksum, verifyChecksum, type ChecksumVerdict } from "./checksum";
+export { scanLeftovers, partialFileName, parsePartialFileName, PARTIAL_SUFFIX, type Leftover } from "./leftovers";

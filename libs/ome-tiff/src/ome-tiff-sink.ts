@@ -1,0 +1,301 @@
+import { open as fsOpen, rename, stat, statfs, unlink } from "node:fs/promises";
+import { endianness } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { SinkError, toSinkError } from "./errors";
+import { partialFileName } from "./leftovers";
+import { bytesPerSample, parseVolumeMeta, planeCount, volumeShape, type VolumeMeta, type VolumeMetaInput } from "./meta";
+import { buildOmeXml } from "./ome-xml";
+import { SequentialWriter, type SinkFileHandle } from "./sequential-writer";
+import type { SinkResult, VolumeSink } from "./sink";
+import { computeLayout, encodeHeader, encodeIfd, type TiffLayout } from "./tiff-layout";
+
+export const SOFTWARE = "gently";
+
+export interface OmeTiffSinkOptions {
+  /** Where the finished file appears, e.g. ".../embryo_0001.ome.tif". Never overwritten. */
+  finalPath: string;
+  /** Directory for the partial file; defaults to the final directory and must be on the same filesystem. */
+  tmpDir?: string;
+  /** Write BigTIFF even when classic TIFF would do (otherwise chosen when the file would pass 4 GiB). */
+  forceBigTiff?: boolean;
+  /** Storage quota for this file: open() refuses with disk_full if the planned file is larger. */
+  maxBytes?: number;
+  /** Rows per TIFF strip; defaults to the whole plane as one strip. */
+  rowsPerStrip?: number;
+  /** Refuse at open() when the filesystem lacks room for the whole planned file (default true). */
+  checkFreeSpace?: boolean;
+  /** Opens the temp file for exclusive creation; replaceable to simulate I/O failures. */
+  openFile?: (path: string) => Promise<SinkFileHandle>;
+}
+
+export interface OmeTiffSinkResult extends SinkResult {
+  format: "ome-tiff";
+  bigTiff: boolean;
+  planes: number;
+}
+
+type State = "new" | "opening" | "open" | "finalizing" | "finalized" | "failed" | "aborted";
+
+const defaultOpenFile = (path: string): Promise<SinkFileHandle> => fsOpen(path, "wx", 0o644);
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await fsOpen(dir, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw err;
+  }
+}
+
+/** OME-TIFF implementation of VolumeSink; see README.md for the file layout and guarantees. */
+export class OmeTiffSink implements VolumeSink<OmeTiffSinkResult> {
+  readonly format = "ome-tiff";
+  readonly finalPath: string;
+  private readonly tmpDir: string;
+  private readonly opts: OmeTiffSinkOptions;
+  private state: State = "new";
+  private failure: SinkError | undefined;
+  private meta: VolumeMeta | undefined;
+  private layout: TiffLayout | undefined;
+  private fh: SinkFileHandle | undefined;
+  private writer: SequentialWriter | undefined;
+  private partialPath: string | undefined;
+  private planesQueued = 0;
+  private planesWrittenCount = 0;
+  /** Serializes every file operation; appendPlane callers need not await one call before the next. */
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(options: OmeTiffSinkOptions) {
+    this.opts = options;
+    this.finalPath = resolve(options.finalPath);
+    this.tmpDir = resolve(options.tmpDir ?? dirname(this.finalPath));
+  }
+
+  /** Path of the partial file once open() has created it. */
+  get tempPath(): string | undefined {
+    return this.partialPath;
+  }
+  get planesWritten(): number {
+    return this.planesWrittenCount;
+  }
+  /** Exact size of the finished file, known from open(). */
+  get plannedBytes(): number | undefined {
+    return this.layout?.totalBytes;
+  }
+  get bigTiff(): boolean | undefined {
+    return this.layout?.bigTiff;
+  }
+
+  async open(metaInput: VolumeMetaInput): Promise<void> {
+    if (this.state !== "new") throw new SinkError("bad_state", `open() called on a sink that is ${this.state}`);
+    this.state = "opening";
+    try {
+      await this.doOpen(metaInput);
+      this.state = "open";
+    } catch (err) {
+      const e = toSinkError(err, "opening OME-TIFF sink");
+      await this.cleanupAfterFailedOpen();
+      this.state = "failed";
+      this.failure = e;
+      throw e;
+    }
+  }
+
+  private async doOpen(metaInput: VolumeMetaInput): Promise<void> {
+    if (endianness() !== "LE") throw new SinkError("io", "the OME-TIFF sink writes little-endian files and needs a little-endian host");
+    const meta = parseVolumeMeta(metaInput);
+    const finalDir = dirname(this.finalPath);
+    const [finalDirStat, tmpDirStat] = await Promise.all([
+      stat(finalDir).catch((e) => Promise.reject(toSinkError(e, `final directory ${finalDir}`))),
+      stat(this.tmpDir).catch((e) => Promise.reject(toSinkError(e, `temp directory ${this.tmpDir}`))),
+    ]);
+    if (!finalDirStat.isDirectory()) throw new SinkError("no_directory", `${finalDir} is not a directory`);
+    if (!tmpDirStat.isDirectory()) throw new SinkError("no_directory", `${this.tmpDir} is not a directory`);
+    if (finalDirStat.dev !== tmpDirStat.dev) {
+      throw new SinkError("cross_device", `tmpDir ${this.tmpDir} is on another filesystem than ${finalDir}; rename would not be atomic`);
+    }
+    if (await exists(this.finalPath)) throw new SinkError("exists", `${this.finalPath} already exists`);
+
+    const description = Buffer.from(buildOmeXml(meta, SOFTWARE), "latin1");
+    const rowsPerStrip = this.opts.rowsPerStrip ?? meta.size_y;
+    if (!Number.isInteger(rowsPerStrip) || rowsPerStrip < 1) throw new SinkError("bad_meta", `rowsPerStrip must be a positive integer, got ${rowsPerStrip}`);
+    const layout = computeLayout({
+      width: meta.size_x,
+      height: meta.size_y,
+      bytesPerSample: bytesPerSample(meta.dtype) as 1 | 2,
+      planes: planeCount(meta),
+      rowsPerStrip: Math.min(rowsPerStrip, meta.size_y),
+      descriptionBytes: description.length + 1,
+      software: SOFTWARE,
+      forceBigTiff: this.opts.forceBigTiff ?? false,
+    });
+    if (this.opts.maxBytes !== undefined && layout.totalBytes > this.opts.maxBytes) {
+      throw new SinkError("disk_full", `volume needs ${layout.totalBytes} bytes, over the ${this.opts.maxBytes}-byte quota`);
+    }
+    if (this.opts.checkFreeSpace ?? true) {
+      const fs = await statfs(this.tmpDir);
+      const free = fs.bavail * fs.bsize;
+      if (free < layout.totalBytes) {
+        throw new SinkError("disk_full", `volume needs ${layout.totalBytes} bytes, ${free} free on the filesystem of ${this.tmpDir}`);
+      }
+    }
+
+    this.meta = meta;
+    this.layout = layout;
+    this.partialPath = join(this.tmpDir, partialFileName(meta.uid, this.finalPath));
+    this.fh = await (this.opts.openFile ?? defaultOpenFile)(this.partialPath);
+    this.writer = new SequentialWriter(this.fh);
+    await this.writer.append(encodeHeader(layout));
+    await this.writer.append(encodeIfd(layout, 0, description));
+    // Put the metadata on disk now: a crash still leaves a partial file that names its volume.
+    await this.writer.flush();
+  }
+
+  private async cleanupAfterFailedOpen(): Promise<void> {
+    const fh = this.fh;
+    this.fh = undefined;
+    if (fh) await fh.close().catch(() => undefined);
+    // Only delete what this sink created: partialPath is set just before the exclusive create.
+    if (fh && this.partialPath) await unlink(this.partialPath).catch(() => undefined);
+  }
+
+  appendPlane(plane: ArrayBufferView): Promise<void> {
+    try {
+      this.assertUsable("appendPlane");
+      const meta = this.meta!;
+      const layout = this.layout!;
+      if (this.planesQueued >= layout.planes) {
+        throw new SinkError("plane_count", `all ${layout.planes} planned planes (z${meta.size_z} × c${meta.size_c} × t${meta.size_t}) were already appended`);
+      }
+      if (plane.byteLength !== layout.planeBytes) {
+        throw new SinkError(
+          "bad_plane",
+          `plane ${this.planesQueued} has ${plane.byteLength} bytes, expected ${layout.planeBytes} (${meta.size_x}×${meta.size_y} ${meta.dtype})`,
+        );
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const index = this.planesQueued++;
+    const bytes = new Uint8Array(plane.buffer, plane.byteOffset, plane.byteLength);
+    return this.enqueue(async () => {
+      if (this.state !== "open") throw this.failure ?? new SinkError("bad_state", `sink is ${this.state}`);
+      const layout = this.layout!;
+      try {
+        if (index > 0) await this.writer!.append(encodeIfd(layout, index));
+        await this.writer!.append(bytes);
+        if (layout.planeSlotBytes > layout.planeBytes) await this.writer!.append(new Uint8Array(1));
+        this.planesWrittenCount = index + 1;
+      } catch (err) {
+        throw this.fail(err, `writing plane ${index}`);
+      }
+    });
+  }
+
+  finalize(): Promise<OmeTiffSinkResult> {
+    try {
+      this.assertUsable("finalize");
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.enqueue(async () => {
+      if (this.state !== "open") throw this.failure ?? new SinkError("bad_state", `sink is ${this.state}`);
+      const layout = this.layout!;
+      const meta = this.meta!;
+      if (this.planesWrittenCount !== layout.planes) {
+        // Recoverable: the caller may still append the missing planes, or abort.
+        throw new SinkError("plane_count", `finalize() after ${this.planesWrittenCount} of ${layout.planes} planned planes`);
+      }
+      this.state = "finalizing";
+      try {
+        await this.writer!.flush();
+        if (this.writer!.bytesAccepted !== layout.totalBytes) {
+          throw new SinkError("io", `internal layout error: wrote ${this.writer!.bytesAccepted} bytes, planned ${layout.totalBytes}`);
+        }
+        await this.fh!.sync();
+        const fh = this.fh!;
+        this.fh = undefined;
+        await fh.close();
+        // rename() would replace an existing file; data is never overwritten.
+        if (await exists(this.finalPath)) throw new SinkError("exists", `${this.finalPath} appeared while writing; partial kept at ${this.partialPath}`);
+        await rename(this.partialPath!, this.finalPath);
+        await fsyncDir(dirname(this.finalPath));
+        if (this.tmpDir !== dirname(this.finalPath)) await fsyncDir(this.tmpDir);
+      } catch (err) {
+        throw this.fail(err, "finalizing");
+      }
+      this.state = "finalized";
+      const { shape, axes } = volumeShape(meta);
+      return {
+        format: "ome-tiff" as const,
+        path: this.finalPath,
+        bytes: layout.totalBytes,
+        checksum: { algorithm: "xxh3-64" as const, hex: this.writer!.digestHex() },
+        shape,
+        axes,
+        dtype: meta.dtype,
+        bigTiff: layout.bigTiff,
+        planes: layout.planes,
+      };
+    });
+  }
+
+  async abort(options?: { keep?: boolean }): Promise<void> {
+    if (this.state === "aborted" || this.state === "new") {
+      this.state = "aborted";
+      return;
+    }
+    if (this.state === "finalized") throw new SinkError("bad_state", "abort() after finalize(): the file is complete");
+    if (this.state === "opening") throw new SinkError("bad_state", "abort() while open() is running; await open() first");
+    // Let an in-flight write settle first so the handle is not closed under it.
+    await this.chain.catch(() => undefined);
+    // A finalize() queued before this abort may have completed meanwhile.
+    if ((this.state as State) === "finalized") throw new SinkError("bad_state", "abort() after finalize(): the file is complete");
+    this.state = "aborted";
+    const fh = this.fh;
+    this.fh = undefined;
+    if (fh) await fh.close().catch(() => undefined);
+    if (!options?.keep && this.partialPath) {
+      await unlink(this.partialPath).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== "ENOENT") throw toSinkError(err, `deleting ${this.partialPath}`);
+      });
+    }
+  }
+
+  private assertUsable(op: string): void {
+    if (this.state === "failed") throw this.failure!;
+    if (this.state === "new" || this.state === "opening") throw new SinkError("bad_state", `${op}() before open() completed`);
+    if (this.state !== "open") throw new SinkError("bad_state", `${op}() on a sink that is ${this.state}`);
+  }
+
+  private fail(err: unknown, doing: string): SinkError {
+    const e = toSinkError(err, `${doing} ${this.partialPath}`);
+    this.state = "failed";
+    this.failure = e;
+    return e;
+  }
+
+  private enqueue<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(op, op);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+}
+
+/** Creates an OME-TIFF sink and opens it with `meta`. */
+export async function createOmeTiffSink(options: OmeTiffSinkOptions & { meta: VolumeMetaInput }): Promise<OmeTiffSink> {
+  const { meta, ...rest } = options;
+  const sink = new OmeTiffSink(rest);
+  await sink.open(meta);
+  return sink;
+}
