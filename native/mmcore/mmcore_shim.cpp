@@ -218,11 +218,11 @@ template <class F> int guard(gc_core *core, F &&f) {
 
 const char *typeName(MM::DeviceType t) {
   switch (t) {
-  case MM::CameraDevice: return "camera";
-  case MM::XYStageDevice: return "XY stage";
-  case MM::StageDevice: return "stage";
-  case MM::GalvoDevice: return "scanner";
-  default: return "device";
+  case MM::CameraDevice: return "a camera";
+  case MM::XYStageDevice: return "an XY stage";
+  case MM::StageDevice: return "a stage";
+  case MM::GalvoDevice: return "a scanner (galvo)";
+  default: return "a device";
   }
 }
 
@@ -234,7 +234,7 @@ void requireDevice(gc_core *c, const char *label, MM::DeviceType t) {
   if (std::find(all.begin(), all.end(), label) == all.end())
     fail(GC_E_ARGUMENT, std::string("no device named \"") + label + "\"");
   if (t != MM::AnyType && c->mm.getDeviceType(label) != t)
-    fail(GC_E_ARGUMENT, std::string("\"") + label + "\" is not a " + typeName(t));
+    fail(GC_E_ARGUMENT, std::string("\"") + label + "\" is not " + typeName(t));
 }
 
 void requireArg(const void *p, const char *what) {
@@ -387,7 +387,7 @@ gc_core *gc_open(const char *config, char *err, size_t cap) {
     if (const char *paths = envOrNull("GENTLY_MM_ADAPTER_PATH"))
       core->mm.setDeviceAdapterSearchPaths(splitList(paths, ':'));
     if (config && *config) core->mm.loadSystemConfiguration(config);
-    pickSheetDevices(core);
+    if (config && *config) pickSheetDevices(core);
     copyText("", err, cap);
     return core;
   } catch (const GcError &e) {
