@@ -53,11 +53,16 @@ export class NatsServerProcess {
         reject(new Error(`cannot run ${binary}: ${err.message}. Install it (Debian: apt-get install nats-server) or set GENTLY_NATS_URL`)),
       ),
     );
+    const recent: string[] = [];
     for (const stream of [child.stdout!, child.stderr!]) {
-      readline.createInterface({ input: stream }).on("line", (line) => this.opts.onLog?.(line));
+      readline.createInterface({ input: stream }).on("line", (line) => {
+        recent.push(line);
+        if (recent.length > 5) recent.shift();
+        this.opts.onLog?.(line);
+      });
     }
     const exitedEarly = this.exited.then(() => {
-      throw new Error(`nats-server exited during start (port ${this.opts.port} in use or bad config?)`);
+      throw new Error(`nats-server exited during start on port ${this.opts.port}: ${recent.join(" | ")}`);
     });
     await Promise.race([waitForPort(this.opts.port, readyTimeoutMs), spawnError, exitedEarly]);
   }

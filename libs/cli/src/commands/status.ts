@@ -1,0 +1,64 @@
+import { connectNats, defaultNatsUrl, systemStatus, type SystemStatus } from "@gently/client";
+import { EXIT } from "../exit-codes";
+import { emit, table } from "../output";
+import type { Command } from "../command";
+
+function describe(status: SystemStatus): string {
+  const rows = [["SERVICE", "STATE", "VERSION", "ENDPOINTS", "REQUESTS", "ERRORS"]];
+  for (const s of status.services) {
+    const inst = s.instances[0];
+    const sum = (key: "requests" | "errors") =>
+      s.instances.reduce((n, i) => n + i.endpoints.reduce((m, e) => m + e[key], 0), 0);
+    rows.push([
+      s.service,
+      s.up ? `up${s.instances.length > 1 ? ` ×${s.instances.length}` : ""}` : "DOWN",
+      inst?.version ?? "-",
+      String(inst?.endpoints.length ?? 0),
+      String(sum("requests")),
+      String(sum("errors")),
+    ]);
+  }
+  return `NATS ${status.nats.url}: connected\n${table(rows)}\n${status.healthy ? "all services answer" : "some services do not answer"}`;
+}
+
+export const statusCommand: Command = {
+  name: "status",
+  summary: "which services answer, their versions and health (exit 0 only when all answer)",
+  options: { wait: { type: "string", description: "keep asking for up to this many seconds until all answer" } },
+  async run({ values, json }) {
+    const waitS = values.wait === undefined ? 0 : Number(values.wait);
+    if (!Number.isFinite(waitS) || waitS < 0) {
+      process.stderr.write(`--wait must be a number of seconds ≥ 0, got '${values.wait}'\n`);
+      return EXIT.usage;
+    }
+    const deadline = Date.now() + waitS * 1000;
+    for (;;) {
+      const status = await probe();
+      const last = Date.now() >= deadline;
+      if (status && (status.healthy || last)) {
+        emit(json, status, () => describe(status));
+        return status.healthy ? EXIT.ok : EXIT.unavailable;
+      }
+      if (!status && last) {
+        const url = defaultNatsUrl();
+        emit(json, { nats: { url, connected: false }, services: [], healthy: false }, () => `NATS ${url}: not reachable`);
+        return EXIT.unavailable;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  },
+};
+
+async function probe(): Promise<SystemStatus | null> {
+  let nc;
+  try {
+    nc = await connectNats({ reconnect: false, name: "gently-cli" });
+  } catch {
+    return null;
+  }
+  try {
+    return await systemStatus(nc);
+  } finally {
+    await nc.close();
+  }
+}

@@ -1,0 +1,57 @@
+import { parseArgs } from "node:util";
+import { GentlyError } from "@gently/protocol";
+import type { Command } from "./command";
+import { EXIT } from "./exit-codes";
+import { statusCommand } from "./commands/status";
+
+const COMMANDS: Command[] = [statusCommand];
+
+function help(): string {
+  const lines = COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`);
+  return `usage: gently <command> [--json] [flags]\n\ncommands:\n${lines.join("\n")}\n\nRun 'gently <command> --help' for its flags.`;
+}
+
+function commandHelp(cmd: Command): string {
+  const flags = Object.entries(cmd.options).map(([name, o]) => `  --${name}${o.type === "string" ? " <value>" : ""}  ${o.description}`);
+  return `usage: gently ${cmd.name} ${cmd.usage ?? ""}[flags]\n${cmd.summary}\n\nflags:\n${[...flags, "  --json  machine-readable output"].join("\n")}`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "help" || name === "--help" || name === "-h") {
+    process.stdout.write(help() + "\n");
+    return name ? EXIT.ok : EXIT.usage;
+  }
+  const cmd = COMMANDS.find((c) => c.name === name);
+  if (!cmd) {
+    process.stderr.write(`unknown command '${name}'\n${help()}\n`);
+    return EXIT.usage;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: { ...cmd.options, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${commandHelp(cmd)}\n`);
+    return EXIT.usage;
+  }
+  if (parsed.values.help) {
+    process.stdout.write(commandHelp(cmd) + "\n");
+    return EXIT.ok;
+  }
+  const json = parsed.values.json === true;
+  try {
+    return await cmd.run({ values: parsed.values as Record<string, string | boolean | undefined>, positionals: parsed.positionals, json });
+  } catch (err) {
+    const error = err instanceof GentlyError ? err : new GentlyError("internal", String((err as Error)?.message ?? err));
+    if (json) process.stdout.write(JSON.stringify(error.toBody()) + "\n");
+    else process.stderr.write(`error (${error.code}): ${error.message}\n`);
+    return error.code === "unavailable" || error.code === "timeout" ? EXIT.unavailable : EXIT.failed;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

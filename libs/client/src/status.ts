@@ -1,0 +1,71 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import { Svcm, type ServiceInfo, type ServiceStats } from "@nats-io/services";
+import { microServiceName, SERVICE_NAMES } from "@gently/protocol";
+
+export interface ServiceHealth {
+  service: string;
+  /** answered $SRV.PING within the timeout */
+  up: boolean;
+  instances: {
+    id: string;
+    version: string;
+    endpoints: { name: string; subject: string; requests: number; errors: number; last_error?: string }[];
+  }[];
+}
+
+export interface SystemStatus {
+  nats: { url: string; connected: boolean };
+  services: ServiceHealth[];
+  /** NATS reachable and every service of the system answers */
+  healthy: boolean;
+}
+
+async function collect<T>(iter: Promise<AsyncIterable<T>>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of await iter) out.push(item);
+  return out;
+}
+
+/** Asks every service of the system for its info and stats over the micro-services protocol. */
+export async function systemStatus(
+  nc: NatsConnection,
+  services: readonly string[] = SERVICE_NAMES,
+  timeoutMs = 1_500,
+): Promise<SystemStatus> {
+  const client = new Svcm(nc).client({ strategy: "timer", maxWait: timeoutMs });
+  const health = await Promise.all(
+    services.map(async (service): Promise<ServiceHealth> => {
+      const name = microServiceName(service);
+      const [infos, stats] = await Promise.all([
+        collect<ServiceInfo>(client.info(name)).catch(() => []),
+        collect<ServiceStats>(client.stats(name)).catch(() => []),
+      ]);
+      return {
+        service,
+        up: infos.length > 0,
+        instances: infos.map((info) => {
+          const s = stats.find((st) => st.id === info.id);
+          return {
+            id: info.id,
+            version: info.version,
+            endpoints: info.endpoints.map((ep) => {
+              const es = s?.endpoints?.find((e) => e.name === ep.name);
+              return {
+                name: ep.name,
+                subject: ep.subject,
+                requests: es?.num_requests ?? 0,
+                errors: es?.num_errors ?? 0,
+                ...(es?.last_error ? { last_error: es.last_error } : {}),
+              };
+            }),
+          };
+        }),
+      };
+    }),
+  );
+  return {
+    nats: { url: nc.getServer(), connected: !nc.isClosed() },
+    services: health,
+    healthy: health.every((h) => h.up),
+  };
+}

@@ -1,0 +1,91 @@
+import { execFile } from "node:child_process";
+import path from "node:path";
+import { promisify } from "node:util";
+import { Writable } from "node:stream";
+import { afterEach, describe, expect, it } from "vitest";
+import { createLogger } from "@gently/bus";
+import { SERVICE_NAMES } from "@gently/protocol";
+import { isAlive, spawnTs, tempStorage, waitFor } from "@gently/testing";
+import { SupervisedChild } from "./child";
+import { freePort } from "./nats-server";
+import { REPO_ROOT } from "./system";
+
+const run = promisify(execFile);
+const logger = createLogger("supervisor-test", "silent");
+const sink = new Writable({ write: (_c, _e, cb) => cb() });
+const quickRestart = { initialDelayMs: 100, maxDelayMs: 1_000, healthyAfterMs: 60_000 };
+
+describe("supervised children", () => {
+  const children: SupervisedChild[] = [];
+  afterEach(async () => {
+    await Promise.all(children.map((c) => c.stop(1_000)));
+  });
+
+  it("restarts a crashing child with backoff while the others keep running", async () => {
+    const crasher = new SupervisedChild(
+      { name: "crasher", command: process.execPath, args: ["-e", "setTimeout(() => process.exit(3), 200)"] },
+      logger,
+      quickRestart,
+      sink,
+    );
+    const steady = new SupervisedChild(
+      { name: "steady", command: process.execPath, args: ["-e", "setInterval(() => {}, 1000)"] },
+      logger,
+      quickRestart,
+      sink,
+    );
+    children.push(crasher, steady);
+    crasher.start();
+    steady.start();
+    const steadyPid = steady.pid!;
+    await waitFor(() => crasher.restarts >= 3, 15_000, "three restarts");
+    expect(isAlive(steadyPid)).toBe(true);
+    expect(steady.pid).toBe(steadyPid);
+    expect(steady.restarts).toBe(0);
+  });
+
+  it("stops a child that ignores SIGTERM with SIGKILL after the grace period", async () => {
+    const stubborn = new SupervisedChild(
+      { name: "stubborn", command: process.execPath, args: ["-e", "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)"] },
+      logger,
+      quickRestart,
+      sink,
+    );
+    stubborn.start();
+    await new Promise((r) => setTimeout(r, 300));
+    const pid = stubborn.pid!;
+    await stubborn.stop(500);
+    expect(isAlive(pid)).toBe(false);
+  });
+});
+
+describe("npm start (the supervisor)", () => {
+  it("brings NATS and every listed service up; SIGTERM stops every child and the NATS it started", async () => {
+    const storage = tempStorage();
+    const port = await freePort();
+    const env = { GENTLY_STORAGE: storage.dir, GENTLY_NATS_PORT: String(port), GENTLY_HTTP_PORT: String(await freePort()), GENTLY_NATS_URL: "" };
+    const supervisor = spawnTs(path.join(REPO_ROOT, "libs/supervisor/src/main.ts"), env);
+    try {
+      await supervisor.waitForLog((l) => l.includes("system started"), 30_000);
+      const status = await run(process.execPath, [path.join(REPO_ROOT, "libs/cli/bin/gently.js"), "status", "--json", "--wait", "90"], {
+        env: { ...process.env, GENTLY_NATS_URL: `nats://127.0.0.1:${port}` },
+        timeout: 120_000,
+      });
+      const parsed = JSON.parse(status.stdout);
+      expect(parsed.healthy).toBe(true);
+      expect(parsed.services.map((s: { service: string }) => s.service)).toEqual([...SERVICE_NAMES]);
+
+      const pids = supervisor.lines
+        .filter((l) => l.includes("child started") || l.includes("embedded nats-server started"))
+        .map((l) => JSON.parse(l).pid as number);
+      expect(pids).toHaveLength(SERVICE_NAMES.length + 1);
+      expect(pids.every(isAlive)).toBe(true);
+
+      expect(await supervisor.stop()).toBe(0);
+      await waitFor(() => pids.every((pid) => !isAlive(pid)), 15_000, "every child to exit");
+    } finally {
+      await supervisor.kill();
+      storage.remove();
+    }
+  }, 180_000);
+});
