@@ -264,6 +264,8 @@ export class OmeTiffSink implements VolumeSink<OmeTiffSinkResult> {
     this.state = "aborted";
     const fh = this.fh;
     this.fh = undefined;
+    // A kept partial should hold every plane accepted so far; staged small planes are still in memory.
+    if (fh && options?.keep && this.writer) await this.writer.flush().catch(() => undefined);
     if (fh) await fh.close().catch(() => undefined);
     if (!options?.keep && this.partialPath) {
       await unlink(this.partialPath).catch((err: NodeJS.ErrnoException) => {
