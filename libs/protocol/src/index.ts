@@ -6,3 +6,4 @@ export * from "./services";
 export * from "./common";
 export * from "./frames";
 export * from "./volume";
+export * from "./hardware";
