@@ -7,3 +7,4 @@ export * from "./common";
 export * from "./frames";
 export * from "./volume";
 export * from "./hardware";
+export * from "./data";

@@ -13,6 +13,8 @@ export const Checksum = z.object({
  */
 export const VolumeWritten = z.object({
   uid: Uid,
+  /** "image" for a single plane (a snap), "volume" for a stack */
+  data_type: z.enum(["image", "volume"]),
   path: z.string(),
   /** [z, y, x] or [c, z, y, x] for two cameras */
   shape: z.array(z.number().int().min(1)).min(2).max(5),
