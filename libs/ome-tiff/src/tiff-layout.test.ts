@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import { computeLayout, encodeIfd, ifdOffset, pixelOffset, type LayoutInput } from "./tiff-layout";
+
+const base: LayoutInput = {
+  width: 2048,
+  height: 2048,
+  bytesPerSample: 2,
+  planes: 200,
+  rowsPerStrip: 2048,
+  descriptionBytes: 50_001,
+  software: "gently",
+  forceBigTiff: false,
+};
+
+describe("TIFF layout", () => {
+  it("keeps a 1.6 GB volume classic and switches to BigTIFF once offsets pass 32 bits", () => {
+    expect(computeLayout(base).bigTiff).toBe(false);
+    const planeBytes = 2048 * 2048 * 2;
+    const lastClassic = Math.floor(2 ** 32 / (planeBytes + 200)); // 511 planes still fit
+    expect(computeLayout({ ...base, planes: lastClassic }).bigTiff).toBe(false);
+    const big = computeLayout({ ...base, planes: 520 });
+    expect(big.bigTiff).toBe(true);
+    expect(big.totalBytes).toBeGreaterThan(2 ** 32);
+  });
+
+  it("places IFDs and pixels back to back so the file is written strictly in order", () => {
+    const l = computeLayout({ ...base, width: 33, height: 17, bytesPerSample: 1, planes: 4, rowsPerStrip: 5, descriptionBytes: 11 });
+    expect(l.planeSlotBytes).toBe(33 * 17 + 1); // odd plane padded to keep IFDs word-aligned
+    let at = l.headerBytes;
+    for (let i = 0; i < l.planes; i++) {
+      expect(ifdOffset(l, i)).toBe(at);
+      const ifd = encodeIfd(l, i, i === 0 ? new Uint8Array(10).fill(0x41) : undefined);
+      at += ifd.length;
+      expect(pixelOffset(l, i)).toBe(at);
+      at += l.planeSlotBytes;
+    }
+    expect(at).toBe(l.totalBytes);
+  });
+});
