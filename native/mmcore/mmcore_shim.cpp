@@ -321,14 +321,18 @@ void setProp(gc_core *c, const std::string &dev, const char *prop, double v) {
   c->mm.setProperty(dev.c_str(), prop, v);
 }
 
-// ASI Tiger: program the controller's SPIM state machine for one side.
-// Amplitudes are peak-to-peak over the sweep, offsets its centre.
+// ASI Tiger: program the controller's SPIM state machine for one side, the
+// way Micro-Manager's diSPIM plugin does for a piezo/slice scan. Amplitudes
+// are peak-to-peak over the sweep, offsets its centre. Trigger modes, PLogic
+// and timing (SPIMDelay*, durations) are left to the .cfg.
 void armAsiSweep(gc_core *c, const gc_sweep &s) {
   const double n1 = s.num_slices > 1 ? s.num_slices - 1 : 0;
   const std::string &sc = c->scanner;
   c->mm.setProperty(sc.c_str(), "SPIMNumSlices", static_cast<long>(s.num_slices));
   if (c->mm.hasProperty(sc.c_str(), "SPIMNumSides")) c->mm.setProperty(sc.c_str(), "SPIMNumSides", 1L);
   if (c->mm.hasProperty(sc.c_str(), "SPIMNumRepeats")) c->mm.setProperty(sc.c_str(), "SPIMNumRepeats", 1L);
+  if (c->mm.hasProperty(sc.c_str(), "SPIMNumSlicesPerPiezo"))
+    c->mm.setProperty(sc.c_str(), "SPIMNumSlicesPerPiezo", 1L);
   setProp(c, sc, "SingleAxisYAmplitude(deg)", s.galvo_step_deg * n1);
   setProp(c, sc, "SingleAxisYOffset(deg)", s.galvo_start_deg + s.galvo_step_deg * n1 / 2);
   if (!c->piezo.empty() && isAsiSpimDevice(c, c->piezo)) {
