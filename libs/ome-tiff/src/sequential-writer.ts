@@ -31,9 +31,9 @@ export class SequentialWriter {
    * caller may reuse it afterwards); smaller chunks are copied and may be written later.
    */
   async append(chunk: Uint8Array): Promise<void> {
-    this.hash.update(chunk);
     this.bytesAccepted += chunk.length;
     if (chunk.length < DIRECT_THRESHOLD_BYTES) {
+      this.hash.update(chunk);
       if (this.staged + chunk.length > STAGING_BYTES) await this.flush();
       this.staging.set(chunk, this.staged);
       this.staged += chunk.length;
@@ -41,7 +41,13 @@ export class SequentialWriter {
     }
     const bufs = this.staged > 0 ? [this.staging.subarray(0, this.staged), chunk] : [chunk];
     this.staged = 0;
-    await this.writeAll(bufs);
+    // The kernel copies the chunk on a libuv thread while this thread hashes it: both only read it.
+    const written = this.writeAll(bufs);
+    try {
+      this.hash.update(chunk);
+    } finally {
+      await written;
+    }
   }
 
   async flush(): Promise<void> {
