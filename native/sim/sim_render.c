@@ -79,7 +79,7 @@ void sim_generate_sample(gc_core *core) {
         /* Embryo 0 lies in the light-sheet cameras' field of view (and the
          * bottom camera's) at the start position: something to find at once. */
         x = core->start_x_um + uniform(&rng, -120.0, 120.0);
-        y = core->start_y_um + uniform(&rng, -25.0, 25.0);
+        y = core->start_y_um + uniform(&rng, -10.0, 10.0);
       } else {
         x = uniform(&rng, SAMPLE_X_MIN_UM, SAMPLE_X_MAX_UM);
         y = uniform(&rng, SAMPLE_Y_MIN_UM, SAMPLE_Y_MAX_UM);
