@@ -1,0 +1,14 @@
+export { cString, loadNativeLibrary, nativeDirectory, nativeLibraryPath } from "./native";
+export {
+  createRing,
+  openRing,
+  Ring,
+  RING_SEQ_MAX,
+  RingError,
+  unlinkRing,
+  type RingErrorCode,
+  type RingGeometry,
+  type RingStats,
+  type SlotInfo,
+  type SlotState,
+} from "./ring";
