@@ -2,49 +2,11 @@ import { z } from "zod";
 import { CameraName, finite, LaserPreset, LedPreset, SessionId, StagePosition } from "./common";
 import { endpoint } from "./endpoint";
 import { FrameDescriptor } from "./frames";
+import { Limits } from "./limits";
 import { subjects } from "./subjects";
 import { Uid } from "./uid";
 
-/** Device labels of the diSPIM, as in its Micro-Manager configuration. */
-export const DEVICES = {
-  xyStage: "XYStage:XY:31",
-  zStage: "ZStage:Z:32",
-  fDrive: "ZStage:V:37",
-  piezo: "PiezoStage:P:34",
-  scanner: "Scanner:AB:33",
-  lightSheetCameras: ["HamCam1", "HamCam2"],
-  bottomCamera: "Bottom PCO",
-} as const;
-
-/** Inclusive travel range of one axis. */
-export const Range = z.object({ min: finite(), max: finite() });
-export type Range = z.infer<typeof Range>;
-
-/** The configured limits: the only guard (MMCore has no limits API). */
-export const Limits = z.object({
-  x_um: Range,
-  y_um: Range,
-  z_um: Range,
-  f_um: Range,
-  piezo_um: Range,
-  galvo_deg: Range,
-  exposure_ms: Range,
-  num_slices: Range,
-});
-export type Limits = z.infer<typeof Limits>;
-
-/** One limit a request would break: device, value and the limit. */
-export const LimitViolation = z.object({
-  device: z.string(),
-  /** parameter name, e.g. x_um */
-  field: z.string(),
-  value: z.number(),
-  min: z.number(),
-  max: z.number(),
-  /** where in a plan the target came from (e.g. "timepoint 3, slice 12") */
-  where: z.string().optional(),
-});
-export type LimitViolation = z.infer<typeof LimitViolation>;
+export { DEVICES } from "./devices";
 
 export const Roi = z.object({
   x: z.number().int().min(0),
@@ -56,13 +18,15 @@ export type Roi = z.infer<typeof Roi>;
 
 export const CameraState = z.object({
   exposure_ms: finite(),
+  /** in unbinned sensor pixels */
   roi: Roi,
+  /** size of one frame pixel at the sample (binning included) */
   pixel_size_um: finite(),
   sensor: z.object({ width: z.number().int(), height: z.number().int() }),
 });
 
 export const HwState = z.object({
-  /** which core library is loaded (sim or mmcore) */
+  /** absolute path of the core library loaded (libgently_sim.so or libgently_mmcore.so) */
   core: z.string(),
   position: z.object({
     x_um: finite(),
@@ -85,6 +49,11 @@ export const HwState = z.object({
 });
 export type HwState = z.infer<typeof HwState>;
 
+/**
+ * One axis per request; limits are checked first and a target outside them
+ * moves nothing. "galvo" is the scanner's B (slice) axis; A is left alone.
+ * Piezo targets are rounded to the piezo's resolution (0.001 µm).
+ */
 export const MoveRequest = z.discriminatedUnion("axis", [
   z.object({ axis: z.literal("xy"), x_um: finite(), y_um: finite() }),
   z.object({ axis: z.literal("z"), z_um: finite() }),

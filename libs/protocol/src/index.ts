@@ -8,3 +8,5 @@ export * from "./frames";
 export * from "./volume";
 export * from "./hardware";
 export * from "./data";
+export * from "./limits";
+export * from "./datastore";

@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import { checkTargets, describeViolation, limitViolationError, sweepTargets, type Limits } from "./limits";
+
+const limits: Limits = {
+  x_um: { min: 500, max: 2500 },
+  y_um: { min: -1000, max: 1000 },
+  z_um: { min: 50, max: 250 },
+  f_um: { min: 20, max: 25000 },
+  piezo_um: { min: -200, max: 200, resolution: 0.001 },
+  galvo_deg: { min: -5, max: 5 },
+  exposure_ms: { min: 0.1, max: 10000 },
+  num_slices: { min: 1, max: 2000 },
+};
+
+describe("checkTargets", () => {
+  it("accepts targets inside, on the edges, and omitted fields", () => {
+    expect(checkTargets(limits, {})).toEqual([]);
+    expect(checkTargets(limits, { x_um: 500, y_um: 1000, piezo_um: -200, num_slices: 2000 })).toEqual([]);
+  });
+
+  it("returns every violation with device, value and both limits", () => {
+    const violations = checkTargets(limits, { x_um: 3000, y_um: -1001, z_um: 100, exposure_ms: 0.01, camera: "HamCam1" }, "slice 3");
+    expect(violations).toEqual([
+      { device: "XYStage:XY:31", field: "x_um", value: 3000, min: 500, max: 2500, where: "slice 3" },
+      { device: "XYStage:XY:31", field: "y_um", value: -1001, min: -1000, max: 1000, where: "slice 3" },
+      { device: "HamCam1", field: "exposure_ms", value: 0.01, min: 0.1, max: 10000, where: "slice 3" },
+    ]);
+  });
+
+  it("rounds the piezo to 0.001 µm before checking, as the device will", () => {
+    expect(checkTargets(limits, { piezo_um: 200.0004 })).toEqual([]);
+    expect(checkTargets(limits, { piezo_um: 200.0006 })).toEqual([
+      { device: "PiezoStage:P:34", field: "piezo_um", value: 200.001, min: -200, max: 200 },
+    ]);
+  });
+
+  it("refuses non-finite values and fractional slice counts", () => {
+    expect(checkTargets(limits, { galvo_deg: Number.NaN }).map((v) => v.field)).toEqual(["galvo_deg"]);
+    expect(checkTargets(limits, { f_um: Number.POSITIVE_INFINITY }).map((v) => v.field)).toEqual(["f_um"]);
+    expect(checkTargets(limits, { num_slices: 2.5 }).map((v) => v.field)).toEqual(["num_slices"]);
+  });
+
+  it("bounds a sweep by its first and last slice", () => {
+    const { first, last } = sweepTargets({ piezo_start_um: -50, piezo_step_um: 1, galvo_start_deg: -0.5, galvo_step_deg: 0.01 }, 101);
+    expect(first).toEqual({ piezo_um: -50, galvo_deg: -0.5 });
+    expect(last.piezo_um).toBe(50);
+    expect(last.galvo_deg).toBeCloseTo(0.5, 12);
+  });
+
+  it("turns violations into one limit_violation error naming device, value and limit", () => {
+    const violations = checkTargets(limits, { x_um: 3000, z_um: 10 });
+    expect(describeViolation(violations[0])).toBe("XYStage:XY:31 x_um 3000 is above the maximum 2500 (limits 500..2500)");
+    const err = limitViolationError(violations);
+    expect(err.code).toBe("limit_violation");
+    expect(err.field).toBe("x_um");
+    expect(err.message).toContain("ZStage:Z:32 z_um 10 is below the minimum 50");
+    expect(err.details).toEqual({ violations });
+  });
+});

@@ -1,0 +1,121 @@
+import { z } from "zod";
+import { finite } from "./common";
+import { DEVICES } from "./devices";
+import { GentlyError } from "./errors";
+
+/**
+ * Travel and parameter limits of the microscope and the one pure checker
+ * that both the hardware service (before every move) and the plan runner
+ * (over a whole plan, before any motion) use, so the two can never disagree.
+ */
+
+/** Inclusive range of one axis; `resolution` is the step targets are rounded to before checking (piezo: 0.001 µm). */
+export const Range = z
+  .object({ min: finite(), max: finite(), resolution: finite().positive().optional() })
+  .refine((r) => r.min <= r.max, { message: "min must not exceed max" });
+export type Range = z.infer<typeof Range>;
+
+/** The configured limits: the only guard (MMCore has no limits API). */
+export const Limits = z.object({
+  x_um: Range,
+  y_um: Range,
+  z_um: Range,
+  f_um: Range,
+  piezo_um: Range,
+  galvo_deg: Range,
+  exposure_ms: Range,
+  num_slices: Range,
+});
+export type Limits = z.infer<typeof Limits>;
+export type LimitField = keyof Limits;
+
+/** One limit a request would break: device, value and the limit. */
+export const LimitViolation = z.object({
+  device: z.string(),
+  /** parameter name, e.g. x_um */
+  field: z.string(),
+  value: z.number(),
+  min: z.number(),
+  max: z.number(),
+  /** where in a plan the target came from (e.g. "timepoint 3, slice 12") */
+  where: z.string().optional(),
+});
+export type LimitViolation = z.infer<typeof LimitViolation>;
+
+/** Device label of each limited parameter (the diSPIM's Micro-Manager labels). */
+export const LIMIT_DEVICES: Record<LimitField, string> = {
+  x_um: DEVICES.xyStage,
+  y_um: DEVICES.xyStage,
+  z_um: DEVICES.zStage,
+  f_um: DEVICES.fDrive,
+  piezo_um: DEVICES.piezo,
+  galvo_deg: DEVICES.scanner,
+  exposure_ms: "camera",
+  num_slices: "sweep",
+};
+
+/** Targets to check; every field is optional. `camera` names the device for exposure_ms. */
+export type LimitTargets = Partial<Record<LimitField, number>> & { camera?: string };
+
+const LIMIT_FIELDS = Object.keys(LIMIT_DEVICES) as LimitField[];
+
+/** Rounds a target to its range's resolution (the value the device will really take). */
+export function roundToResolution(range: Range, value: number): number {
+  if (!range.resolution) return value;
+  const steps = Math.round(value / range.resolution);
+  // Through the decimal string so 0.001 steps give 12.345, not 12.345000000000001.
+  const decimals = Math.max(0, Math.ceil(-Math.log10(range.resolution)));
+  return Number((steps * range.resolution).toFixed(decimals));
+}
+
+/**
+ * Every limit the targets break; empty when all are inside. Non-finite
+ * values are always violations. Pure: no I/O, safe in a plan's dry run.
+ */
+export function checkTargets(limits: Limits, targets: LimitTargets, where?: string): LimitViolation[] {
+  const violations: LimitViolation[] = [];
+  for (const field of LIMIT_FIELDS) {
+    const raw = targets[field];
+    if (raw === undefined) continue;
+    const range = limits[field];
+    const value = Number.isFinite(raw) ? roundToResolution(range, raw) : raw;
+    const integerOnly = field === "num_slices" && !Number.isInteger(value);
+    if (Number.isFinite(value) && value >= range.min && value <= range.max && !integerOnly) continue;
+    const device = field === "exposure_ms" && targets.camera ? targets.camera : LIMIT_DEVICES[field];
+    const violation: LimitViolation = { device, field, value, min: range.min, max: range.max };
+    if (where !== undefined) violation.where = where;
+    violations.push(violation);
+  }
+  return violations;
+}
+
+/** Positions a light-sheet sweep visits: its first and last slice bound all others. */
+export function sweepTargets(
+  sweep: { piezo_start_um: number; piezo_step_um: number; galvo_start_deg: number; galvo_step_deg: number },
+  numSlices: number,
+): { first: LimitTargets; last: LimitTargets } {
+  const n = Math.max(0, numSlices - 1);
+  return {
+    first: { piezo_um: sweep.piezo_start_um, galvo_deg: sweep.galvo_start_deg },
+    last: { piezo_um: sweep.piezo_start_um + n * sweep.piezo_step_um, galvo_deg: sweep.galvo_start_deg + n * sweep.galvo_step_deg },
+  };
+}
+
+/** One line naming device, field, value and the limit it breaks. */
+export function describeViolation(v: LimitViolation): string {
+  const side = v.value < v.min ? `below the minimum ${v.min}` : v.value > v.max ? `above the maximum ${v.max}` : `not allowed`;
+  const where = v.where ? ` (${v.where})` : "";
+  return `${v.device} ${v.field} ${v.value} is ${side} (limits ${v.min}..${v.max})${where}`;
+}
+
+/** The refusal for a request with violations: message lists them all, details carry them. */
+export function limitViolationError(violations: LimitViolation[]): GentlyError {
+  const first = violations[0];
+  const more = violations.length > 1 ? `; and ${violations.length - 1} more: ${violations.slice(1).map(describeViolation).join("; ")}` : "";
+  return new GentlyError(
+    "limit_violation",
+    `refused, nothing moved: ${first ? describeViolation(first) : "limit violation"}${more}`,
+    first?.field,
+    { violations },
+  );
+}
