@@ -10,3 +10,4 @@ export * from "./hardware";
 export * from "./data";
 export * from "./limits";
 export * from "./datastore";
+export * from "./datastore";
