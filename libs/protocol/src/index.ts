@@ -10,4 +10,3 @@ export * from "./hardware";
 export * from "./data";
 export * from "./limits";
 export * from "./datastore";
-export * from "./datastore";
