@@ -10,3 +10,5 @@ export * from "./hardware";
 export * from "./data";
 export * from "./limits";
 export * from "./datastore";
+export * from "./plan";
+export * from "./documents";
