@@ -31,6 +31,10 @@ describe("detectCandidates", () => {
       // Ellipse with axis ratio 0.6 has circularity ≈ 0.91.
       expect(c.circularity).toBeGreaterThan(0.8);
       expect(c.circularity).toBeLessThanOrEqual(1);
+      // Contrast 500 counts over noise 60 is far above the seed level.
+      expect(c.contrast_sigma).toBeGreaterThan(5);
+      expect(c.confidence).toBeGreaterThan(0.63);
+      expect(c.confidence).toBeLessThan(1);
       const [x0, y0, x1, y1] = c.bbox;
       expect(c.mask).toBeDefined();
       expect(c.mask!.length).toBe((x1 - x0) * (y1 - y0));
@@ -49,6 +53,17 @@ describe("detectCandidates", () => {
     expect(dark.candidates).toHaveLength(5);
     const bright = detectCandidates(image, { ...AREA_LIMITS, polarity: "bright" });
     expect(bright.candidates).toHaveLength(0);
+  });
+
+  it("keeps dim embryos when bright ones fill the top percentile (embryos cover > 1 % of the field)", () => {
+    // 4 embryos in 512² cover 4 % of the image; a 20 % illumination fall-off makes the right-hand pair dimmer.
+    for (const seed of [1, 2, 3]) {
+      const embryos = scatterEmbryos(4, 512, 512, SEMI_MAJOR_PX, SEMI_MINOR_PX, seed * 7);
+      const image = syntheticEmbryoImage({ width: 512, height: 512, embryos, texture: 0.4, illuminationGradient: 0.2, seed });
+      const result = detectCandidates(image, AREA_LIMITS);
+      expect(result.candidates).toHaveLength(4);
+      expect(maxCentroidError(embryos, result.candidates)).toBeLessThan(2);
+    }
   });
 
   it("returns nothing for pure noise", () => {

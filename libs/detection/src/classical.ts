@@ -10,11 +10,15 @@ import { close, open } from "./morphology";
  * 8-connected components → area filter.
  *
  * Why hysteresis: embryos cover roughly 1–3 % of a bottom-camera field, so a single threshold at the 99th
- * percentile lands inside the embryos and cuts each into bright fragments. Here the percentile only picks
- * seeds; each blob is then grown down to an edge threshold halfway between background and seed level (the
- * half-maximum edge of a blurred blob), and a component is kept only if it contains a seed. Both thresholds
- * are also held a few noise sigmas above background, so an image with few or no embryos does not turn its
- * brightest noise into seeds.
+ * percentile lands inside the brightest embryos, cuts them into fragments and misses dimmer ones entirely
+ * (illumination varies across the field). Here thresholds come from the blurred image's background level
+ * (median) and robust noise sigma (MAD):
+ *   seed = max(edge, min(P[brightnessPercentile], background + seedSigma·σ))
+ *          — a pixel seeds a blob if it is in the top (100 − p) % or clearly above the noise;
+ *   edge = background + max(edgeMinSigma·σ, edgeFraction·(seed − background))
+ *          — blobs grow down to this level, close to the half-maximum edge of a blurred embryo.
+ * A component of the edge mask is kept only if it contains a seed, so each embryo comes out whole and an
+ * image without embryos yields only small noise blobs, which the area filter removes.
  *
  * Area limits depend on pixel size; callers should pass them. An embryo of ~50×30 µm is ~77×46 px
  * (~2800 px²) at 0.65 µm/px but ~31×18 px (~450 px²) at 1.625 µm/px. The defaults (5000–150000 px²) are the
@@ -31,13 +35,14 @@ export interface ClassicalOptions {
   normalizeHighPercent?: number;
   /** Contrast equalisation before blurring. */
   equalize?: "clahe" | "global" | "none";
+  /** CLAHE grid and clip limit; keep tiles several embryo lengths wide (default 256 px tiles). */
   clahe?: ClaheOptions;
   /** Gaussian blur sigma in pixels (0 disables). */
   blurSigmaPx?: number;
   /** Percentile of the processed image used as the seed threshold. */
   brightnessPercentile?: number;
-  /** Seed threshold is at least background + this many robust noise sigmas. */
-  seedMinSigma?: number;
+  /** Pixels this many robust noise sigmas above background seed a blob even if below the percentile. */
+  seedSigma?: number;
   /** Edge threshold = background + edgeFraction × (seed − background). */
   edgeFraction?: number;
   /** Edge threshold is at least background + this many robust noise sigmas. */
@@ -46,6 +51,8 @@ export interface ClassicalOptions {
   morphRadiusPx?: number;
   minAreaPixels?: number;
   maxAreaPixels?: number;
+  /** Drop components below this circularity: noise and debris form thin networks, embryos are ellipses (≥ 0.7). */
+  minCircularity?: number;
   /** Drop components touching the image border (their centroid would be biased). */
   excludeBorderTouching?: boolean;
   /** Attach the cropped component mask to every candidate. */
@@ -57,7 +64,12 @@ export interface ClassicalCandidate extends RegionGeometry {
   mask?: Uint8Array;
   /** Mean processed intensity inside the component (polarity-corrected, [0, 1]). */
   mean_intensity: number;
-  /** (mean − background) / (seed − background), clamped to [0, 1]. */
+  /** Contrast-to-noise ratio: (mean − background) / noise sigma. */
+  contrast_sigma: number;
+  /**
+   * 1 − exp(−contrast_sigma / seedSigma): 0.63 for a blob whose mean sits at the noise seed level, 0.95 at three
+   * times that. A monotone, dimensionless score for ranking, not a calibrated probability.
+   */
   confidence: number;
 }
 
@@ -78,9 +90,10 @@ export const CLASSICAL_DEFAULTS = {
   equalize: "clahe",
   blurSigmaPx: 2,
   brightnessPercentile: 99,
-  seedMinSigma: 6,
+  seedSigma: 5,
   edgeFraction: 0.5,
-  edgeMinSigma: 3,
+  edgeMinSigma: 4,
+  minCircularity: 0.3,
   morphRadiusPx: 2,
   minAreaPixels: 5000,
   maxAreaPixels: 150000,
@@ -148,8 +161,9 @@ export function detectCandidates(image: GrayImage, options: ClassicalOptions = {
   const hist = unitHistogram(blurred);
   const { median: background, sigma } = robustBackground(hist, n);
   const [seedBin] = percentilesFromHistogram(hist, n, [o.brightnessPercentile]);
-  const seed = Math.max((seedBin + 0.5) / hist.length, background + o.seedMinSigma * sigma);
-  const edge = Math.max(background + o.edgeFraction * (seed - background), background + o.edgeMinSigma * sigma);
+  const seedCandidate = Math.min((seedBin + 0.5) / hist.length, background + o.seedSigma * sigma);
+  const edge = background + Math.max(o.edgeMinSigma * sigma, o.edgeFraction * (seedCandidate - background));
+  const seed = Math.max(edge, seedCandidate);
   const weak = new Uint8Array(n);
   for (let i = 0; i < n; i++) weak[i] = blurred[i] >= edge ? 1 : 0;
   const t4 = now();
@@ -172,11 +186,13 @@ export function detectCandidates(image: GrayImage, options: ClassicalOptions = {
     const r = regions[l - 1];
     if (!hasSeed[l]) continue;
     if (r.area_pixels < o.minAreaPixels || r.area_pixels > o.maxAreaPixels) continue;
+    if (r.circularity < o.minCircularity) continue;
     const [x0, y0, x1, y1] = r.bbox;
     if (o.excludeBorderTouching && (x0 === 0 || y0 === 0 || x1 === width || y1 === height)) continue;
     const mean = sumIntensity[l] / r.area_pixels;
-    const confidence = seed > background ? Math.min(1, Math.max(0, (mean - background) / (seed - background))) : 0;
-    const candidate: ClassicalCandidate = { ...r, mean_intensity: mean, confidence };
+    const contrastSigma = sigma > 0 ? (mean - background) / sigma : mean > background ? Infinity : 0;
+    const confidence = Math.max(0, 1 - Math.exp(-contrastSigma / o.seedSigma));
+    const candidate: ClassicalCandidate = { ...r, mean_intensity: mean, contrast_sigma: contrastSigma, confidence };
     if (o.includeMasks) candidate.mask = cropLabel(labels, width, l, r.bbox);
     candidates.push(candidate);
   }

@@ -6,7 +6,13 @@
  */
 
 export interface ClaheOptions {
-  /** Tiles across the image width and height (OpenCV's default grid is 8×8). */
+  /**
+   * Nominal tile side; the grid is round(width / tileSizePx) × round(height / tileSizePx), at least 1×1.
+   * Tiles must be several object diameters wide: a tile not much larger than an embryo equalises the embryo
+   * against itself and flattens it into the background. 256 px gives OpenCV's 8×8 grid on a 2048 px snap.
+   */
+  tileSizePx?: number;
+  /** Explicit grid, overriding tileSizePx. */
   tilesX?: number;
   tilesY?: number;
   /** Clip limit as a multiple of the mean bin count of a tile (OpenCV convention; 1 = no contrast gain). */
@@ -17,8 +23,9 @@ export interface ClaheOptions {
 
 /** CLAHE with bilinear interpolation between tile lookup tables. Returns a new array with values in [0, 1]. */
 export function clahe(values: Float32Array, width: number, height: number, options: ClaheOptions = {}): Float32Array {
-  const tilesX = Math.max(1, Math.min(options.tilesX ?? 8, width));
-  const tilesY = Math.max(1, Math.min(options.tilesY ?? 8, height));
+  const tileSizePx = options.tileSizePx ?? 256;
+  const tilesX = Math.max(1, Math.min(options.tilesX ?? Math.round(width / tileSizePx), width));
+  const tilesY = Math.max(1, Math.min(options.tilesY ?? Math.round(height / tileSizePx), height));
   const clipLimit = options.clipLimit ?? 2.5;
   const bins = options.bins ?? 256;
   if (!(clipLimit >= 1)) throw new Error(`clipLimit must be >= 1, got ${clipLimit}`);
