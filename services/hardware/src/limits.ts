@@ -1,0 +1,90 @@
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import {
+  checkTargets,
+  limitViolationError,
+  Limits,
+  Range,
+  sweepTargets,
+  type LimitTargets,
+  type LimitViolation,
+  type MoveRequest,
+  type SequenceRequest,
+} from "@gently/protocol";
+
+/** Travel of an ASI diSPIM as shipped; a site narrows or widens it with GENTLY_LIMITS. */
+export const DEFAULT_LIMITS: Limits = {
+  x_um: { min: 500, max: 2500 },
+  y_um: { min: -1000, max: 1000 },
+  z_um: { min: 50, max: 250 },
+  f_um: { min: 20, max: 25000 },
+  piezo_um: { min: -200, max: 200, resolution: 0.001 },
+  galvo_deg: { min: -5, max: 5 },
+  exposure_ms: { min: 0.1, max: 10000 },
+  num_slices: { min: 1, max: 2000 },
+};
+
+/** A limits file names only the axes it changes; the rest keep their defaults. */
+const LimitsFile = z.object(Object.fromEntries(Object.keys(DEFAULT_LIMITS).map((k) => [k, Range.optional()]))).strict();
+
+/**
+ * Limits from the JSON file named by GENTLY_LIMITS (e.g.
+ * `{"x_um": {"min": 800, "max": 2200}}`) over the defaults. A file that does
+ * not parse is a startup error: running with limits nobody intended is worse
+ * than not running.
+ */
+export function loadLimits(file: string | undefined): Limits {
+  if (!file) return DEFAULT_LIMITS;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new Error(`GENTLY_LIMITS ${file}: ${(err as Error).message}`);
+  }
+  const parsed = LimitsFile.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`GENTLY_LIMITS ${file}: ${issue?.path.join(".") || "(top level)"}: ${issue?.message}`);
+  }
+  return Limits.parse({ ...DEFAULT_LIMITS, ...parsed.data });
+}
+
+/** The targets a move request sets, rounded the way the devices round them. */
+export function moveTargets(move: MoveRequest): LimitTargets {
+  switch (move.axis) {
+    case "xy":
+      return { x_um: move.x_um, y_um: move.y_um };
+    case "z":
+      return { z_um: move.z_um };
+    case "fdrive":
+      return { f_um: move.f_um };
+    case "piezo":
+      return { piezo_um: move.piezo_um };
+    case "galvo":
+      return { galvo_deg: move.galvo_deg };
+  }
+}
+
+/** Every limit a move would break. */
+export function checkMove(limits: Limits, move: MoveRequest): LimitViolation[] {
+  return checkTargets(limits, moveTargets(move));
+}
+
+/** Every limit a sequence would break: exposure, slice count and both ends of its sweep. */
+export function checkSequence(limits: Limits, req: Pick<SequenceRequest, "cameras" | "exposure_ms" | "num_slices" | "sweep">): LimitViolation[] {
+  const violations = [
+    ...checkTargets(limits, { exposure_ms: req.exposure_ms, camera: req.cameras.join(",") }),
+    ...checkTargets(limits, { num_slices: req.num_slices }),
+  ];
+  if (req.sweep) {
+    const { first, last } = sweepTargets(req.sweep, req.num_slices);
+    violations.push(...checkTargets(limits, first, "first slice of the sweep"));
+    violations.push(...checkTargets(limits, last, `last slice (${req.num_slices - 1}) of the sweep`));
+  }
+  return violations;
+}
+
+/** Throws the limit_violation refusal when there is anything to refuse. */
+export function refuseViolations(violations: LimitViolation[]): void {
+  if (violations.length > 0) throw limitViolationError(violations);
+}
