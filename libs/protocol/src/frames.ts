@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { CameraName, Dtype, finite, LaserPreset, SessionId, StagePosition } from "./common";
+import { endpoint } from "./endpoint";
+import { subjects } from "./subjects";
 import { Uid } from "./uid";
 
 /**
@@ -32,6 +34,23 @@ export const AcquisitionBegin = z.object({
 export type AcquisitionBegin = z.infer<typeof AcquisitionBegin>;
 
 export const AcquisitionBeginReply = z.object({ ready: z.literal(true), writer: z.string() });
+
+/**
+ * The writer serves begin on every acquisition's subject (gently.frames.*.begin)
+ * in one queue group, so exactly one writer takes each acquisition. The
+ * hardware calls it per acquisition: `call(nc, {...frameSink.begin, subject:
+ * subjects.frames.begin(acq)}, body)`; an error reply (e.g. disk_full) means
+ * no sink is open and the sequence must be refused with that reason.
+ */
+export const frameSink = {
+  begin: endpoint(
+    "acquisition-begin",
+    subjects.frames.beginAll,
+    AcquisitionBegin,
+    AcquisitionBeginReply,
+    "open a volume file for an acquisition; ready means its frames may flow",
+  ),
+} as const;
 
 /** One frame sitting in a ring slot. */
 export const FrameDescriptor = z.object({

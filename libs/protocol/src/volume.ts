@@ -16,7 +16,7 @@ export const VolumeWritten = z.object({
   /** "image" for a single plane (a snap), "volume" for a stack */
   data_type: z.enum(["image", "volume"]),
   path: z.string(),
-  /** [z, y, x] or [c, z, y, x] for two cameras */
+  /** [z, y, x], or [z, c, y, x] for two cameras (planes interleaved per slice, as acquired); metadata.dimension_order names the axes */
   shape: z.array(z.number().int().min(1)).min(2).max(5),
   dtype: Dtype,
   session_id: SessionId,
@@ -25,6 +25,7 @@ export const VolumeWritten = z.object({
   checksum: Checksum,
   created: z.string().datetime(),
   metadata: z.object({
+    /** letters of `shape`, slowest first: "ZYX" or "ZCYX" */
     dimension_order: z.string(),
     cameras: z.array(z.string()),
     pixel_size_um: finite(),
