@@ -45,21 +45,26 @@ export function gaussianBlur(values: Float32Array, width: number, height: number
     const row = y * width;
     for (let x = 0; x < interiorStart; x++) tmp[row + x] = borderPixel(row, x);
     for (let x = interiorStart; x < interiorEnd; x++) {
-      let acc = 0;
-      const start = row + x - radius;
-      for (let k = 0; k < kernel.length; k++) acc += kernel[k] * values[start + k];
-      tmp[row + x] = acc;
+      // Symmetric kernel: pair taps at ±k to halve the multiplications.
+      const c = row + x;
+      let acc = kernel[radius] * values[c];
+      for (let k = 1; k <= radius; k++) acc += kernel[radius + k] * (values[c - k] + values[c + k]);
+      tmp[c] = acc;
     }
     for (let x = interiorEnd; x < width; x++) tmp[row + x] = borderPixel(row, x);
   }
 
-  // Vertical pass row by row so the inner loop walks contiguous memory.
+  // Vertical pass row by row so the inner loop walks contiguous memory; symmetric taps paired as above.
   for (let y = 0; y < height; y++) {
     const outRow = y * width;
-    for (let k = -radius; k <= radius; k++) {
-      const w = kernel[k + radius];
-      const srcRow = reflect(y + k, height) * width;
-      for (let x = 0; x < width; x++) out[outRow + x] += w * tmp[srcRow + x];
+    const centre = y * width;
+    const w0 = kernel[radius];
+    for (let x = 0; x < width; x++) out[outRow + x] = w0 * tmp[centre + x];
+    for (let k = 1; k <= radius; k++) {
+      const w = kernel[radius + k];
+      const up = reflect(y - k, height) * width;
+      const down = reflect(y + k, height) * width;
+      for (let x = 0; x < width; x++) out[outRow + x] += w * (tmp[up + x] + tmp[down + x]);
     }
   }
   return out;

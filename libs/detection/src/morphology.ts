@@ -5,60 +5,61 @@
  * the border are not eaten away by the frame itself.
  */
 
-function horizontalPass(src: Uint8Array, dst: Uint8Array, width: number, height: number, r: number, erode: boolean): void {
+// Dilation passes only: erosion is computed as the complement of the dilated complement, which with a
+// background-valued frame for dilation gives exactly the foreground-valued frame wanted for erosion.
+function horizontalDilate(src: Uint8Array, dst: Uint8Array, width: number, height: number, r: number): void {
   for (let y = 0; y < height; y++) {
     const row = y * width;
-    // Erosion counts background pixels in the window, dilation counts foreground pixels.
-    let count = 0;
-    for (let x = 0; x <= Math.min(r, width - 1); x++) count += erode ? 1 - src[row + x] : src[row + x];
+    let count = 0; // foreground pixels in the window [x - r, x + r]
+    for (let x = 0; x <= Math.min(r, width - 1); x++) count += src[row + x];
     for (let x = 0; x < width; x++) {
-      dst[row + x] = erode ? (count === 0 ? 1 : 0) : count > 0 ? 1 : 0;
-      const enter = x + r + 1;
-      const leave = x - r;
-      if (enter < width) count += erode ? 1 - src[row + enter] : src[row + enter];
-      if (leave >= 0) count -= erode ? 1 - src[row + leave] : src[row + leave];
+      dst[row + x] = count > 0 ? 1 : 0;
+      if (x + r + 1 < width) count += src[row + x + r + 1];
+      if (x - r >= 0) count -= src[row + x - r];
     }
   }
 }
 
-function verticalPass(src: Uint8Array, dst: Uint8Array, width: number, height: number, r: number, erode: boolean): void {
+function verticalDilate(src: Uint8Array, dst: Uint8Array, width: number, height: number, r: number): void {
   const counts = new Int32Array(width);
   for (let y = 0; y <= Math.min(r, height - 1); y++) {
     const row = y * width;
-    for (let x = 0; x < width; x++) counts[x] += erode ? 1 - src[row + x] : src[row + x];
+    for (let x = 0; x < width; x++) counts[x] += src[row + x];
   }
   for (let y = 0; y < height; y++) {
     const row = y * width;
-    for (let x = 0; x < width; x++) dst[row + x] = erode ? (counts[x] === 0 ? 1 : 0) : counts[x] > 0 ? 1 : 0;
-    const enter = y + r + 1;
-    const leave = y - r;
-    if (enter < height) {
-      const er = enter * width;
-      for (let x = 0; x < width; x++) counts[x] += erode ? 1 - src[er + x] : src[er + x];
+    for (let x = 0; x < width; x++) dst[row + x] = counts[x] > 0 ? 1 : 0;
+    if (y + r + 1 < height) {
+      const er = (y + r + 1) * width;
+      for (let x = 0; x < width; x++) counts[x] += src[er + x];
     }
-    if (leave >= 0) {
-      const lr = leave * width;
-      for (let x = 0; x < width; x++) counts[x] -= erode ? 1 - src[lr + x] : src[lr + x];
+    if (y - r >= 0) {
+      const lr = (y - r) * width;
+      for (let x = 0; x < width; x++) counts[x] -= src[lr + x];
     }
   }
 }
 
-function squarePass(mask: Uint8Array, width: number, height: number, radiusPx: number, erode: boolean): Uint8Array {
+function invertInPlace(mask: Uint8Array): Uint8Array {
+  for (let i = 0; i < mask.length; i++) mask[i] = mask[i] ? 0 : 1;
+  return mask;
+}
+
+export function dilate(mask: Uint8Array, width: number, height: number, radiusPx: number): Uint8Array {
   if (mask.length !== width * height) throw new Error(`mask length ${mask.length} != ${width}x${height}`);
   if (radiusPx <= 0) return mask.slice();
   const tmp = new Uint8Array(mask.length);
   const out = new Uint8Array(mask.length);
-  horizontalPass(mask, tmp, width, height, radiusPx, erode);
-  verticalPass(tmp, out, width, height, radiusPx, erode);
+  horizontalDilate(mask, tmp, width, height, radiusPx);
+  verticalDilate(tmp, out, width, height, radiusPx);
   return out;
 }
 
 export function erode(mask: Uint8Array, width: number, height: number, radiusPx: number): Uint8Array {
-  return squarePass(mask, width, height, radiusPx, true);
-}
-
-export function dilate(mask: Uint8Array, width: number, height: number, radiusPx: number): Uint8Array {
-  return squarePass(mask, width, height, radiusPx, false);
+  if (mask.length !== width * height) throw new Error(`mask length ${mask.length} != ${width}x${height}`);
+  if (radiusPx <= 0) return mask.slice();
+  const complement = invertInPlace(mask.slice());
+  return invertInPlace(dilate(complement, width, height, radiusPx));
 }
 
 /** Opening (erode, dilate): removes specks and thin bridges narrower than the element. */
