@@ -1,0 +1,313 @@
+import { access } from "node:fs/promises";
+import path from "node:path";
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { subscribeValidated, type Logger } from "@gently/bus";
+import type { SinkResult } from "@gently/ome-tiff";
+import {
+  AcquisitionEnd,
+  FrameDescriptor,
+  subjects,
+  type AcquisitionBegin,
+  type AcquisitionEnd as AcquisitionEndBody,
+  type FrameDescriptor as FrameDescriptorBody,
+} from "@gently/protocol";
+import type { Ring } from "@gently/ring";
+import type { Announcer } from "./announce";
+import { failureOf, type Failure } from "./failure";
+import { PlaneBuffers } from "./plane-buffers";
+import { quarantineFile } from "./quarantine";
+import type { OpenedVolume } from "./volume-format";
+import { volumeWrittenOf } from "./volume-meta";
+
+export interface AcquisitionOptions {
+  begin: AcquisitionBegin;
+  opened: OpenedVolume;
+  ring: Ring;
+  announcer: Announcer;
+  logger: Logger;
+  quarantineDir: string;
+  frameTimeoutMs: number;
+  progressEveryFrames: number;
+  bufferBytes: number;
+}
+
+export type Outcome =
+  | { kind: "written"; result: SinkResult }
+  | { kind: "failed"; failure: Failure; quarantinedPath?: string };
+
+type State = "writing" | "finalizing" | "written" | "failed";
+
+function bytesPerSample(dtype: AcquisitionBegin["dtype"]): number {
+  return dtype === "uint16" ? 2 : 1;
+}
+
+async function exists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * One acquisition from begin to volume.written or volume.failed. Frames are
+ * handled strictly in arrival order: copy the slot into a free plane buffer,
+ * release the slot at once, hand the buffer to the sink; the disk write runs
+ * while the next frames are copied, and a plane buffer comes back when its
+ * write settled. Only a complete, finalized file is announced as written.
+ */
+export class Acquisition {
+  readonly begin: AcquisitionBegin;
+  readonly expectedFrames: number;
+  /** resolves with the outcome once it is on disk (or quarantined) and announced */
+  readonly outcome: Promise<Outcome>;
+  /** resolves once this acquisition no longer listens for its frames */
+  readonly closed: Promise<void>;
+
+  private state: State = "writing";
+  private received = 0;
+  private queue: Promise<void> = Promise.resolve();
+  private subs: Subscription[] = [];
+  private readonly buffers: PlaneBuffers;
+  private readonly planeBytes: number;
+  private readonly log: Logger;
+  private readonly silence: NodeJS.Timeout;
+  private readonly startedMs = Date.now();
+  private settle!: (outcome: Outcome) => void;
+  private markClosed!: () => void;
+
+  constructor(private readonly opts: AcquisitionOptions) {
+    this.begin = opts.begin;
+    this.expectedFrames = opts.begin.num_slices * opts.begin.cameras.length;
+    this.planeBytes = opts.begin.width * opts.begin.height * bytesPerSample(opts.begin.dtype);
+    this.buffers = new PlaneBuffers(this.planeBytes, opts.bufferBytes);
+    this.log = opts.logger.child({ acq_id: opts.begin.acq_id, volume_uid: opts.begin.volume_uid });
+    this.outcome = new Promise((resolve) => (this.settle = resolve));
+    this.closed = new Promise((resolve) => (this.markClosed = resolve));
+    this.silence = setTimeout(() => this.onSilence(), opts.frameTimeoutMs);
+  }
+
+  /** Subscribes to this acquisition's frames and end; call before replying ready. */
+  listen(nc: NatsConnection): void {
+    const acq = this.begin.acq_id;
+    this.subs = [
+      subscribeValidated(nc, subjects.frames.frame(acq), FrameDescriptor, (d) => this.enqueue(() => this.onFrame(d)), {
+        logger: this.log,
+      }),
+      subscribeValidated(nc, subjects.frames.end(acq), AcquisitionEnd, (e) => this.enqueue(() => this.onEnd(e)), {
+        logger: this.log,
+      }),
+    ];
+  }
+
+  /** Fails the volume now unless it is already finishing (the writer is stopping). */
+  async abandon(failure: Failure): Promise<Outcome> {
+    await this.fail(failure);
+    this.close();
+    // A volume already finalizing completes; its outcome is what it is.
+    return this.outcome;
+  }
+
+  private enqueue(step: () => Promise<void>): void {
+    this.silence.refresh();
+    this.queue = this.queue.then(step).catch((err) => {
+      this.log.error({ err }, "frame handling failed unexpectedly");
+      return this.fail(failureOf(err, "handling a frame"));
+    });
+  }
+
+  private async onFrame(d: FrameDescriptorBody): Promise<void> {
+    if (this.state !== "writing") {
+      // The volume is lost, but the hardware must not stall on a full ring.
+      this.releaseQuietly(d);
+      return;
+    }
+    const problem = this.checkFrame(d);
+    if (problem) {
+      this.releaseQuietly(d);
+      await this.fail({ code: "device_error", reason: problem });
+      return;
+    }
+    const buf = await this.buffers.take();
+    if ((this.state as State) !== "writing") {
+      this.buffers.give(buf);
+      this.releaseQuietly(d);
+      return;
+    }
+    let bytes: number;
+    try {
+      bytes = this.opts.ring.read(d.slot, d.seq, buf);
+    } catch (err) {
+      this.buffers.give(buf);
+      this.releaseQuietly(d);
+      await this.fail({ code: "device_error", reason: `frame ${d.seq} could not be read from slot ${d.slot}: ${(err as Error).message}` });
+      return;
+    }
+    this.releaseQuietly(d);
+    if (bytes !== this.planeBytes) {
+      this.buffers.give(buf);
+      await this.fail({ code: "device_error", reason: `frame ${d.seq} holds ${bytes} bytes in the ring, expected ${this.planeBytes}` });
+      return;
+    }
+    this.received++;
+    this.opts.opened.sink.appendPlane(buf).then(
+      () => {
+        this.silence.refresh();
+        this.buffers.give(buf);
+      },
+      (err) => {
+        void this.fail(failureOf(err, `writing plane ${d.seq}`));
+        this.buffers.give(buf);
+      },
+    );
+    if (this.received % this.opts.progressEveryFrames === 0) {
+      const s = (Date.now() - this.startedMs) / 1000;
+      this.log.info(
+        { frames: this.received, of: this.expectedFrames, mb_s: Math.round((this.received * this.planeBytes) / 1e6 / s) },
+        "writing",
+      );
+    }
+  }
+
+  /** Why a descriptor does not fit where the next plane goes, or null. */
+  private checkFrame(d: FrameDescriptorBody): string | null {
+    const b = this.begin;
+    const cameras = b.cameras.length;
+    const seq = this.received;
+    if (d.seq !== seq) {
+      return d.seq > seq
+        ? `frame descriptors ${seq}..${d.seq - 1} never arrived (got seq ${d.seq})`
+        : `frame seq ${d.seq} arrived again or out of order (expected ${seq})`;
+    }
+    if (seq >= this.expectedFrames) return `frame ${d.seq} is beyond the ${this.expectedFrames} frames announced at begin`;
+    const z = Math.floor(seq / cameras);
+    const c = seq % cameras;
+    if (d.z_index !== z || d.camera_index !== c || d.camera !== b.cameras[c]) {
+      return `frame ${d.seq} is z ${d.z_index} of ${d.camera} (#${d.camera_index}); expected z ${z} of ${b.cameras[c]} (#${c})`;
+    }
+    if (d.width !== b.width || d.height !== b.height || d.dtype !== b.dtype || d.bytes !== this.planeBytes) {
+      return `frame ${d.seq} is ${d.width}×${d.height} ${d.dtype} (${d.bytes} bytes); begin said ${b.width}×${b.height} ${b.dtype}`;
+    }
+    return null;
+  }
+
+  private releaseQuietly(d: FrameDescriptorBody): void {
+    try {
+      this.opts.ring.release(d.slot, d.seq);
+    } catch (err) {
+      this.log.warn({ slot: d.slot, seq: d.seq, err: (err as Error).message }, "could not release a ring slot");
+    }
+  }
+
+  private async onEnd(end: AcquisitionEndBody): Promise<void> {
+    if (this.state !== "writing") {
+      this.close();
+      return;
+    }
+    // Every plane handed to the sink has settled (written, or failed the volume).
+    await this.buffers.idle();
+    if ((this.state as State) !== "writing") {
+      this.close();
+      return;
+    }
+    const problem = this.checkEnd(end);
+    if (problem) {
+      this.close();
+      await this.fail(problem);
+      return;
+    }
+    this.state = "finalizing";
+    this.close();
+    let result: SinkResult;
+    try {
+      result = await this.opts.opened.sink.finalize();
+    } catch (err) {
+      await this.fail(failureOf(err, "finalizing the file"), "finalizing");
+      return;
+    }
+    this.state = "written";
+    const s = (Date.now() - this.startedMs) / 1000;
+    this.log.info(
+      { path: result.path, bytes: result.bytes, frames: this.received, seconds: s, mb_s: Math.round(result.bytes / 1e6 / s) },
+      "volume written",
+    );
+    try {
+      await this.opts.announcer.written(volumeWrittenOf(this.begin, end, result, new Date()));
+    } catch (err) {
+      this.log.error({ err: String(err), path: result.path }, "volume is on disk but volume.written could not be published");
+    }
+    this.settle({ kind: "written", result });
+  }
+
+  private checkEnd(end: AcquisitionEndBody): Failure | null {
+    if (end.volume_uid !== this.begin.volume_uid) {
+      return { code: "device_error", reason: `end names volume ${end.volume_uid}, begin named ${this.begin.volume_uid}` };
+    }
+    if (end.status === "aborted") return { code: "aborted", reason: end.reason ?? "acquisition aborted" };
+    if (end.status === "failed") return { code: "device_error", reason: end.reason ?? "acquisition failed" };
+    if (end.dropped > 0) return { code: "device_error", reason: `${end.dropped} frames were dropped before reaching the ring` };
+    if (end.frames !== this.expectedFrames) {
+      return { code: "device_error", reason: `acquisition ended after ${end.frames} of ${this.expectedFrames} frames` };
+    }
+    if (this.received !== this.expectedFrames) {
+      return { code: "device_error", reason: `received ${this.received} of ${end.frames} frames: descriptors were lost` };
+    }
+    return null;
+  }
+
+  private onSilence(): void {
+    if (this.state === "writing") {
+      void this.fail({ code: "timeout", reason: `no frame for ${this.opts.frameTimeoutMs} ms after frame ${this.received} of ${this.expectedFrames}` });
+    } else if (this.state !== "finalizing") {
+      // A failed volume stops draining its frames once the hardware has gone quiet.
+      this.close();
+    }
+  }
+
+  /** Stops listening for this acquisition's frames (idempotent). */
+  private close(): void {
+    for (const sub of this.subs) sub.unsubscribe();
+    this.subs = [];
+    clearTimeout(this.silence);
+    this.markClosed();
+  }
+
+  /** Aborts, quarantines and announces volume.failed; only the first failure of a volume counts. */
+  private async fail(failure: Failure, from: State = "writing"): Promise<void> {
+    if (this.state !== from) return;
+    this.state = "failed";
+    // From now on the timer only ends the draining of frames the hardware still sends.
+    if (this.subs.length > 0) this.silence.refresh();
+    this.log.warn({ code: failure.code, reason: failure.reason, frames: this.received }, "volume failed");
+    const { sink, tempPath, finalPath } = this.opts.opened;
+    try {
+      await sink.abort({ keep: true });
+    } catch (err) {
+      this.log.error({ err: String(err) }, "aborting the sink failed");
+    }
+    let quarantinedPath: string | undefined;
+    // A finalize that failed after its rename leaves the file at the final path: it must not stay there.
+    const partial = (await exists(tempPath)) ? tempPath : (await exists(finalPath)) ? finalPath : undefined;
+    if (partial) {
+      try {
+        quarantinedPath = await quarantineFile(partial, this.opts.quarantineDir, path.basename(finalPath));
+      } catch (err) {
+        this.log.error({ err: String(err), partial }, "could not quarantine the partial file");
+      }
+    }
+    const b = this.begin;
+    try {
+      await this.opts.announcer.failed({
+        uid: b.volume_uid,
+        session_id: b.session_id,
+        ...(b.run_uid !== undefined ? { run_uid: b.run_uid } : {}),
+        reason: failure.reason,
+        code: failure.code,
+        ...(quarantinedPath !== undefined ? { quarantined_path: quarantinedPath } : {}),
+        failed: new Date().toISOString(),
+      });
+    } catch (err) {
+      this.log.error({ err: String(err) }, "volume.failed could not be published");
+    }
+    this.settle({ kind: "failed", failure, ...(quarantinedPath !== undefined ? { quarantinedPath } : {}) });
+  }
+}

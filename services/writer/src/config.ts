@@ -1,0 +1,37 @@
+import path from "node:path";
+
+/** The writer's own settings, on top of the common GentlyConfig. */
+export interface WriterConfig {
+  /** {storage}/volumes: finished files; partial files while writing */
+  volumesDir: string;
+  /** {storage}/volumes/quarantine: partial files of failed volumes, kept for inspection */
+  quarantineDir: string;
+  /** a volume fails when no frame (or end) arrives for this long */
+  frameTimeoutMs: number;
+  /** optional cap on the bytes under volumes/ (finished, partial and quarantined files) */
+  quotaBytes?: number;
+  /** log progress every this many frames */
+  progressEveryFrames: number;
+  /** memory for planes copied out of the ring and waiting for the disk, per acquisition */
+  bufferBytes: number;
+}
+
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number | undefined): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got '${raw}'`);
+  return value;
+}
+
+export function loadWriterConfig(storage: string, env: NodeJS.ProcessEnv = process.env): WriterConfig {
+  const volumesDir = path.join(path.resolve(storage), "volumes");
+  return {
+    volumesDir,
+    quarantineDir: path.join(volumesDir, "quarantine"),
+    frameTimeoutMs: positiveInt(env, "GENTLY_WRITER_FRAME_TIMEOUT_MS", 30_000)!,
+    quotaBytes: positiveInt(env, "GENTLY_STORAGE_QUOTA_BYTES", undefined),
+    progressEveryFrames: positiveInt(env, "GENTLY_WRITER_PROGRESS_FRAMES", 100)!,
+    bufferBytes: positiveInt(env, "GENTLY_WRITER_BUFFER_BYTES", 64 << 20)!,
+  };
+}

@@ -1,0 +1,87 @@
+import { readdir, stat, statfs } from "node:fs/promises";
+import path from "node:path";
+import { GentlyError } from "@gently/protocol";
+
+interface Reservation {
+  plannedBytes: number;
+  tempPath: string;
+}
+
+async function sizeOrZero(file: string): Promise<number> {
+  try {
+    return (await stat(file)).size;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return 0;
+    throw err;
+  }
+}
+
+/** Bytes of the regular files directly in `dir`, except those in `skip`. */
+async function filesBytes(dir: string, skip: ReadonlySet<string>): Promise<number> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return 0;
+    throw err;
+  }
+  let total = 0;
+  for (const e of entries) {
+    const file = path.join(dir, e.name);
+    if (e.isFile() && !skip.has(file)) total += await sizeOrZero(file);
+  }
+  return total;
+}
+
+/**
+ * Decides at begin whether a volume fits, so the hardware can refuse the
+ * sequence before any light reaches the sample. Volumes being written hold a
+ * reservation of their full planned size: two acquisitions cannot both be
+ * admitted into the space for one.
+ */
+export class StorageBudget {
+  private readonly reservations = new Map<string, Reservation>();
+
+  constructor(
+    private readonly volumesDir: string,
+    private readonly quarantineDir: string,
+    private readonly quotaBytes?: number,
+  ) {}
+
+  /**
+   * Reserves room for a volume whose sink is open (its exact size known), or
+   * throws GentlyError disk_full naming what is needed and what is left.
+   */
+  async admit(uid: string, plannedBytes: number, tempPath: string): Promise<void> {
+    const others = [...this.reservations.values()];
+    const reservedElsewhere = others.reduce((n, r) => n + r.plannedBytes, 0);
+    if (this.quotaBytes !== undefined) {
+      const skip = new Set([tempPath, ...others.map((r) => r.tempPath)]);
+      const used = (await filesBytes(this.volumesDir, skip)) + (await filesBytes(this.quarantineDir, skip));
+      const left = this.quotaBytes - used - reservedElsewhere;
+      if (plannedBytes > left) {
+        throw new GentlyError(
+          "disk_full",
+          `volume needs ${plannedBytes} bytes; the storage quota (GENTLY_STORAGE_QUOTA_BYTES=${this.quotaBytes}) has ${Math.max(0, left)} left`,
+        );
+      }
+    }
+    // Free space must also cover what the volumes already admitted have yet to write.
+    let pendingElsewhere = 0;
+    for (const r of others) pendingElsewhere += Math.max(0, r.plannedBytes - (await sizeOrZero(r.tempPath)));
+    const fs = await statfs(this.volumesDir);
+    const free = fs.bavail * fs.bsize;
+    const pendingHere = plannedBytes - (await sizeOrZero(tempPath));
+    if (pendingHere + pendingElsewhere > free) {
+      throw new GentlyError(
+        "disk_full",
+        `volume needs ${pendingHere} more bytes; ${free} free on the filesystem of ${this.volumesDir}, ${pendingElsewhere} of them promised to volumes being written`,
+      );
+    }
+    this.reservations.set(uid, { plannedBytes, tempPath });
+  }
+
+  release(uid: string): void {
+    this.reservations.delete(uid);
+  }
+}
