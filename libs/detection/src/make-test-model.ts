@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
-import onnxProto from "onnx-proto";
+import type onnxProto from "onnx-proto";
 
 /**
  * Writes a tiny encoder/decoder pair with exactly SAM's ONNX interface (names, dtypes, shapes, dynamic point
@@ -23,12 +24,19 @@ import onnxProto from "onnx-proto";
  * mask_input and has_mask_input are accepted and ignored.
  */
 
-const { onnx } = onnxProto;
 type INodeProto = onnxProto.onnx.INodeProto;
 type ITensorProto = onnxProto.onnx.ITensorProto;
 type IValueInfoProto = onnxProto.onnx.IValueInfoProto;
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
-const INT64 = onnx.TensorProto.DataType.INT64;
+// onnx-proto is a dev dependency: load it only when a test model is built, so importing this library in a
+// production service does not require it.
+let onnxModule: typeof onnxProto.onnx | undefined;
+function onnx(): typeof onnxProto.onnx {
+  onnxModule ??= (createRequire(import.meta.url)("onnx-proto") as typeof onnxProto).onnx;
+  return onnxModule;
+}
+// TensorProto.DataType values from the ONNX spec.
+const FLOAT = 1;
+const INT64 = 7;
 
 export const TINY_SAM_IOU_PREDICTIONS = [0.99, 0.3, 0.9, 0.6] as const;
 export const TINY_SAM_BEST_MULTIMASK_INDEX = 2;
@@ -63,20 +71,20 @@ function int64Tensor(name: string, dims: readonly number[], values: readonly num
 function node(opType: string, inputs: string[], outputs: string[], attributes: Record<string, number | number[]> = {}): INodeProto {
   const attribute = Object.entries(attributes).map(([name, v]) =>
     Array.isArray(v)
-      ? { name, type: onnx.AttributeProto.AttributeType.INTS, ints: v }
-      : { name, type: onnx.AttributeProto.AttributeType.INT, i: v },
+      ? { name, type: onnx().AttributeProto.AttributeType.INTS, ints: v }
+      : { name, type: onnx().AttributeProto.AttributeType.INT, i: v },
   );
   return { opType, input: inputs, output: outputs, name: `${opType}_${outputs[0]}`, attribute };
 }
 
 function encodeModel(graph: onnxProto.onnx.IGraphProto): Uint8Array {
-  const model = onnx.ModelProto.create({
+  const model = onnx().ModelProto.create({
     irVersion: 8,
     producerName: "gently-detection tiny SAM",
     opsetImport: [{ domain: "", version: 17 }],
     graph,
   });
-  return onnx.ModelProto.encode(model).finish();
+  return onnx().ModelProto.encode(model).finish();
 }
 
 export function buildTinySamEncoder(): Uint8Array {
