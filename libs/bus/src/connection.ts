@@ -1,4 +1,5 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { inboxPrefixFor } from "@gently/protocol";
 import type { Logger } from "./logger";
 
 export interface ConnectOptions {
@@ -22,6 +23,8 @@ export async function connectBus(opts: ConnectOptions): Promise<NatsConnection> 
     name: opts.name,
     user: opts.user,
     pass: opts.pass,
+    // a private inbox per account, so nobody else can subscribe to our replies
+    inboxPrefix: opts.user ? inboxPrefixFor(opts.user) : undefined,
     waitOnFirstConnect: true,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,

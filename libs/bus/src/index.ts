@@ -21,3 +21,4 @@ export {
   type DurableConsumerSpec,
 } from "./jetstream";
 export { runProcess, type ProcessContext, type RunningService } from "./lifecycle";
+export { credentialsPath, readCredentials, ensureCredentials, passwordEnvironment, type Credentials } from "./credentials";

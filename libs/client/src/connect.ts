@@ -1,4 +1,7 @@
+import path from "node:path";
 import { connect as natsConnect, type NatsConnection } from "@nats-io/transport-node";
+import { readCredentials } from "@gently/bus";
+import { inboxPrefixFor } from "@gently/protocol";
 
 export interface ClientOptions {
   /** default: GENTLY_NATS_URL, else nats://127.0.0.1:GENTLY_NATS_PORT (4222) */
@@ -14,12 +17,26 @@ export function defaultNatsUrl(env: NodeJS.ProcessEnv = process.env): string {
   return env.GENTLY_NATS_URL || `nats://127.0.0.1:${env.GENTLY_NATS_PORT || 4222}`;
 }
 
+/**
+ * The account a client uses: given explicitly, else GENTLY_NATS_USER /
+ * GENTLY_NATS_PASSWORD, else the copilot account the one-machine start
+ * generated under the storage root.
+ */
+function clientAccount(opts: ClientOptions): { user?: string; pass?: string } {
+  if (opts.user) return { user: opts.user, pass: opts.pass };
+  if (process.env.GENTLY_NATS_USER) return { user: process.env.GENTLY_NATS_USER, pass: process.env.GENTLY_NATS_PASSWORD };
+  const stored = readCredentials(path.resolve(process.env.GENTLY_STORAGE || "./storage"));
+  return stored ? { user: "copilot", pass: stored.copilot } : {};
+}
+
 /** Connects a client; fails fast when NATS is not reachable (a client should say so, not hang). */
 export async function connectNats(opts: ClientOptions = {}): Promise<NatsConnection> {
+  const account = clientAccount(opts);
   return natsConnect({
     servers: (opts.url ?? defaultNatsUrl()).split(","),
-    user: opts.user ?? process.env.GENTLY_NATS_USER,
-    pass: opts.pass ?? process.env.GENTLY_NATS_PASSWORD,
+    user: account.user,
+    pass: account.pass,
+    inboxPrefix: account.user ? inboxPrefixFor(account.user) : undefined,
     name: opts.name ?? "gently-client",
     timeout: 3_000,
     maxReconnectAttempts: opts.reconnect === false ? 0 : -1,

@@ -12,3 +12,4 @@ export * from "./limits";
 export * from "./datastore";
 export * from "./plan";
 export * from "./documents";
+export * from "./accounts";
