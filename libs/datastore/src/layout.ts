@@ -1,0 +1,67 @@
+import { realpathSync, statSync } from "node:fs";
+import path from "node:path";
+import { GentlyError } from "@gently/protocol";
+
+/** Where things live under the storage root. */
+export const LAYOUT = {
+  index: "index.sqlite",
+  lock: "index.lock",
+  volumes: "volumes",
+  /** failed acquisitions the writer kept; never indexed as good data */
+  quarantine: path.join("volumes", "quarantine"),
+  derived: "derived",
+  /** the embedded JetStream store: not data */
+  nats: "nats",
+} as const;
+
+/** Suffix of the file that describes a derived (or externally registered) file X: `X.meta.json`. */
+export const SIDECAR_SUFFIX = ".meta.json";
+
+export function indexPathOf(storage: string): string {
+  return path.join(storage, LAYOUT.index);
+}
+
+export function volumePathFor(storage: string, uid: string): string {
+  return path.join(storage, LAYOUT.volumes, `${uid}.tif`);
+}
+
+export function sidecarPathFor(file: string): string {
+  return file + SIDECAR_SUFFIX;
+}
+
+export function isSidecar(file: string): boolean {
+  return file.endsWith(SIDECAR_SUFFIX);
+}
+
+/**
+ * Resolves a path given by a caller (absolute, or relative to the storage
+ * root) to the real file, following every symlink, and refuses anything that
+ * does not end up inside the real storage root: no `..` escape, no symlink
+ * pointing out, nothing that is not a regular file. Returns the path relative
+ * to the root, which is what the index stores.
+ */
+export function confineToStorage(realRoot: string, given: string): { real: string; rel: string; bytes: number } {
+  const candidate = path.resolve(realRoot, given);
+  let real: string;
+  try {
+    real = realpathSync(candidate);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") throw new GentlyError("not_found", `no file at ${given}`, "path");
+    throw new GentlyError("invalid_request", `cannot resolve ${given}: ${code ?? String(err)}`, "path");
+  }
+  const rel = path.relative(realRoot, real);
+  if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel)) {
+    throw new GentlyError("invalid_request", `${given} resolves to ${real}, outside the storage root ${realRoot}`, "path");
+  }
+  const top = rel.split(path.sep)[0];
+  if (top === LAYOUT.nats || rel === LAYOUT.lock || rel.startsWith(LAYOUT.index)) {
+    throw new GentlyError("invalid_request", `${given} is the system's own state, not data`, "path");
+  }
+  if (rel.startsWith(LAYOUT.quarantine + path.sep)) {
+    throw new GentlyError("invalid_request", `${given} is a quarantined (failed) acquisition, not good data`, "path");
+  }
+  const st = statSync(real);
+  if (!st.isFile()) throw new GentlyError("invalid_request", `${given} is not a regular file`, "path");
+  return { real, rel, bytes: st.size };
+}

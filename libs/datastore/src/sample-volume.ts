@@ -1,0 +1,88 @@
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { createOmeTiffSink } from "@gently/ome-tiff";
+import { LAYOUT, volumePathFor } from "./layout";
+import { newUid, VolumeWritten, type Uid } from "@gently/protocol";
+import { volumeIndexExtra } from "./volume-record";
+
+export interface SampleVolumeOptions {
+  uid?: Uid;
+  session_id?: string;
+  run_uid?: Uid;
+  data_type?: "image" | "volume";
+  size_x?: number;
+  size_y?: number;
+  /** planes; 1 for an image */
+  size_z?: number;
+  /** the event's `created`; default: now, after the file is in place */
+  created?: string;
+  dropped_frames?: number;
+}
+
+/**
+ * Writes a real, small gently OME-TIFF at `{storage}/volumes/{uid}.tif` the
+ * way the writer does (OME-TIFF sink, index facts in the annotation) and
+ * returns the VolumeWritten body the writer would announce. For tests and
+ * demos of everything downstream of the writer.
+ */
+export async function writeSampleVolume(storage: string, opts: SampleVolumeOptions = {}): Promise<VolumeWritten> {
+  const uid = opts.uid ?? newUid();
+  const run_uid = opts.run_uid ?? newUid();
+  const acq_id = newUid();
+  const data_type = opts.data_type ?? "volume";
+  const size_x = opts.size_x ?? 32;
+  const size_y = opts.size_y ?? 16;
+  const size_z = opts.size_z ?? (data_type === "image" ? 1 : 3);
+  const metadata = {
+    dimension_order: "XYZCT",
+    cameras: ["HamCam1"],
+    pixel_size_um: 0.1625,
+    z_step_um: 1.5,
+    exposure_ms: 10,
+    laser_config: "488 only" as const,
+    position: { x_um: 1200.5, y_um: -340.25, z_um: 50, piezo_um: 0 },
+    plan_name: "z_stack",
+    acq_id,
+  };
+  await mkdir(path.join(storage, LAYOUT.volumes), { recursive: true });
+  const sink = await createOmeTiffSink({
+    finalPath: volumePathFor(storage, uid),
+    checkFreeSpace: false,
+    meta: {
+      uid,
+      session_id: opts.session_id ?? "session-1",
+      run_uid,
+      plan_name: metadata.plan_name,
+      dtype: "uint16",
+      size_x,
+      size_y,
+      size_z,
+      pixel_size_um: metadata.pixel_size_um,
+      z_step_um: metadata.z_step_um,
+      exposure_ms: metadata.exposure_ms,
+      channels: [{ camera: "HamCam1", laser: metadata.laser_config }],
+      stage_position_um: { x_um: 1200.5, y_um: -340.25, z_um: 50 },
+      acquired_at: new Date().toISOString(),
+      extra: volumeIndexExtra({ data_type, metadata }),
+    },
+  });
+  const plane = new Uint16Array(size_x * size_y);
+  for (let z = 0; z < size_z; z++) {
+    plane.fill(100 + z);
+    await sink.appendPlane(plane);
+  }
+  const result = await sink.finalize();
+  return VolumeWritten.parse({
+    uid,
+    data_type,
+    path: result.path,
+    shape: result.shape,
+    dtype: result.dtype,
+    session_id: opts.session_id ?? "session-1",
+    run_uid,
+    bytes: result.bytes,
+    checksum: result.checksum,
+    created: opts.created ?? new Date().toISOString(),
+    metadata: { ...metadata, dropped_frames: opts.dropped_frames ?? 0 },
+  });
+}
