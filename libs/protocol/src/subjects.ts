@@ -74,6 +74,9 @@ export const subjects = {
     detect: "gently.sam.detect",
     status: "gently.sam.status",
   },
+  viz: {
+    status: "gently.viz.status",
+  },
 } as const;
 
 /** JetStream streams owned by the system. Created idempotently by the services that publish into them. */
