@@ -1,0 +1,124 @@
+import type { CameraName, LaserPreset } from "@gently/protocol";
+import type { Step } from "../steps";
+import { argmax, peakPosition } from "../focus-score";
+import { linearFit } from "../linear-fit";
+import type { PlanDefinition, StepRecord } from "./definition";
+
+interface FocusPoint {
+  galvo_deg: number;
+  score: number;
+  image_uid: string;
+}
+
+/** Galvo moves and focus snaps of one sweep at one piezo position. */
+function sweepSteps(
+  sweep: number,
+  piezo_um: number | undefined,
+  galvos: readonly number[],
+  snap: { camera: CameraName; exposure_ms: number; laser_config: LaserPreset },
+  prefix: string,
+): Step[] {
+  const steps: Step[] = [];
+  galvos.forEach((galvo_deg, i) => {
+    const where = `${prefix}galvo ${i + 1}`;
+    steps.push({ kind: "move", request: { axis: "galvo", galvo_deg }, where });
+    steps.push({
+      kind: "snap",
+      camera: snap.camera,
+      exposure_ms: snap.exposure_ms,
+      laser_config: snap.laser_config,
+      where,
+      focus: { sweep, galvo_deg, ...(piezo_um === undefined ? {} : { piezo_um }) },
+    });
+  });
+  return steps;
+}
+
+function pointsOf(records: StepRecord[], sweep: number): FocusPoint[] {
+  return records
+    .filter((r) => r.step.kind === "snap" && r.step.focus?.sweep === sweep)
+    .map((r) => ({ galvo_deg: Number(r.data.galvo_deg), score: Number(r.data.focus_score), image_uid: String(r.data.image_uid) }));
+}
+
+/** Best measured angle and the interpolated peak of one sweep. */
+function bestOf(points: FocusPoint[]) {
+  const scores = points.map((p) => p.score);
+  const best = points[argmax(scores)]!;
+  return {
+    best_galvo_deg: best.galvo_deg,
+    best_score: best.score,
+    peak_galvo_deg: peakPosition(points.map((p) => p.galvo_deg), scores),
+  };
+}
+
+/** focus_sweep: a focus snap per galvo angle at one piezo position (where the piezo is, unless given). */
+export const focusSweep: PlanDefinition<"focus_sweep"> = {
+  name: "focus_sweep",
+  readOnly: false,
+  lasersOff: true,
+  expand: (p, state) => {
+    const piezo_um = p.piezo_um ?? state.position.piezo_um;
+    const steps: Step[] = [];
+    if (p.piezo_um !== undefined) steps.push({ kind: "move", request: { axis: "piezo", piezo_um: p.piezo_um }, where: "piezo" });
+    return steps.concat(sweepSteps(0, piezo_um, p.galvo_positions_deg, p, ""));
+  },
+  summarize: (p, records) => {
+    const points = pointsOf(records, 0);
+    if (points.length === 0) return { scores: [] };
+    return { piezo_um: records.find((r) => r.step.kind === "snap")?.data.piezo_um ?? p.piezo_um, scores: points, ...bestOf(points) };
+  },
+};
+
+/**
+ * calibrate_piezo_galvo: a focus sweep at each piezo position, the peak
+ * galvo angle of each, and a line through them: galvo_deg = slope * piezo_um
+ * + offset. The fit is stored as a calibration record.
+ */
+export const calibratePiezoGalvo: PlanDefinition<"calibrate_piezo_galvo"> = {
+  name: "calibrate_piezo_galvo",
+  readOnly: false,
+  lasersOff: true,
+  expand: (p) => {
+    const steps: Step[] = [];
+    p.piezo_positions_um.forEach((piezo_um, j) => {
+      const prefix = `piezo ${j + 1}, `;
+      steps.push({ kind: "move", request: { axis: "piezo", piezo_um }, where: `piezo ${j + 1}` });
+      steps.push(...sweepSteps(j, piezo_um, p.galvo_positions_deg, p, prefix));
+    });
+    return steps;
+  },
+  summarize: async (p, records, ctx) => {
+    const sweeps = p.piezo_positions_um.map((piezo_um, j) => ({ piezo_um, points: pointsOf(records, j) }));
+    const complete = sweeps.filter((s) => s.points.length === p.galvo_positions_deg.length);
+    const peaks = complete.map((s) => ({ piezo_um: s.piezo_um, ...bestOf(s.points) }));
+    if (peaks.length < 2) return { sweeps: peaks, fitted: false, reason: "fewer than two complete focus sweeps" };
+    const fit = linearFit(
+      peaks.map((s) => s.piezo_um),
+      peaks.map((s) => s.peak_galvo_deg),
+    );
+    const record = {
+      kind: "piezo_galvo",
+      slope_deg_per_um: fit.slope,
+      offset_deg: fit.offset,
+      r2: fit.r2,
+      points: peaks.map((s) => ({ piezo_um: s.piezo_um, galvo_deg: s.peak_galvo_deg, score: s.best_score })),
+      camera: p.camera,
+      laser_config: p.laser_config,
+      exposure_ms: p.exposure_ms,
+      galvo_positions_deg: p.galvo_positions_deg,
+      run_uid: ctx.run_uid,
+      session_id: ctx.session_id,
+      created: new Date().toISOString(),
+    };
+    const stored = await ctx.storeCalibration(record);
+    return {
+      fitted: true,
+      slope_deg_per_um: fit.slope,
+      offset_deg: fit.offset,
+      r2: fit.r2,
+      sweeps: peaks,
+      calibration_uid: stored.uid,
+      path: stored.path,
+    };
+  },
+};

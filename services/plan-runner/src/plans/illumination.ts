@@ -1,0 +1,25 @@
+import type { Step } from "../steps";
+import type { PlanDefinition } from "./definition";
+import { lastData } from "./definition";
+
+/** set_illumination: what is set stays set (no lasers-off teardown: that is the point of the plan). */
+export const setIllumination: PlanDefinition<"set_illumination"> = {
+  name: "set_illumination",
+  readOnly: false,
+  lasersOff: false,
+  expand: (p) => {
+    const steps: Step[] = [];
+    if (p.laser_config !== undefined) steps.push({ kind: "preset", request: { group: "Laser", preset: p.laser_config }, where: "laser" });
+    if (p.led !== undefined) steps.push({ kind: "preset", request: { group: "LED", preset: p.led }, where: "LED" });
+    return steps;
+  },
+  summarize: (_p, records) => lastData(records),
+};
+
+export const getIllumination: PlanDefinition<"get_illumination"> = {
+  name: "get_illumination",
+  readOnly: true,
+  lasersOff: false,
+  expand: () => [{ kind: "read", what: "illumination", where: "illumination" }],
+  summarize: (_p, records) => lastData(records),
+};

@@ -1,0 +1,50 @@
+import type { CameraName, LaserPreset, LedPreset, MoveRequest, PresetRequest, Sweep, Uid } from "@gently/protocol";
+
+/** One light-sheet volume as the hardware takes it. */
+export interface VolumeSpec {
+  cameras: CameraName[];
+  num_slices: number;
+  exposure_ms: number;
+  sweep: Sweep;
+  laser_config: LaserPreset;
+}
+
+/** What a focus snap is for: its sweep (calibration runs several) and where the sheet was. */
+export interface FocusTag {
+  sweep: number;
+  galvo_deg: number;
+  piezo_um?: number;
+}
+
+/**
+ * The typed steps a plan expands into. Expansion is pure (a dry run against
+ * hw.state), so every target is known, and checked, before the first step
+ * runs. `where` says where in the plan a step sits, for violations and
+ * progress.
+ */
+export type Step =
+  | { kind: "move"; request: MoveRequest; where: string }
+  | { kind: "preset"; request: PresetRequest; where: string }
+  | { kind: "acquire"; volume: VolumeSpec; where: string; timepoint?: number }
+  | {
+      kind: "snap";
+      camera: CameraName;
+      exposure_ms: number;
+      laser_config?: LaserPreset;
+      led?: LedPreset;
+      where: string;
+      focus?: FocusTag;
+    }
+  /** hold until this many seconds after the run started (plus time spent paused) */
+  | { kind: "wait_until"; at_s: number; where: string }
+  | { kind: "read"; what: "position" | "illumination" | "status"; where: string }
+  | { kind: "detect"; image_uid: Uid; where: string };
+
+export type StepKind = Step["kind"];
+
+/** Frames a step records (its share of a run's progress); one unit for every other step that does something. */
+export function stepWeight(step: Step): number {
+  if (step.kind === "acquire") return step.volume.num_slices * step.volume.cameras.length;
+  if (step.kind === "wait_until") return 0;
+  return 1;
+}
