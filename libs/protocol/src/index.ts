@@ -13,3 +13,4 @@ export * from "./datastore";
 export * from "./plan";
 export * from "./documents";
 export * from "./accounts";
+export * from "./viz";
