@@ -83,7 +83,8 @@ export type PopResult =
   | { status: "timeout"; dropped: number }
   | { status: "finished"; dropped: number };
 
-type Fn = ReturnType<LibraryHandle["func"]>;
+export type NativeFunction = ReturnType<LibraryHandle["func"]>;
+type Fn = NativeFunction;
 
 interface Bindings {
   lib: LibraryHandle;
@@ -206,6 +207,11 @@ export class Core {
     const handle = b.open(configFile ?? null, err, err.length) as bigint | null;
     if (!handle) throw new GentlyError("device_error", `gc_open(${configFile ?? "defaults"}) failed: ${textOf(err) || "no reason given"}`);
     return new Core(b, handle, absolute);
+  }
+
+  /** The gc_core pointer, for sim-only entry points bound to the same library (sim-truth.ts). */
+  get pointer(): bigint {
+    return this.core;
   }
 
   private get core(): bigint {

@@ -1,0 +1,322 @@
+import type { Logger } from "@gently/bus";
+import {
+  GentlyError,
+  type AcquisitionBegin,
+  type AcquisitionEnd,
+  type FrameDescriptor,
+  type SequenceRequest,
+  type SnapRequest,
+} from "@gently/protocol";
+import type { FrameMeta } from "./core-binding";
+import { checkSequence, refuseViolations } from "./limits";
+import type { FrameShape, Microscope } from "./microscope";
+import type { RingSlots } from "./ring-slots";
+import { Watchdog } from "./watchdog";
+import type { WriterLink } from "./writer-link";
+
+/** One wait on the camera; between waits a stop request is noticed. */
+const POP_STEP_MS = 500;
+
+export interface AcquisitionDeps {
+  microscope: Microscope;
+  slots: RingSlots;
+  writer: WriterLink;
+  logger: Logger;
+  /** how long a frame may be late beyond its exposure before the acquisition fails */
+  frameTimeoutMs: number;
+}
+
+type EndStatus = AcquisitionEnd["status"];
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Shape common to all cameras of an acquisition, checked against the ring's slot size. */
+function acquisitionShape(deps: AcquisitionDeps, cameras: readonly string[]): FrameShape {
+  const shapes = cameras.map((c) => deps.microscope.frameShape(c));
+  const first = shapes[0];
+  for (const [i, s] of shapes.entries()) {
+    if (s.width !== first.width || s.height !== first.height || s.dtype !== first.dtype) {
+      throw new GentlyError(
+        "invalid_request",
+        `cameras of one acquisition must give frames of one shape: ${cameras[0]} gives ${first.width}x${first.height} ${first.dtype}, ${cameras[i]} gives ${s.width}x${s.height} ${s.dtype}`,
+        "cameras",
+      );
+    }
+    if (s.bytes > deps.slots.slotBytes) {
+      throw new GentlyError("invalid_request", `a ${cameras[i]} frame (${s.bytes} bytes) does not fit a ring slot (${deps.slots.slotBytes} bytes)`, "cameras");
+    }
+  }
+  return first;
+}
+
+function descriptor(
+  acqId: string,
+  seq: number,
+  slot: number,
+  zIndex: number,
+  camera: string,
+  cameraIndex: number,
+  meta: FrameMeta,
+  dtype: FrameShape["dtype"],
+): FrameDescriptor {
+  return {
+    acq_id: acqId as FrameDescriptor["acq_id"],
+    seq,
+    slot,
+    z_index: zIndex,
+    camera: camera as FrameDescriptor["camera"],
+    camera_index: cameraIndex,
+    width: meta.width,
+    height: meta.height,
+    dtype,
+    bytes: meta.width * meta.height * meta.bytes_per_pixel,
+    piezo_um: meta.piezo_um,
+    galvo_deg: meta.galvo_deg,
+    timestamp_us: meta.timestamp_us,
+    published_us: Date.now() * 1000,
+  };
+}
+
+/** Lasers off and sequence stopped, whatever happened; a failure here is logged loudly, never thrown over the first error. */
+function makeSafe(deps: AcquisitionDeps, stopSequence: boolean): void {
+  if (stopSequence) {
+    try {
+      deps.microscope.core.stopSequence();
+    } catch (err) {
+      deps.logger.error({ err: messageOf(err) }, "could not stop the sequence");
+    }
+  }
+  try {
+    deps.microscope.lasersOff();
+  } catch (err) {
+    deps.logger.fatal({ err: messageOf(err) }, "could not switch the lasers off");
+  }
+}
+
+/**
+ * A running light-sheet sequence: the core writes each frame straight into a
+ * ring slot, the slot is committed and its descriptor published; lasers go
+ * "ALL OFF" and the sequence stops on every way out.
+ */
+export class Acquisition {
+  framesDone = 0;
+  dropped = 0;
+  readonly framesTotal: number;
+  /** resolves with the AcquisitionEnd that was published */
+  readonly done: Promise<AcquisitionEnd>;
+  private stopping: { status: EndStatus; reason: string } | null = null;
+  private readonly watchdog: Watchdog;
+
+  private constructor(
+    readonly req: SequenceRequest,
+    private readonly deps: AcquisitionDeps,
+    private readonly shape: FrameShape,
+  ) {
+    this.framesTotal = req.num_slices * req.cameras.length;
+    this.watchdog = new Watchdog(req.keepalive_ms, (silentMs) => {
+      void this.stop(`owner disappeared (no keepalive for ${silentMs} ms)`);
+    });
+    this.done = this.run();
+  }
+
+  get acqId(): string {
+    return this.req.acq_id;
+  }
+
+  get volumeUid(): string {
+    return this.req.volume_uid;
+  }
+
+  /**
+   * Checks limits and shapes, gets the writer's "ready", switches the lasers
+   * on and starts the core's sequence. Refusals leave the hardware as it was
+   * (lasers off); the frames then flow in the background until `done`.
+   */
+  static async start(req: SequenceRequest, deps: AcquisitionDeps): Promise<Acquisition> {
+    const { microscope } = deps;
+    refuseViolations(checkSequence(microscope.limits, req));
+    const shape = acquisitionShape(deps, req.cameras);
+    const begin: AcquisitionBegin = {
+      acq_id: req.acq_id,
+      volume_uid: req.volume_uid,
+      session_id: req.session_id,
+      run_uid: req.run_uid,
+      plan_name: req.plan_name,
+      ring_path: deps.slots.ring.path,
+      cameras: req.cameras,
+      num_slices: req.num_slices,
+      width: shape.width,
+      height: shape.height,
+      dtype: shape.dtype,
+      pixel_size_um: shape.pixel_size_um,
+      z_step_um: req.sweep?.piezo_step_um ?? 0,
+      exposure_ms: req.exposure_ms,
+      laser_config: req.laser_config,
+      position: microscope.stagePosition(),
+      started: new Date().toISOString(),
+    };
+    await deps.writer.begin(begin);
+    try {
+      for (const camera of req.cameras) microscope.core.setExposure(camera, req.exposure_ms);
+      microscope.setLaser(req.laser_config);
+      microscope.core.startSequence(req.cameras, req.num_slices, req.sweep ? { num_slices: req.num_slices, ...req.sweep } : undefined);
+    } catch (err) {
+      makeSafe(deps, false);
+      await deps.writer.end({ acq_id: req.acq_id, volume_uid: req.volume_uid, status: "failed", frames: 0, dropped: 0, reason: messageOf(err) });
+      throw err;
+    }
+    deps.logger.info({ acq_id: req.acq_id, frames: req.num_slices * req.cameras.length, cameras: req.cameras }, "sequence started");
+    return new Acquisition(req, deps, shape);
+  }
+
+  /** The owner is alive. */
+  touch(): void {
+    this.watchdog.touch();
+  }
+
+  /** Stops the sequence now (lasers off at once) and resolves when the end is published. */
+  stop(reason: string, status: EndStatus = "aborted"): Promise<AcquisitionEnd> {
+    if (!this.stopping) {
+      this.stopping = { status, reason };
+      this.deps.logger.warn({ acq_id: this.acqId, reason }, "stopping the sequence");
+      makeSafe(this.deps, true);
+    }
+    return this.done;
+  }
+
+  private async run(): Promise<AcquisitionEnd> {
+    let failure: string | undefined;
+    let finishedEarly = false;
+    try {
+      finishedEarly = await this.pump();
+    } catch (err) {
+      failure = messageOf(err);
+      this.deps.logger.error({ acq_id: this.acqId, err: failure }, "acquisition failed");
+    } finally {
+      this.watchdog.stop();
+      makeSafe(this.deps, true);
+    }
+    const end = this.endMessage(failure, finishedEarly);
+    await this.deps.writer.end(end);
+    this.deps.logger.info(end, "acquisition ended");
+    return end;
+  }
+
+  private endMessage(failure: string | undefined, finishedEarly: boolean): AcquisitionEnd {
+    const base = { acq_id: this.req.acq_id, volume_uid: this.req.volume_uid, frames: this.framesDone, dropped: this.dropped };
+    if (this.stopping) return { ...base, status: this.stopping.status, reason: this.stopping.reason };
+    if (failure !== undefined) return { ...base, status: "failed", reason: failure };
+    if (finishedEarly && this.framesDone + this.dropped < this.framesTotal) {
+      return { ...base, status: "failed", reason: `the core ended the sequence after ${this.framesDone} of ${this.framesTotal} frames` };
+    }
+    return { ...base, status: "complete" };
+  }
+
+  /** Moves frames from the core into the ring until all arrived; true if the core ended the sequence first. */
+  private async pump(): Promise<boolean> {
+    const { slots } = this.deps;
+    const stopped = () => this.stopping !== null;
+    while (this.framesDone + this.dropped < this.framesTotal) {
+      const slot = await slots.take(stopped);
+      if (slot === null) return false;
+      let meta: FrameMeta | null;
+      try {
+        meta = await this.popInto(slot);
+      } catch (err) {
+        slots.keep(slot);
+        throw err;
+      }
+      if (meta === null) {
+        slots.keep(slot);
+        return !stopped();
+      }
+      this.publish(slot, meta);
+    }
+    return false;
+  }
+
+  /** Waits for the next frame into the slot; null when stopped or when the core has no more frames. */
+  private async popInto(slot: number): Promise<FrameMeta | null> {
+    const { microscope, slots } = this.deps;
+    const pointer = slots.pointer(slot);
+    const lateAfterMs = this.req.exposure_ms + this.deps.frameTimeoutMs;
+    const since = Date.now();
+    for (;;) {
+      const result = await microscope.core.popNext(pointer, slots.slotBytes, POP_STEP_MS);
+      this.dropped += result.dropped;
+      if (result.status === "frame") return result.meta;
+      if (result.status === "finished" || this.stopping) return null;
+      const waited = Date.now() - since;
+      if (waited > lateAfterMs) {
+        throw new GentlyError("timeout", `no frame from the camera for ${waited} ms (exposure ${this.req.exposure_ms} ms)`);
+      }
+    }
+  }
+
+  private publish(slot: number, meta: FrameMeta): void {
+    const { microscope, slots, writer } = this.deps;
+    const seq = this.framesDone;
+    const bytes = meta.width * meta.height * meta.bytes_per_pixel;
+    slots.commit(slot, seq, bytes);
+    const camera = microscope.cameraByIndex(meta.camera_index).name;
+    const channel = this.req.cameras.indexOf(camera as SequenceRequest["cameras"][number]);
+    const zIndex = this.req.sweep ? meta.seq % this.req.num_slices : meta.seq;
+    writer.frame(descriptor(this.req.acq_id, seq, slot, zIndex, camera, Math.max(0, channel), meta, this.shape.dtype));
+    this.framesDone = seq + 1;
+  }
+}
+
+/**
+ * One frame on the same path as a sequence: writer begin, the core snaps
+ * straight into a ring slot, descriptor, end. Lasers are "ALL OFF" after.
+ */
+export async function snapFrame(req: SnapRequest, deps: AcquisitionDeps): Promise<{ frame: FrameDescriptor }> {
+  const { microscope, slots, writer } = deps;
+  const camera = req.camera;
+  if (req.exposure_ms !== undefined) microscope.setCamera(camera, req.exposure_ms, undefined);
+  const shape = acquisitionShape(deps, [camera]);
+  const ends = { acq_id: req.acq_id, volume_uid: req.volume_uid };
+  await writer.begin({
+    acq_id: req.acq_id,
+    volume_uid: req.volume_uid,
+    session_id: req.session_id,
+    run_uid: req.run_uid,
+    plan_name: req.plan_name,
+    ring_path: slots.ring.path,
+    cameras: [camera],
+    num_slices: 1,
+    width: shape.width,
+    height: shape.height,
+    dtype: shape.dtype,
+    pixel_size_um: shape.pixel_size_um,
+    z_step_um: 0,
+    exposure_ms: shape.exposure_ms,
+    laser_config: req.laser_config,
+    position: microscope.stagePosition(),
+    started: new Date().toISOString(),
+  });
+  let slot: number | null = null;
+  try {
+    if (req.led) microscope.setLed(req.led);
+    if (req.laser_config) microscope.setLaser(req.laser_config);
+    const taken = await slots.take(() => false);
+    if (taken === null) throw new GentlyError("internal", "no ring slot for the snap");
+    slot = taken;
+    const meta = await microscope.core.snap(camera, slots.pointer(taken), slots.slotBytes);
+    const frameSlot = taken;
+    slot = null;
+    const frame = descriptor(req.acq_id, 0, frameSlot, 0, camera, 0, meta, shape.dtype);
+    slots.commit(frameSlot, 0, frame.bytes);
+    writer.frame(frame);
+    makeSafe(deps, false);
+    await writer.end({ ...ends, status: "complete", frames: 1, dropped: 0 });
+    return { frame };
+  } catch (err) {
+    if (slot !== null) slots.keep(slot);
+    makeSafe(deps, false);
+    await writer.end({ ...ends, status: "failed", frames: 0, dropped: 0, reason: messageOf(err) });
+    throw err;
+  }
+}

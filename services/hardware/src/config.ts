@@ -1,0 +1,53 @@
+import path from "node:path";
+import { natsUrlOf, type GentlyConfig } from "@gently/bus";
+import { nativeLibraryPath } from "@gently/ring";
+
+/** Everything the hardware service reads from its environment, with defaults for one machine and the simulator. */
+export interface HardwareConfig {
+  /** the gently_core.h library to load (GENTLY_CORE_LIBRARY) */
+  coreLibrary: string;
+  /** passed to gc_open: sim JSON or MMCore .cfg (GENTLY_CONFIG) */
+  coreConfig?: string;
+  /** JSON file overriding the default limits (GENTLY_LIMITS) */
+  limitsFile?: string;
+  /** shared-memory ring file (GENTLY_RING_PATH) */
+  ringPath: string;
+  ringSlots: number;
+  /** how long to wait for a reader to free a slot (GENTLY_RING_TIMEOUT_MS) */
+  ringTimeoutMs: number;
+  /** how long a frame may be late beyond its exposure (GENTLY_FRAME_TIMEOUT_MS) */
+  frameTimeoutMs: number;
+  /** how long the writer has to answer frames.<acq>.begin (GENTLY_WRITER_TIMEOUT_MS) */
+  writerTimeoutMs: number;
+}
+
+function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be an integer ${min}-${max}, got '${raw}'`);
+  return value;
+}
+
+/**
+ * The ring's default name carries the NATS port: one system per NATS, so
+ * parallel systems (and test runs) on one machine never share a ring.
+ */
+function defaultRingPath(config: GentlyConfig): string {
+  const first = natsUrlOf(config).split(",")[0];
+  const port = /:(\d+)\/?$/.exec(first)?.[1];
+  return `/dev/shm/gently-ring-${port ?? process.pid}`;
+}
+
+export function loadHardwareConfig(config: GentlyConfig, env: NodeJS.ProcessEnv = process.env): HardwareConfig {
+  return {
+    coreLibrary: env.GENTLY_CORE_LIBRARY ? path.resolve(env.GENTLY_CORE_LIBRARY) : nativeLibraryPath("gently_sim"),
+    coreConfig: config.configFile,
+    limitsFile: env.GENTLY_LIMITS || undefined,
+    ringPath: env.GENTLY_RING_PATH || defaultRingPath(config),
+    ringSlots: intFromEnv(env, "GENTLY_RING_SLOTS", 16, 2, 4096),
+    ringTimeoutMs: intFromEnv(env, "GENTLY_RING_TIMEOUT_MS", 30_000, 100, 3_600_000),
+    frameTimeoutMs: intFromEnv(env, "GENTLY_FRAME_TIMEOUT_MS", 10_000, 100, 3_600_000),
+    writerTimeoutMs: intFromEnv(env, "GENTLY_WRITER_TIMEOUT_MS", 10_000, 100, 600_000),
+  };
+}

@@ -1,0 +1,61 @@
+import { runProcess } from "@gently/bus";
+import { createRing, unlinkRing, type Ring } from "@gently/ring";
+import { loadHardwareConfig } from "./config";
+import { Core } from "./core-binding";
+import { HardwareLease } from "./lease";
+import { loadLimits } from "./limits";
+import { Microscope } from "./microscope";
+import { RingSlots } from "./ring-slots";
+import { HardwareService } from "./service";
+import { WriterLink } from "./writer-link";
+import pkg from "../package.json" with { type: "json" };
+
+runProcess("hardware", async ({ config, logger, nc }) => {
+  const hwConfig = loadHardwareConfig(config);
+  const limits = loadLimits(hwConfig.limitsFile);
+  let service: HardwareService | null = null;
+  let ring: Ring | null = null;
+  // The lease comes first: a second instance must not touch the core or the ring.
+  const lease = await HardwareLease.acquire(nc, {
+    logger,
+    onLost: (reason) => {
+      logger.fatal({ reason }, "lost the microscope; lasers off and exiting");
+      void (service?.halt(reason) ?? Promise.resolve()).finally(() => process.exit(1));
+    },
+  });
+  let core: Core | null = null;
+  try {
+    core = Core.open(hwConfig.coreLibrary, hwConfig.coreConfig);
+    const microscope = new Microscope(core, limits);
+    microscope.lasersOff();
+    ring = createRing(hwConfig.ringPath, { slotBytes: microscope.maxFrameBytes(), numSlots: hwConfig.ringSlots });
+    logger.info({ core: core.libraryPath, config: hwConfig.coreConfig, ring: ring.path, slots: ring.numSlots, slotBytes: ring.slotBytes }, "microscope ready");
+    service = new HardwareService({
+      nc,
+      logger,
+      version: pkg.version,
+      microscope,
+      slots: new RingSlots(ring, hwConfig.ringTimeoutMs),
+      writer: new WriterLink(nc, hwConfig.writerTimeoutMs),
+      owner: lease.holder,
+      frameTimeoutMs: hwConfig.frameTimeoutMs,
+    });
+    await service.start();
+  } catch (err) {
+    // Hand the microscope back at once rather than making a successor wait for the ttl.
+    ring?.close();
+    core?.close();
+    await lease.release();
+    throw err;
+  }
+  return {
+    stop: async () => {
+      await service?.stop();
+      // Readers that mapped the ring keep their mapping; nobody new should open it.
+      ring?.close();
+      if (ring) unlinkRing(ring.path);
+      core?.close();
+      await lease.release();
+    },
+  };
+});

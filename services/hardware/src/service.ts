@@ -1,0 +1,177 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Service } from "@nats-io/services";
+import { handle, startMicroService, type Logger } from "@gently/bus";
+import { GentlyError, hw, type HwState, type SnapRequest } from "@gently/protocol";
+import { Acquisition, snapFrame, type AcquisitionDeps } from "./acquisition";
+import type { LeaseHolder } from "./lease";
+import type { Microscope } from "./microscope";
+import type { RingSlots } from "./ring-slots";
+import type { WriterLink } from "./writer-link";
+
+export interface HardwareServiceOptions {
+  nc: NatsConnection;
+  logger: Logger;
+  version: string;
+  microscope: Microscope;
+  slots: RingSlots;
+  writer: WriterLink;
+  owner: LeaseHolder;
+  frameTimeoutMs: number;
+}
+
+/**
+ * The gently.hw.* endpoints over one microscope. While a sequence or a snap
+ * is under way every request that would change the hardware is refused with
+ * `conflict`; state and keepalive always answer.
+ */
+export class HardwareService {
+  private acquisition: Acquisition | null = null;
+  /** the last acquisition that ended: a late keepalive for it is still answered */
+  private finished: { acqId: string; framesDone: number } | null = null;
+  /** a snap or a sequence start in progress (before an Acquisition exists) */
+  private busyWith: string | null = null;
+  private stopping = false;
+  /** a snap whose frame is still being exposed: the core must outlive it */
+  private snapping: Promise<unknown> | null = null;
+  private service: Service | null = null;
+  private readonly deps: AcquisitionDeps;
+
+  constructor(private readonly opts: HardwareServiceOptions) {
+    this.deps = {
+      microscope: opts.microscope,
+      slots: opts.slots,
+      writer: opts.writer,
+      logger: opts.logger,
+      frameTimeoutMs: opts.frameTimeoutMs,
+    };
+  }
+
+  async start(): Promise<void> {
+    this.service = await startMicroService(this.opts.nc, {
+      name: "hardware",
+      version: this.opts.version,
+      description: "sole owner of the microscope core: stage, sheet, lasers, cameras, frame ring",
+      logger: this.opts.logger,
+      metadata: { core: this.opts.microscope.core.libraryPath, instance: this.opts.owner.instance },
+      handlers: [
+        handle(hw.state, () => this.state()),
+        handle(hw.move, (req) => this.exclusive("move", () => this.opts.microscope.move(req))),
+        handle(hw.setPreset, (req) =>
+          this.exclusive("preset", () => (req.group === "Laser" ? this.opts.microscope.setLaser(req.preset) : this.opts.microscope.setLed(req.preset))),
+        ),
+        handle(hw.setCamera, (req) => this.exclusive("camera", () => this.opts.microscope.setCamera(req.camera, req.exposure_ms, req.roi))),
+        handle(hw.snap, (req) => this.snap(req)),
+        handle(hw.startSequence, async (req) => {
+          this.refuseIfBusy("sequence start");
+          this.busyWith = `starting sequence ${req.acq_id}`;
+          try {
+            const acquisition = await Acquisition.start(req, this.deps);
+            this.track(acquisition);
+            return { acq_id: req.acq_id, volume_uid: req.volume_uid, frames_total: acquisition.framesTotal };
+          } finally {
+            this.busyWith = null;
+          }
+        }),
+        handle(hw.stopSequence, async (req) => {
+          const current = this.acquisition;
+          if (!current || (req.acq_id !== undefined && req.acq_id !== current.acqId)) return { stopped: false };
+          await current.stop(req.reason);
+          return { stopped: true, acq_id: current.req.acq_id };
+        }),
+        handle(hw.keepalive, (req) => {
+          const current = this.acquisition;
+          if (current && current.acqId === req.acq_id) {
+            current.touch();
+            return { ok: true as const, frames_done: current.framesDone };
+          }
+          if (this.finished?.acqId === req.acq_id) return { ok: true as const, frames_done: this.finished.framesDone };
+          throw new GentlyError("not_found", `no acquisition ${req.acq_id} is running`, "acq_id");
+        }),
+      ],
+    });
+  }
+
+  state(): HwState {
+    const { microscope, slots, owner } = this.opts;
+    const a = this.acquisition;
+    return {
+      core: microscope.core.libraryPath,
+      position: microscope.position(),
+      laser: microscope.laser(),
+      led: microscope.led(),
+      cameras: microscope.cameraStates(),
+      limits: microscope.limits,
+      acquisition: a
+        ? { acq_id: a.req.acq_id, volume_uid: a.req.volume_uid, frames_done: a.framesDone, frames_total: a.framesTotal }
+        : null,
+      ring: { path: slots.ring.path, slots: slots.ring.numSlots, slot_bytes: slots.slotBytes, free: slots.free() },
+      owner,
+    };
+  }
+
+  private refuseIfBusy(what: string): void {
+    if (this.stopping) throw new GentlyError("conflict", `refused ${what}: the hardware service is stopping`);
+    const a = this.acquisition;
+    if (a) {
+      throw new GentlyError(
+        "conflict",
+        `refused ${what}: sequence ${a.acqId} is running (${a.framesDone}/${a.framesTotal} frames); stop it first`,
+        undefined,
+        { acq_id: a.acqId },
+      );
+    }
+    if (this.busyWith) throw new GentlyError("conflict", `refused ${what}: ${this.busyWith} is in progress`);
+  }
+
+  /** Runs a hardware-changing request when nothing else is, and answers with the state after it. */
+  private exclusive(what: string, change: () => void): HwState {
+    this.refuseIfBusy(what);
+    change();
+    return this.state();
+  }
+
+  private async snap(req: SnapRequest) {
+    this.refuseIfBusy("snap");
+    this.busyWith = `snap ${req.acq_id}`;
+    const snapping = snapFrame(req, this.deps);
+    this.snapping = snapping;
+    try {
+      const { frame } = await snapping;
+      return { frame, position: this.opts.microscope.stagePosition() };
+    } finally {
+      this.busyWith = null;
+      this.snapping = null;
+    }
+  }
+
+  private track(acquisition: Acquisition): void {
+    this.acquisition = acquisition;
+    void acquisition.done.then((end) => {
+      this.finished = { acqId: end.acq_id, framesDone: end.frames };
+      if (this.acquisition === acquisition) this.acquisition = null;
+    });
+  }
+
+  /**
+   * Stops everything that could harm a sample: the running sequence (its
+   * end is published), lasers "ALL OFF". Used on SIGTERM and when the lease
+   * is lost; no new requests are taken after it.
+   */
+  async halt(reason: string): Promise<void> {
+    this.stopping = true;
+    const current = this.acquisition;
+    if (current) await current.stop(reason);
+    await this.snapping?.catch(() => undefined);
+    try {
+      this.opts.microscope.lasersOff();
+    } catch (err) {
+      this.opts.logger.fatal({ err: String(err) }, "could not switch the lasers off while halting");
+    }
+  }
+
+  async stop(reason = "hardware service stopping"): Promise<void> {
+    await this.halt(reason);
+    await this.service?.stop().catch(() => undefined);
+    this.service = null;
+  }
+}
