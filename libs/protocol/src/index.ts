@@ -14,3 +14,4 @@ export * from "./plan";
 export * from "./documents";
 export * from "./accounts";
 export * from "./viz";
+export * from "./sam";
