@@ -52,6 +52,9 @@ export interface RegisterResult {
 
 type ListQuery = z.output<typeof ListRequest>;
 
+/** RegisterFacts, typed loosely enough that a DerivedWritten body fits; "session" is refused at run time. */
+export type RegisterInput = Omit<RegisterFacts, "data_type"> & { data_type: DataType };
+
 /**
  * The UID index of every file the device layer wrote: `{storage}/index.sqlite`
  * (better-sqlite3, WAL). Files are the truth; this index can always be
@@ -141,7 +144,7 @@ export class DataStore {
    * does not describe itself (no `X.meta.json`, not `volumes/{uid}.tif`) gets
    * a sidecar written beside it so a rebuild finds it again.
    */
-  registerExternalFile(uid: string, filePath: string, facts: RegisterFacts): RegisterResult {
+  registerExternalFile(uid: string, filePath: string, facts: RegisterInput): RegisterResult {
     if (!isUid(uid)) throw new GentlyError("invalid_request", `uid must be a 21-character alphanumeric uid, got ${JSON.stringify(uid)}`, "uid");
     const parsed = RegisterFacts.safeParse(facts);
     if (!parsed.success) throw GentlyError.fromZod(parsed.error);

@@ -1,4 +1,4 @@
-export { DataStore, type DataStoreOptions, type ItemRecord, type RegisterResult } from "./datastore";
+export { DataStore, type DataStoreOptions, type ItemRecord, type RegisterResult, type RegisterInput } from "./datastore";
 export { type RebuildReport, type Progress } from "./rebuild";
 export { type VerifyReport } from "./verify";
 export { compareItems, type IndexComparison, type FieldDifference } from "./compare";

@@ -23,9 +23,9 @@ export interface RebuildReport {
   skipped: { path: string; reason: string }[];
   /** rows (not counting session rows) the index had before */
   items_before: number;
-  /** uids the old index had that no file gave back */
+  /** item uids the old index had that no file gave back */
   lost_uids: string[];
-  /** uids found in files that the old index did not have */
+  /** item uids found in files that the old index did not have */
   new_uids: string[];
   /**
    * Fields whose old value (from events) the files did not reproduce: what
@@ -94,7 +94,9 @@ export async function rebuildIndex(store: DataStore, onProgress?: (p: Progress) 
     }
     store.importRecords(records, { replace: true });
     const after = store.all();
-    const cmp = compareItems(before, after);
+    // Session rows are sums of their items: differences show up in the items' own fields.
+    const items = (rows: typeof before) => rows.filter((i) => i.data_type !== "session");
+    const cmp = compareItems(items(before), items(after));
     const byType: Record<string, number> = {};
     for (const r of records) byType[r.data_type] = (byType[r.data_type] ?? 0) + 1;
     return {
@@ -102,7 +104,7 @@ export async function rebuildIndex(store: DataStore, onProgress?: (p: Progress) 
       by_type: byType,
       sessions: after.filter((i) => i.data_type === "session").length,
       skipped,
-      items_before: before.filter((i) => i.data_type !== "session").length,
+      items_before: items(before).length,
       lost_uids: cmp.only_before,
       new_uids: cmp.only_after,
       event_only_fields: cmp.fields.map((d) => d.field).sort(),
