@@ -1,5 +1,6 @@
 import path from "node:path";
-import { createLogger, loadConfig } from "@gently/bus";
+import { createLogger, ensureCredentials, loadConfig, passwordEnvironment } from "@gently/bus";
+import type { NatsUser } from "@gently/protocol";
 import { SupervisedChild } from "./child";
 import { NatsServerProcess } from "./nats-server";
 import { nodeArgsFor, REPO_ROOT, selectedServices, serviceEntry } from "./system";
@@ -15,11 +16,15 @@ async function main(): Promise<void> {
 
   let nats: NatsServerProcess | undefined;
   let natsUrl = config.natsUrl;
+  // With the embedded server every process gets its own account from generated
+  // credentials; against an external NATS, accounts come from the environment.
+  const credentials = natsUrl ? undefined : ensureCredentials(config.storage);
   if (!natsUrl) {
     nats = new NatsServerProcess({
       port: config.natsPort,
       storeDir: path.join(config.storage, "nats"),
       configFile: path.join(REPO_ROOT, "nats.conf"),
+      env: passwordEnvironment(credentials!),
       onLog: (line) => logger.debug({ child: "nats-server" }, line),
     });
     await nats.start();
@@ -28,10 +33,18 @@ async function main(): Promise<void> {
   }
 
   const env = { ...process.env, GENTLY_NATS_URL: natsUrl, GENTLY_STORAGE: config.storage };
+  const accountOf = (name: string) =>
+    credentials ? { GENTLY_NATS_USER: name, GENTLY_NATS_PASSWORD: credentials[name as NatsUser] } : {};
   const children = services.map(
     (name) =>
       new SupervisedChild(
-        { name, command: process.execPath, args: nodeArgsFor(serviceEntry(name)), env, cwd: REPO_ROOT },
+        {
+          name,
+          command: process.execPath,
+          args: nodeArgsFor(serviceEntry(name)),
+          env: { ...env, ...accountOf(name) },
+          cwd: REPO_ROOT,
+        },
         logger,
       ),
   );

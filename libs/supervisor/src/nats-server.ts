@@ -12,6 +12,8 @@ export interface NatsServerOptions {
   /** extra command-line arguments (cluster routes, server name, ...) */
   args?: string[];
   binary?: string;
+  /** extra environment (the password variables nats.conf refers to) */
+  env?: Record<string, string>;
   /** called with each line nats-server logs */
   onLog?: (line: string) => void;
 }
@@ -45,7 +47,7 @@ export class NatsServerProcess {
       ...(this.opts.args ?? []),
     ];
     const binary = this.opts.binary ?? process.env.GENTLY_NATS_SERVER ?? "nats-server";
-    const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...this.opts.env } });
     this.child = child;
     this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
     const spawnError = new Promise<never>((_, reject) =>

@@ -1,9 +1,10 @@
 import { execFile } from "node:child_process";
+import { statSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { Writable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
-import { createLogger } from "@gently/bus";
+import { createLogger, credentialsPath } from "@gently/bus";
 import { SERVICE_NAMES } from "@gently/protocol";
 import { isAlive, spawnTs, tempStorage, waitFor } from "@gently/testing";
 import { SupervisedChild } from "./child";
@@ -68,10 +69,12 @@ describe("npm start (the supervisor)", () => {
     try {
       await supervisor.waitForLog((l) => l.includes("system started"), 30_000);
       const status = await run(process.execPath, [path.join(REPO_ROOT, "libs/cli/bin/gently.js"), "status", "--json", "--wait", "90"], {
-        env: { ...process.env, GENTLY_NATS_URL: `nats://127.0.0.1:${port}` },
+        env: { ...process.env, GENTLY_NATS_URL: `nats://127.0.0.1:${port}`, GENTLY_STORAGE: storage.dir },
         timeout: 120_000,
       });
       const parsed = JSON.parse(status.stdout);
+      // the embedded server runs with the same nats.conf as ops: generated accounts, private to the owner
+      expect(statSync(credentialsPath(storage.dir)).mode & 0o777).toBe(0o600);
       expect(parsed.healthy).toBe(true);
       expect(parsed.services.map((s: { service: string }) => s.service)).toEqual([...SERVICE_NAMES]);
 

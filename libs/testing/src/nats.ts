@@ -19,11 +19,14 @@ export interface TestNats {
  * temporary store. With GENTLY_TESTCONTAINERS=1 (and a Docker engine) the
  * server runs in a container instead; everything else is identical.
  */
-export async function startTestNats(opts: { configFile?: string; args?: string[] } = {}): Promise<TestNats> {
+export async function startTestNats(
+  opts: { configFile?: string; args?: string[]; env?: Record<string, string> } = {},
+): Promise<TestNats> {
   if (process.env.GENTLY_TESTCONTAINERS === "1") return startContainerNats();
   const storeDir = mkdtempSync(path.join(os.tmpdir(), "gently-nats-"));
   const port = await freePort();
-  let server = new NatsServerProcess({ port, storeDir, configFile: opts.configFile, args: opts.args });
+  const serverOptions = { port, storeDir, configFile: opts.configFile, args: opts.args, env: opts.env };
+  let server = new NatsServerProcess(serverOptions);
   await server.start();
   return {
     url: server.url,
@@ -32,7 +35,7 @@ export async function startTestNats(opts: { configFile?: string; args?: string[]
     kill: () => server.kill(),
     restart: async () => {
       await server.kill();
-      server = new NatsServerProcess({ port, storeDir, configFile: opts.configFile, args: opts.args });
+      server = new NatsServerProcess(serverOptions);
       await server.start();
     },
     stop: async () => {
