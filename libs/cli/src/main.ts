@@ -3,8 +3,9 @@ import { GentlyError } from "@gently/protocol";
 import type { Command } from "./command";
 import { EXIT } from "./exit-codes";
 import { statusCommand } from "./commands/status";
+import { credentialsCommand } from "./commands/credentials";
 
-const COMMANDS: Command[] = [statusCommand];
+const COMMANDS: Command[] = [statusCommand, credentialsCommand];
 
 function help(): string {
   const lines = COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`);

@@ -1,4 +1,5 @@
 import { connectNats, defaultNatsUrl, systemStatus, type SystemStatus } from "@gently/client";
+import { SERVICE_NAMES } from "@gently/protocol";
 import { EXIT } from "../exit-codes";
 import { emit, table } from "../output";
 import type { Command } from "../command";
@@ -24,8 +25,16 @@ function describe(status: SystemStatus): string {
 export const statusCommand: Command = {
   name: "status",
   summary: "which services answer, their versions and health (exit 0 only when all answer)",
-  options: { wait: { type: "string", description: "keep asking for up to this many seconds until all answer" } },
+  options: {
+    wait: { type: "string", description: "keep asking for up to this many seconds until all answer" },
+    service: { type: "string", description: "check one service only (container healthchecks)" },
+  },
   async run({ values, json }) {
+    const only = values.service === undefined ? undefined : String(values.service);
+    if (only !== undefined && !(SERVICE_NAMES as readonly string[]).includes(only)) {
+      process.stderr.write(`--service must be one of ${SERVICE_NAMES.join(", ")}, got '${only}'\n`);
+      return EXIT.usage;
+    }
     const waitS = values.wait === undefined ? 0 : Number(values.wait);
     if (!Number.isFinite(waitS) || waitS < 0) {
       process.stderr.write(`--wait must be a number of seconds ≥ 0, got '${values.wait}'\n`);
@@ -33,7 +42,7 @@ export const statusCommand: Command = {
     }
     const deadline = Date.now() + waitS * 1000;
     for (;;) {
-      const status = await probe();
+      const status = await probe(only ? [only] : SERVICE_NAMES);
       const last = Date.now() >= deadline;
       if (status && (status.healthy || last)) {
         emit(json, status, () => describe(status));
@@ -49,7 +58,7 @@ export const statusCommand: Command = {
   },
 };
 
-async function probe(): Promise<SystemStatus | null> {
+async function probe(services: readonly string[]): Promise<SystemStatus | null> {
   let nc;
   try {
     nc = await connectNats({ reconnect: false, name: "gently-cli" });
@@ -57,7 +66,7 @@ async function probe(): Promise<SystemStatus | null> {
     return null;
   }
   try {
-    return await systemStatus(nc);
+    return await systemStatus(nc, services);
   } finally {
     await nc.close();
   }
