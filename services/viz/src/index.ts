@@ -1,0 +1,2 @@
+export { startVizServer, type VizServer, type VizServerOptions } from "./viz-server";
+export { benchViz, type VizBenchResult } from "./bench";

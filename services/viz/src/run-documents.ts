@@ -1,0 +1,40 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import { decodeJson, jetStreamOf } from "@gently/bus";
+import { RunProgress, streams, subjects, type RunDocument } from "@gently/protocol";
+import { bridgeMessage } from "./event-bridge";
+
+/** A run with more documents than this is cut short (and says so): a reply must stay bounded. */
+export const MAX_RUN_DOCUMENTS = 20_000;
+
+export interface RunDocuments {
+  run_uid: string;
+  documents: (RunDocument & { seq: number })[];
+  /** the latest progress message, if the run published any */
+  progress: RunProgress | null;
+  truncated: boolean;
+}
+
+/**
+ * Replays a run's documents from GENTLY_RUNS with an ordered consumer
+ * filtered to gently.run.<run>.doc.*, up to what the stream holds now.
+ */
+export async function readRunDocuments(nc: NatsConnection, runUid: string): Promise<RunDocuments> {
+  const { js, jsm } = await jetStreamOf(nc);
+  const consumer = await js.consumers.get(streams.runs.name, { filter_subjects: subjects.run.docs(runUid) });
+  const documents: RunDocuments["documents"] = [];
+  let truncated = false;
+  if ((await consumer.info(true)).num_pending > 0) {
+    const messages = await consumer.consume();
+    for await (const m of messages) {
+      const event = bridgeMessage("runs", m);
+      if (event?.kind) documents.push({ kind: event.kind, doc: event.body, seq: m.seq } as RunDocument & { seq: number });
+      if (documents.length >= MAX_RUN_DOCUMENTS && m.info.pending > 0) truncated = true;
+      if (m.info.pending === 0 || truncated) break;
+    }
+    await messages.close();
+  }
+  const last = await jsm.streams.getMessage(streams.runs.name, { last_by_subj: subjects.run.progress(runUid) });
+  const parsed = last ? RunProgress.safeParse(decodeJson(last.data)) : null;
+  const progress = parsed?.success ? parsed.data : null;
+  return { run_uid: runUid, documents, progress, truncated };
+}

@@ -1,0 +1,98 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { ensureStream, jetStreamOf, type Logger } from "@gently/bus";
+import { GentlyError, streams } from "@gently/protocol";
+import type { VizContext } from "./context";
+import { sendError, sendJson } from "./http-response";
+import { MipStore } from "./mip-store";
+import { matchRoute } from "./routes";
+import { StaticFiles } from "./static-files";
+import { StoragePaths } from "./storage-paths";
+import { VolumeCache } from "./volume-cache";
+
+export interface VizServerOptions {
+  nc: NatsConnection;
+  storage: string;
+  port: number;
+  /** default: all interfaces */
+  host?: string;
+  logger: Logger;
+}
+
+export interface VizServer {
+  port: number;
+  context: VizContext;
+  stop(): Promise<void>;
+}
+
+/** Longest request target viz reads (path and query). */
+const MAX_URL_LENGTH = 2048;
+
+/** The HTTP API and web page over one NATS connection and one storage root. */
+export async function startVizServer(opts: VizServerOptions): Promise<VizServer> {
+  const { jsm } = await jetStreamOf(opts.nc);
+  // viz follows both streams and publishes MIPs into GENTLY_DATA; creating them is idempotent.
+  await ensureStream(jsm, streams.data);
+  await ensureStream(jsm, streams.runs);
+  const context: VizContext = {
+    nc: opts.nc,
+    storage: await StoragePaths.open(opts.storage),
+    volumes: new VolumeCache(),
+    mips: new MipStore(opts.storage, opts.nc, opts.logger),
+    logger: opts.logger,
+    sseClients: new Set(),
+  };
+  const files = await StaticFiles.load();
+  const server = createServer((req, res) => void handleRequest(context, files, req, res));
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  opts.logger.info({ port, storage: context.storage.root }, "viz HTTP server listening");
+  return {
+    port,
+    context,
+    stop: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // SSE streams never end by themselves; close them so server.close() can finish.
+      server.closeAllConnections();
+      await closed;
+      await context.volumes.close();
+    },
+  };
+}
+
+async function handleRequest(ctx: VizContext, files: StaticFiles, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = performance.now();
+  try {
+    const target = req.url ?? "/";
+    if (!target.startsWith("/") || target.startsWith("//") || target.length > MAX_URL_LENGTH) {
+      throw new GentlyError("invalid_request", `path: must start with a single '/' and be at most ${MAX_URL_LENGTH} characters`, "path");
+    }
+    const url = new URL(target, "http://viz.local");
+    const rawPath = target.split("?")[0];
+    const match = matchRoute(req.method ?? "GET", rawPath);
+    if (match && "allowed" in match) {
+      res.setHeader("Allow", match.allowed.join(", "));
+      sendJson(res, 405, new GentlyError("invalid_request", `method ${req.method} is not allowed (allowed: ${match.allowed.join(", ")})`, "method").toBody());
+    } else if (match) {
+      await match.handler(ctx, { req, res, url, params: match.params });
+    } else if (!((req.method === "GET" || req.method === "HEAD") && files.serve(url.pathname, res))) {
+      throw new GentlyError("not_found", `no such page or API: ${url.pathname}`, "path");
+    }
+  } catch (err) {
+    if (isClientGone(err, res)) return;
+    sendError(res, err, ctx.logger);
+  } finally {
+    ctx.logger.debug({ method: req.method, url: req.url, status: res.statusCode, ms: Math.round(performance.now() - started) }, "request");
+  }
+}
+
+/** A browser that navigates away mid-download is not an error. */
+function isClientGone(err: unknown, res: ServerResponse): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return res.destroyed && (code === "ERR_STREAM_PREMATURE_CLOSE" || code === "ECONNRESET" || code === "EPIPE");
+}
