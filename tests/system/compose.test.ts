@@ -1,0 +1,65 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { NATS_USERS, passwordEnvVar, SERVICE_NAMES } from "@gently/protocol";
+import { REPO_ROOT } from "@gently/supervisor";
+
+interface ComposeService {
+  command?: string[];
+  volumes?: string[];
+  ipc?: string;
+  environment?: Record<string, string>;
+  healthcheck?: { test: string[] };
+  image?: string;
+  build?: string;
+}
+
+const compose = parse(readFileSync(path.join(REPO_ROOT, "docker-compose.yml"), "utf8")) as {
+  services: Record<string, ComposeService>;
+};
+const STORAGE_USERS = ["writer", "indexer", "viz", "sam"];
+
+describe("docker-compose.yml", () => {
+  it("runs every service the launcher knows, from the one image, with its own NATS account and a $SRV healthcheck", () => {
+    for (const name of SERVICE_NAMES) {
+      const svc = compose.services[name];
+      expect(svc, `service ${name} in compose`).toBeDefined();
+      expect(svc!.image).toBe("gently:latest");
+      expect(svc!.command).toEqual([`services/${name}/src/main.ts`]);
+      expect(svc!.environment?.GENTLY_NATS_USER).toBe(name);
+      expect(svc!.environment?.GENTLY_NATS_PASSWORD).toContain(passwordEnvVar(name));
+      expect(svc!.healthcheck?.test.join(" ")).toContain(`status --service ${name}`);
+    }
+  });
+
+  it("shares the storage volume between writer, indexer, viz and sam, and /dev/shm between hardware and writer", () => {
+    for (const name of STORAGE_USERS.filter((n) => (SERVICE_NAMES as readonly string[]).includes(n))) {
+      expect(compose.services[name]!.volumes, name).toContain("storage:/data/storage");
+    }
+    expect(compose.services.hardware!.ipc).toBe("shareable");
+    expect(compose.services.writer!.ipc).toBe("service:hardware");
+    expect(compose.services.hardware!.volumes ?? []).not.toContain("storage:/data/storage");
+  });
+
+  it("runs NATS with nats.conf and a JetStream volume, every password from the environment and none in the file", () => {
+    const nats = compose.services.nats!;
+    expect(nats.volumes).toContain("./nats.conf:/etc/nats/nats.conf:ro");
+    expect(nats.volumes).toContain("jetstream:/data/jetstream");
+    for (const user of NATS_USERS) expect(nats.environment?.[passwordEnvVar(user)]).toMatch(/^\$\{GENTLY_PW_/);
+    const conf = readFileSync(path.join(REPO_ROOT, "nats.conf"), "utf8");
+    for (const user of NATS_USERS) expect(conf).toContain(`password: $${passwordEnvVar(user)}`);
+  });
+
+  it("is accepted by `docker-compose config` where the client is installed", () => {
+    const probe = spawnSync("docker-compose", ["version"], { encoding: "utf8" });
+    if (probe.error) {
+      console.warn("docker-compose not installed: skipping `config` validation (setup.sh --test installs it)");
+      return;
+    }
+    const env = { ...process.env, ...Object.fromEntries(NATS_USERS.map((u) => [passwordEnvVar(u), "x"])) };
+    const out = execFileSync("docker-compose", ["-f", "docker-compose.yml", "config"], { cwd: REPO_ROOT, env, encoding: "utf8" });
+    expect(parse(out).services.writer.ipc).toBe("service:hardware");
+  });
+});
