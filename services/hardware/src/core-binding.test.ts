@@ -1,0 +1,96 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GentlyError } from "@gently/protocol";
+import { nativeLibraryPath } from "@gently/ring";
+import { Core } from "./core-binding";
+import { SimTruth } from "./sim-truth";
+
+const SIM = nativeLibraryPath("gently_sim");
+
+function thrown(fn: () => unknown): GentlyError {
+  try {
+    fn();
+  } catch (e) {
+    return e as GentlyError;
+  }
+  throw new Error("expected a throw");
+}
+
+describe("core binding (koffi over libgently_sim.so)", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "gently-core-"));
+  let core: Core;
+
+  beforeAll(() => {
+    // Paced frames (one per 150 ms) make the asynchronous wait observable.
+    const config = path.join(dir, "sim.json");
+    writeFileSync(config, JSON.stringify({ frame_interval_ms: 150, seed: 7 }));
+    core = Core.open(SIM, config);
+    core.setRoi("HamCam1", { x: 0, y: 0, width: 64, height: 32 });
+  });
+
+  afterAll(() => {
+    core?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("reports a config the core rejects with the core's own reason", () => {
+    const bad = path.join(dir, "bad.json");
+    writeFileSync(bad, JSON.stringify({ limits: {} }));
+    const err = thrown(() => Core.open(SIM, bad));
+    expect(err).toBeInstanceOf(GentlyError);
+    expect(err.code).toBe("device_error");
+    expect(err.message).toContain("unknown key 'limits'");
+  });
+
+  it("turns a failing call into device_error carrying gc_last_error", () => {
+    expect(() => core.setPosition("NoSuchStage", 1)).toThrowError(/move NoSuchStage to 1 µm: unknown device 'NoSuchStage'/);
+    const err = thrown(() => core.getExposure("NoSuchCamera"));
+    expect(err.code).toBe("device_error");
+    expect(err.details).toEqual({ rc: -1, code: "GC_E_ARGUMENT" });
+  });
+
+  it("reads back what it set: positions, presets, camera settings", () => {
+    core.setXY("XYStage:XY:31", 1234.5, -6.25);
+    core.setScanner("Scanner:AB:33", 0.5, -0.25);
+    core.setConfig("Laser", "561 only");
+    core.setExposure("HamCam1", 12.5);
+    expect(core.getXY("XYStage:XY:31")).toEqual({ x_um: 1234.5, y_um: -6.25 });
+    expect(core.getScanner("Scanner:AB:33")).toEqual({ a_deg: 0.5, b_deg: -0.25 });
+    expect(core.getConfig("Laser")).toBe("561 only");
+    expect(core.getExposure("HamCam1")).toBe(12.5);
+    expect(core.getRoi("HamCam1")).toEqual({ x: 0, y: 0, width: 64, height: 32 });
+    expect(core.frameBytes("HamCam1")).toBe(64 * 32 * 2);
+    expect(core.listDevices().cameras).toEqual(["HamCam1", "HamCam2", "Bottom PCO"]);
+  });
+
+  it("waits for frames on a worker thread: the event loop keeps running during gc_pop_next", async () => {
+    const buf = Buffer.alloc(64 * 32 * 2);
+    core.startSequence(["HamCam1"], 2, { num_slices: 2, piezo_start_um: 1, piezo_step_um: 0.5, galvo_start_deg: 0.01, galvo_step_deg: 0.005 });
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 10);
+    const first = await core.popNext(buf, undefined, 1_000);
+    clearInterval(ticker);
+    expect(ticks).toBeGreaterThanOrEqual(5);
+    expect(first.status).toBe("frame");
+    if (first.status === "frame") expect(first.meta).toMatchObject({ seq: 0, width: 64, height: 32, bytes_per_pixel: 2, piezo_um: 1 });
+    expect(await core.popNext(buf, undefined, 10)).toEqual({ status: "timeout", dropped: 0 });
+    const second = await core.popNext(buf, undefined, 1_000);
+    expect(second.status === "frame" && second.meta.piezo_um).toBe(1.5);
+    expect(await core.popNext(buf, undefined, 10)).toEqual({ status: "finished", dropped: 0 });
+    expect(core.isSequenceRunning()).toBe(false);
+  });
+
+  it("snaps asynchronously into a buffer, byte-identical to the sim's rendering of the same state", async () => {
+    const truth = new SimTruth(core);
+    const state = truth.state("HamCam1");
+    const noise = Number(core.getProperty("Sim", "NoiseIndex"));
+    const buf = Buffer.alloc(64 * 32 * 2);
+    const meta = await core.snap("HamCam1", buf);
+    expect(meta).toMatchObject({ seq: 0, camera_index: 0, x_um: 1234.5 });
+    const expected = Buffer.alloc(buf.length);
+    truth.render("HamCam1", state, noise, expected);
+    expect(buf.equals(expected)).toBe(true);
+  });
+});
