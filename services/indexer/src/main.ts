@@ -1,0 +1,4 @@
+import { runProcess } from "@gently/bus";
+import { startIndexer } from "./indexer";
+
+await runProcess("indexer", ({ config, logger, nc }) => startIndexer({ nc, storage: config.storage, logger }));
