@@ -1,5 +1,5 @@
 import path from "node:path";
-import { createLogger, ensureCredentials, loadConfig, passwordEnvironment } from "@gently/bus";
+import { createLogger, ensureCredentials, loadConfig, passwordEnvironment, readCredentials } from "@gently/bus";
 import type { NatsUser } from "@gently/protocol";
 import { SupervisedChild } from "./child";
 import { NatsServerProcess } from "./nats-server";
@@ -16,9 +16,10 @@ async function main(): Promise<void> {
 
   let nats: NatsServerProcess | undefined;
   let natsUrl = config.natsUrl;
-  // With the embedded server every process gets its own account from generated
-  // credentials; against an external NATS, accounts come from the environment.
-  const credentials = natsUrl ? undefined : ensureCredentials(config.storage);
+  // Every process gets its own account. The embedded server runs on credentials
+  // generated under the storage root; against an external NATS the same file is
+  // used when present, else each process's account comes from its environment.
+  const credentials = natsUrl ? readCredentials(config.storage) : ensureCredentials(config.storage);
   if (!natsUrl) {
     nats = new NatsServerProcess({
       port: config.natsPort,
