@@ -1,13 +1,12 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { call, publishValidated } from "@gently/bus";
 import {
-  AcquisitionBegin,
-  AcquisitionBeginReply,
   AcquisitionEnd,
-  endpoint,
+  frameSink,
   FrameDescriptor,
   GentlyError,
   subjects,
+  type AcquisitionBegin,
 } from "@gently/protocol";
 
 /**
@@ -23,13 +22,7 @@ export class WriterLink {
 
   /** Asks the writer to open a sink; no writer answering refuses the acquisition. */
   async begin(begin: AcquisitionBegin): Promise<{ writer: string }> {
-    const contract = endpoint(
-      "frames-begin",
-      subjects.frames.begin(begin.acq_id),
-      AcquisitionBegin,
-      AcquisitionBeginReply,
-      "open a sink for this acquisition",
-    );
+    const contract = { ...frameSink.begin, subject: subjects.frames.begin(begin.acq_id) };
     try {
       const reply = await call(this.nc, contract, begin, { timeoutMs: this.timeoutMs });
       return { writer: reply.writer };
