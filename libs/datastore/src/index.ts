@@ -1,4 +1,5 @@
 export { DataStore, type DataStoreOptions, type ItemRecord, type RegisterResult, type RegisterInput } from "./datastore";
+export { openForRebuild } from "./open-for-rebuild";
 export { type RebuildReport, type Progress } from "./rebuild";
 export { type VerifyReport } from "./verify";
 export { compareItems, type IndexComparison, type FieldDifference } from "./compare";

@@ -10,6 +10,7 @@ import { DataStore } from "./datastore";
 import { writeDerivedItem } from "./derived";
 import { acquireIndexLock } from "./index-lock";
 import { LAYOUT } from "./layout";
+import { openForRebuild } from "./open-for-rebuild";
 import { writeSampleVolume } from "./sample-volume";
 
 /** Indexes what events would have announced: volumes, derived items and an externally registered file. */
@@ -108,6 +109,26 @@ describe("rebuild", () => {
       ["s2", 2],
       ["s1", 4],
     ]);
+  });
+});
+
+describe("rebuild of a damaged index", () => {
+  const storage = tempStorage("gently-corrupt-");
+  afterAll(() => storage.remove());
+
+  it("moves an unreadable index.sqlite aside and rebuilds a fresh one from the files", async () => {
+    const volume = await writeSampleVolume(storage.dir, { session_id: "s" });
+    writeFileSync(path.join(storage.dir, "index.sqlite"), Buffer.alloc(8192, 0x5a));
+    const { store, movedAside } = openForRebuild(storage.dir);
+    try {
+      expect(movedAside).toMatch(/index\.sqlite\.corrupt-/);
+      expect(readFileSync(movedAside!)).toEqual(Buffer.alloc(8192, 0x5a));
+      const report = await store.rebuild();
+      expect(report.items).toBe(1);
+      expect(store.get(volume.uid)).toMatchObject({ checksum: volume.checksum, shape: volume.shape });
+    } finally {
+      store.close();
+    }
   });
 });
 
