@@ -4,8 +4,9 @@ import type { Command } from "./command";
 import { EXIT } from "./exit-codes";
 import { statusCommand } from "./commands/status";
 import { credentialsCommand } from "./commands/credentials";
+import { datastoreCommand } from "./commands/datastore";
 
-const COMMANDS: Command[] = [statusCommand, credentialsCommand];
+const COMMANDS: Command[] = [statusCommand, credentialsCommand, datastoreCommand];
 
 function help(): string {
   const lines = COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`);
