@@ -15,6 +15,8 @@ export interface TestReaderOptions {
   releaseDelayMs?: number;
   /** keep every slot FULL (a writer that stopped reading) */
   holdSlots?: boolean;
+  /** copy frames into one reused buffer and keep only their descriptors (a long run; the bench) */
+  discardPixels?: boolean;
 }
 
 export interface ReadFrame {
@@ -84,16 +86,23 @@ export class TestReader {
 
   private async read(frame: FrameDescriptor): Promise<void> {
     const ring = this.ringFor(frame.acq_id);
-    const data = Buffer.alloc(frame.bytes);
+    const data = this.options.discardPixels ? this.scratch(frame.bytes) : Buffer.alloc(frame.bytes);
     const n = ring.read(frame.slot, frame.seq, data);
     if (n !== frame.bytes) throw new Error(`slot ${frame.slot} held ${n} bytes, descriptor says ${frame.bytes}`);
-    this.frames.get(frame.acq_id)?.push({ descriptor: frame, data });
+    this.frames.get(frame.acq_id)?.push({ descriptor: frame, data: this.options.discardPixels ? Buffer.alloc(0) : data });
     if (this.options.holdSlots) {
       this.held.push(frame);
       return;
     }
     if (this.options.releaseDelayMs) await new Promise((r) => setTimeout(r, this.options.releaseDelayMs));
     ring.release(frame.slot, frame.seq);
+  }
+
+  private scratchBuffer = Buffer.alloc(0);
+
+  private scratch(bytes: number): Buffer {
+    if (this.scratchBuffer.length < bytes) this.scratchBuffer = Buffer.allocUnsafe(bytes);
+    return this.scratchBuffer.subarray(0, bytes);
   }
 
   /** Frees every slot this reader kept (a writer that came back). */

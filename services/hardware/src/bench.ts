@@ -1,0 +1,152 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import { connectBus, createLogger } from "@gently/bus";
+import { newUid } from "@gently/protocol";
+import { createRing, nativeLibraryPath, unlinkRing, type Ring } from "@gently/ring";
+import { startTestNats } from "@gently/testing";
+import { Acquisition } from "./acquisition";
+import { Core } from "./core-binding";
+import { DEFAULT_LIMITS } from "./limits";
+import { Microscope } from "./microscope";
+import { RingSlots } from "./ring-slots";
+import { TestReader } from "./test-reader";
+import { WriterLink } from "./writer-link";
+
+export interface BenchRow {
+  name: string;
+  value: number;
+  unit: string;
+  /** value / the baseline named in the row */
+  ratio_vs_baseline: number;
+}
+
+export interface HardwareBenchOptions {
+  /** frames per frame-rate measurement */
+  frames?: number;
+  /** copies per bandwidth measurement */
+  copies?: number;
+}
+
+const WIDTH = 2048;
+const HEIGHT = 2048;
+const FRAME_BYTES = WIDTH * HEIGHT * 2;
+const CAMERA = "HamCam1";
+
+function fullSensor(core: Core): void {
+  core.setRoi(CAMERA, { x: 0, y: 0, width: WIDTH, height: HEIGHT });
+  core.setExposure(CAMERA, 10);
+}
+
+/** gc_pop_next straight into ring slots, committed and released at once: the core's rate with nothing downstream. */
+async function rawPopFps(ring: Ring, frames: number): Promise<number> {
+  const core = Core.open(nativeLibraryPath("gently_sim"));
+  try {
+    fullSensor(core);
+    core.setConfig("Laser", "488 only");
+    core.startSequence([CAMERA], frames);
+    const t0 = performance.now();
+    for (let seq = 0; seq < frames; seq++) {
+      const slot = await ring.acquire(10_000);
+      if (slot === null) throw new Error("bench ring has no free slot");
+      const popped = await core.popNext(ring.slotPointer(slot), ring.slotBytes, 10_000);
+      if (popped.status !== "frame") throw new Error(`sim gave no frame ${seq}: ${popped.status}`);
+      ring.commit(slot, seq, FRAME_BYTES);
+      ring.release(slot, seq);
+    }
+    return frames / ((performance.now() - t0) / 1000);
+  } finally {
+    core.setConfig("Laser", "ALL OFF");
+    core.close();
+  }
+}
+
+/** The service's acquisition path in one process: begin, core → slot, descriptor on a real NATS, a reader copying every frame out and releasing it. */
+async function acquisitionFps(nc: NatsConnection, ring: Ring, frames: number): Promise<number> {
+  const logger = createLogger("hardware-bench", "silent");
+  const core = Core.open(nativeLibraryPath("gently_sim"));
+  const reader = new TestReader(nc, { discardPixels: true });
+  await reader.start();
+  try {
+    fullSensor(core);
+    const deps = {
+      microscope: new Microscope(core, DEFAULT_LIMITS),
+      slots: new RingSlots(ring, 30_000),
+      writer: new WriterLink(nc, 10_000),
+      logger,
+      frameTimeoutMs: 10_000,
+    };
+    const t0 = performance.now();
+    const acquisition = await Acquisition.start(
+      {
+        acq_id: newUid(),
+        volume_uid: newUid(),
+        session_id: "bench",
+        cameras: [CAMERA],
+        num_slices: frames,
+        exposure_ms: 10,
+        laser_config: "488 only",
+        keepalive_ms: 60_000,
+      },
+      deps,
+    );
+    const end = await acquisition.done;
+    await reader.waitEnd(end.acq_id);
+    const seconds = (performance.now() - t0) / 1000;
+    if (end.status !== "complete" || end.frames !== frames) throw new Error(`bench acquisition ended ${end.status}: ${end.reason ?? ""}`);
+    return frames / seconds;
+  } finally {
+    await reader.stop();
+    core.close();
+  }
+}
+
+/** GB/s of `copy` over `copies` repetitions of one frame. */
+function bandwidth(copies: number, copy: () => void): number {
+  copy();
+  const t0 = performance.now();
+  for (let i = 0; i < copies; i++) copy();
+  return (copies * FRAME_BYTES) / ((performance.now() - t0) / 1000) / 1e9;
+}
+
+/**
+ * Sim frame rate into shared memory (raw and through the acquisition path)
+ * and the shm hop's bandwidth beside a plain memcpy of the same frame size,
+ * all measured in the same run.
+ */
+export async function benchHardware(opts: HardwareBenchOptions = {}): Promise<BenchRow[]> {
+  const frames = opts.frames ?? 100;
+  const copies = opts.copies ?? 200;
+  const ringPath = `/dev/shm/gently-bench-hardware-${process.pid}-${newUid()}`;
+  const ring = createRing(ringPath, { slotBytes: FRAME_BYTES, numSlots: 4 });
+  const nats = await startTestNats();
+  const nc = await connectBus({ servers: nats.url, name: "hardware-bench", logger: createLogger("hardware-bench", "silent") });
+  try {
+    const raw = await rawPopFps(ring, frames);
+    const path = await acquisitionFps(nc, ring, frames);
+
+    const slot = ring.tryAcquire();
+    if (slot === null) throw new Error("bench ring has no free slot");
+    ring.commit(slot, 0, FRAME_BYTES);
+    const into = Buffer.alloc(FRAME_BYTES);
+    const source = Buffer.alloc(FRAME_BYTES, 7);
+    const shm = bandwidth(copies, () => ring.read(slot, 0, into));
+    const memcpy = bandwidth(copies, () => source.copy(into));
+    ring.release(slot, 0);
+
+    return [
+      { name: "sim 2048x2048 uint16: raw gc_pop_next into a ring slot (baseline)", value: raw, unit: "frames/s", ratio_vs_baseline: 1 },
+      {
+        name: "sim 2048x2048 uint16: acquisition path (core -> ring slot -> descriptor on NATS -> reader copy + release)",
+        value: path,
+        unit: "frames/s",
+        ratio_vs_baseline: path / raw,
+      },
+      { name: "memcpy: Buffer.copy of one 8 MiB frame (baseline)", value: memcpy, unit: "GB/s", ratio_vs_baseline: 1 },
+      { name: "shm hop: ring.read of one 8 MiB frame into a Buffer", value: shm, unit: "GB/s", ratio_vs_baseline: shm / memcpy },
+    ];
+  } finally {
+    await nc.close();
+    await nats.stop();
+    ring.close();
+    unlinkRing(ringPath);
+  }
+}
