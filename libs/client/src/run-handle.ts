@@ -1,0 +1,136 @@
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { decodeJson } from "@gently/bus";
+import {
+  parseRunDocument,
+  RunProgress,
+  streams,
+  subjects,
+  type ExitStatus,
+  type RunDocument,
+  type RunStartDoc,
+  type RunStopDoc,
+  type Uid,
+  type VolumeRef,
+} from "@gently/protocol";
+import { followStream } from "./stream-read";
+
+/** How a run ended, gathered from its documents. */
+export interface RunResult {
+  run_uid: Uid;
+  plan_name: string;
+  session_id: string;
+  status: ExitStatus;
+  reason: string;
+  /** every file the run wrote (volumes and images), in order */
+  volumes: VolumeRef[];
+  volume_uids: Uid[];
+  /** every event's data, by stream, in order */
+  events: { stream: string; seq_num: number; data: Record<string, unknown> }[];
+  /** the plan's summary (its "result" event), null when the run did not get that far */
+  result: Record<string, unknown> | null;
+  start: RunStartDoc;
+  stop: RunStopDoc;
+}
+
+/**
+ * One run, followed through its documents. The documents are replayed from
+ * the RUNS stream from the run's start, so a handle made late (or after a
+ * reconnect) sees everything; progress events are live only.
+ */
+export class RunHandle {
+  private result: Promise<RunResult> | null = null;
+  private progressSub: Subscription | null = null;
+  private readonly listeners = new Set<(p: RunProgress) => void>();
+
+  constructor(
+    private readonly nc: NatsConnection,
+    readonly run_uid: Uid,
+    /** place in the queue when submitted: 0 running now */
+    readonly position = 0,
+  ) {}
+
+  /** Calls back with each progress message ({done, total, phase, message}); returns the unsubscribe. */
+  onProgress(listener: (p: RunProgress) => void): () => void {
+    this.listeners.add(listener);
+    this.progressSub ??= this.nc.subscribe(subjects.run.progress(this.run_uid), {
+      callback: (err, msg) => {
+        if (err) return;
+        const parsed = RunProgress.safeParse(decodeJson(msg.data));
+        if (parsed.success) for (const l of this.listeners) l(parsed.data);
+      },
+    });
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) this.unsubscribeProgress();
+    };
+  }
+
+  private unsubscribeProgress(): void {
+    this.progressSub?.unsubscribe();
+    this.progressSub = null;
+  }
+
+  /** Every document of the run from its start, ending after its stop document. */
+  async *documents(): AsyncGenerator<RunDocument> {
+    const follow = await followStream(this.nc, streams.runs.name, subjects.run.docs(this.run_uid));
+    try {
+      for await (const m of follow.messages) {
+        const kind = m.subject.slice(m.subject.lastIndexOf(".") + 1);
+        const doc = parseRunDocument(kind, decodeJson(m.data));
+        yield doc;
+        if (doc.kind === "stop") return;
+      }
+    } finally {
+      await follow.close();
+    }
+  }
+
+  /** Resolves when the run has ended (successfully or not), with what it produced. */
+  done(): Promise<RunResult> {
+    this.result ??= this.collect().finally(() => this.unsubscribeProgress());
+    return this.result;
+  }
+
+  private async collect(): Promise<RunResult> {
+    let start: RunStartDoc | null = null;
+    const streamsByDescriptor = new Map<string, string>();
+    const volumes: VolumeRef[] = [];
+    const events: RunResult["events"] = [];
+    for await (const d of this.documents()) {
+      switch (d.kind) {
+        case "start":
+          start = d.doc;
+          break;
+        case "descriptor":
+          streamsByDescriptor.set(d.doc.uid, d.doc.name);
+          break;
+        case "event":
+          events.push({ stream: streamsByDescriptor.get(d.doc.descriptor) ?? "primary", seq_num: d.doc.seq_num, data: d.doc.data });
+          break;
+        case "stream_resource":
+          volumes.push({ uid: d.doc.uid, path: d.doc.path, shape: d.doc.shape, dtype: d.doc.dtype, session_id: start?.session_id ?? "default" } as VolumeRef);
+          break;
+        case "stop": {
+          if (!start) throw new Error(`run ${this.run_uid} has a stop document without a start`);
+          const summary = events.filter((e) => e.stream === "result").at(-1);
+          return {
+            run_uid: this.run_uid,
+            plan_name: start.plan_name,
+            session_id: start.session_id,
+            status: d.doc.exit_status,
+            reason: d.doc.reason,
+            volumes,
+            volume_uids: d.doc.volume_uids,
+            events,
+            result: summary?.data ?? null,
+            start,
+            stop: d.doc,
+          };
+        }
+        default:
+          break;
+      }
+    }
+    throw new Error(`the documents of run ${this.run_uid} ended without a stop document`);
+  }
+}

@@ -1,0 +1,129 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import { call, subscribeValidated, type Logger } from "@gently/bus";
+import { AcquisitionEnd, GentlyError, hw, newUid, subjects, type VolumeWritten } from "@gently/protocol";
+import type { VolumeSpec } from "./steps";
+import type { VolumeAnnouncements } from "./volume-events";
+
+export interface AcquisitionDeps {
+  nc: NatsConnection;
+  logger: Logger;
+  volumes: VolumeAnnouncements;
+  /** the hardware stops a sequence whose owner is silent this long; keepalives go every third of it */
+  keepaliveMs: number;
+}
+
+export interface Owner {
+  session_id: string;
+  run_uid: string;
+  plan_name: string;
+}
+
+/** How long the writer may take after the last frame (fsync and rename), and a sequence may take to start. */
+const WRITE_GRACE_MS = 30_000;
+/** After an abort: how long to wait for the sequence's end before giving up on it. */
+const ABORT_GRACE_MS = 5_000;
+
+function deadlineFor(v: VolumeSpec): number {
+  const frames = v.num_slices * v.cameras.length;
+  // generous: a slow disk or a busy machine must not turn into a failed run
+  return WRITE_GRACE_MS + 3 * frames * (v.exposure_ms + 20);
+}
+
+export function rejectAfter(ms: number, error: () => GentlyError): { promise: Promise<never>; clear(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(error()), ms);
+  });
+  // raced later (or never, when the step fails first): never an unhandled rejection
+  promise.catch(() => undefined);
+  return { promise, clear: () => clearTimeout(timer) };
+}
+
+export function onAbort(signal: AbortSignal): Promise<"aborted"> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve("aborted");
+    else signal.addEventListener("abort", () => resolve("aborted"), { once: true });
+  });
+}
+
+/**
+ * One light-sheet volume: registers for the writer's announcement and the
+ * frame stream's end, starts the sequence, keeps it alive, and returns the
+ * written volume. A failed end, a failed write, an abort or a deadline ends
+ * it with a clear error; on abort the sequence is stopped first.
+ */
+export async function acquireVolume(
+  deps: AcquisitionDeps,
+  volume: VolumeSpec,
+  owner: Owner,
+  signal: AbortSignal,
+  onFrames: (done: number, total: number) => void,
+): Promise<VolumeWritten> {
+  if (signal.aborted) throw new GentlyError("aborted", "aborted before the volume started");
+  const volume_uid = newUid();
+  const acq_id = newUid();
+  const total = volume.num_slices * volume.cameras.length;
+  const expectation = deps.volumes.expect(volume_uid);
+  let endFailed: (end: AcquisitionEnd) => void = () => undefined;
+  const ended = new Promise<AcquisitionEnd>((resolve) => (endFailed = resolve));
+  const endSub = subscribeValidated(
+    deps.nc,
+    subjects.frames.end(acq_id),
+    AcquisitionEnd,
+    (end) => {
+      if (end.status !== "complete") endFailed(end);
+    },
+    { logger: deps.logger },
+  );
+  let keepalive: NodeJS.Timeout | undefined;
+  const deadline = rejectAfter(deadlineFor(volume), () => new GentlyError("timeout", `volume ${volume_uid} was not written in time (acquisition ${acq_id})`));
+  try {
+    await call(
+      deps.nc,
+      hw.startSequence,
+      {
+        acq_id,
+        volume_uid,
+        session_id: owner.session_id,
+        run_uid: owner.run_uid,
+        plan_name: owner.plan_name,
+        cameras: volume.cameras,
+        num_slices: volume.num_slices,
+        exposure_ms: volume.exposure_ms,
+        sweep: volume.sweep,
+        laser_config: volume.laser_config,
+        keepalive_ms: deps.keepaliveMs,
+      },
+      { timeoutMs: 15_000 },
+    );
+    keepalive = setInterval(() => {
+      call(deps.nc, hw.keepalive, { acq_id }, { timeoutMs: Math.max(1_000, deps.keepaliveMs / 3) })
+        .then((r) => onFrames(Math.min(r.frames_done, total), total))
+        // the sequence may have just ended; the announcement or the end message says how
+        .catch((err) => deps.logger.debug({ acq_id, err: String(err) }, "keepalive not taken"));
+    }, Math.max(50, Math.floor(deps.keepaliveMs / 3)));
+
+    const failedEnd = ended.then(async (end) => {
+      // the writer's failure says more than the frame stream's end: give it a moment to arrive
+      await new Promise((r) => setTimeout(r, 2_000));
+      throw new GentlyError(end.status === "aborted" ? "aborted" : "device_error", `acquisition ${acq_id} ${end.status}: ${end.reason ?? "no reason given"}`);
+    });
+    const outcome = await Promise.race([expectation.written, failedEnd, onAbort(signal), deadline.promise]);
+    if (outcome !== "aborted") {
+      onFrames(total, total);
+      return outcome;
+    }
+    await call(deps.nc, hw.stopSequence, { acq_id, reason: String((signal.reason as Error)?.message ?? "aborted") }, { timeoutMs: 5_000 }).catch(
+      (err) => deps.logger.warn({ acq_id, err: String(err) }, "stopping the sequence failed"),
+    );
+    const settled = rejectAfter(ABORT_GRACE_MS, () => new GentlyError("aborted", "aborted"));
+    await Promise.race([expectation.written, ended, settled.promise]).catch(() => undefined);
+    settled.clear();
+    throw new GentlyError("aborted", `aborted during volume ${volume_uid}`);
+  } finally {
+    clearInterval(keepalive);
+    deadline.clear();
+    endSub.unsubscribe();
+    expectation.cancel();
+  }
+}

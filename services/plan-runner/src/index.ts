@@ -1,0 +1,2 @@
+export { startPlanRunner, type PlanRunnerOptions } from "./service";
+export { focusScore, FOCUS_BAND } from "./focus-score";

@@ -1,0 +1,164 @@
+import type { JetStreamClient } from "@nats-io/jetstream";
+import { call, type Logger } from "@gently/bus";
+import {
+  GentlyError,
+  hw,
+  limitViolationError,
+  type ExitStatus,
+  type HistoryEntry,
+  type RunnerStatus,
+  type RunPhase,
+  type Uid,
+} from "@gently/protocol";
+import type { AcquisitionDeps } from "./acquisition";
+import { storeCalibration } from "./calibration-store";
+import { RunDocuments } from "./documents";
+import type { ParsedPlan, StepRecord } from "./plans";
+import type { RunControl } from "./run-control";
+import { executeStep } from "./step-executor";
+import { stepWeight, type Step } from "./steps";
+import { checkSteps } from "./validate";
+import { VERSION } from "./version";
+
+export interface RunnerEnv {
+  deps: AcquisitionDeps;
+  js: JetStreamClient;
+  storage: string;
+  logger: Logger;
+  runnerStatus(): RunnerStatus;
+}
+
+export interface RunSpec {
+  run_uid: Uid;
+  plan: ParsedPlan;
+  session_id: string;
+  submitted: string;
+}
+
+export type ProgressUpdate = { phase: RunPhase; done: number; total: number; message?: string };
+
+function messageOf(err: unknown): string {
+  return err instanceof GentlyError ? `${err.code}: ${err.message}` : String((err as Error)?.message ?? err);
+}
+
+/**
+ * Runs one plan, pymmcore-plus style: dry run and check every target,
+ * emit start, execute the typed steps with a checkpoint (pause, stop,
+ * abort) between each, summarize, and always tear down (lasers off) and
+ * emit stop, whatever happened.
+ */
+export async function executeRun(
+  env: RunnerEnv,
+  spec: RunSpec,
+  control: RunControl,
+  onUpdate: (u: ProgressUpdate) => void,
+): Promise<HistoryEntry> {
+  const { plan, run_uid, session_id } = spec;
+  const { nc } = env.deps;
+  const log = env.logger.child({ run_uid, plan: plan.name });
+  const docs = new RunDocuments(env.js, nc, run_uid);
+  const started = new Date();
+  let steps: Step[] = [];
+  let exit: ExitStatus = "success";
+  let reason = "completed";
+  let failedBeforeStart: unknown = null;
+  try {
+    // checked again at start: the state may have changed since the plan was queued
+    const state = await call(nc, hw.state, {});
+    steps = plan.definition.expand(plan.params, state);
+    const violations = checkSteps(state.limits, steps);
+    if (violations.length > 0) throw limitViolationError(violations);
+  } catch (err) {
+    failedBeforeStart = err;
+  }
+  const total = steps.reduce((n, s) => n + stepWeight(s), 0);
+  let done = 0;
+  let phase: RunPhase = "running";
+  const update = (p: RunPhase, d: number, message?: string) => {
+    phase = p;
+    const u = { phase: p, done: d, total, ...(message ? { message } : {}) };
+    onUpdate(u);
+    docs.progress(u);
+  };
+  control.onPaused = () => update("paused", done, "paused between steps");
+
+  await docs.start({ plan_name: plan.name, plan_args: plan.params as Record<string, unknown>, session_id, num_points: total, versions: { gently: VERSION } });
+  const records: StepRecord[] = [];
+  try {
+    if (failedBeforeStart) throw failedBeforeStart;
+    const owner = { session_id, run_uid, plan_name: plan.name };
+    for (let i = 0; i < steps.length; i++) {
+      const step = steps[i]!;
+      const verdict = await control.checkpoint();
+      if (verdict === "abort") throw new GentlyError("aborted", control.abortReason);
+      if (verdict === "stop") {
+        reason = `stopped by request after ${i} of ${steps.length} steps`;
+        break;
+      }
+      update(step.kind === "acquire" ? "acquiring" : step.kind === "wait_until" ? "waiting" : "running", done, step.where);
+      const outcome = await executeStep(step, {
+        deps: env.deps,
+        owner,
+        control,
+        storage: env.storage,
+        startedMs: started.getTime(),
+        runnerStatus: env.runnerStatus,
+        onFrames: (frames, of) => update(phase, done, `${step.where}: frame ${frames}/${of}`),
+      });
+      if (outcome.data) {
+        records.push({ step, data: outcome.data });
+        await docs.event("primary", outcome.data, { source: outcome.source, ...(outcome.volume ? { volume: outcome.volume } : {}) });
+      }
+      done += stepWeight(step);
+      update("running", done, step.where);
+      if (outcome.stop) {
+        reason = `stopped by request after ${i + 1} of ${steps.length} steps`;
+        break;
+      }
+    }
+    const result = await plan.definition.summarize(plan.params, records, {
+      run_uid,
+      session_id,
+      storeCalibration: (record) => storeCalibration(env.js, env.storage, record, { session_id, run_uid }),
+    });
+    await docs.event("result", result, { source: "plan" });
+  } catch (err) {
+    if (control.aborted) {
+      exit = "abort";
+      reason = control.abortReason;
+    } else {
+      exit = "fail";
+      reason = messageOf(err);
+      log.warn({ err: reason }, "run failed");
+    }
+  } finally {
+    if (plan.definition.lasersOff) {
+      update("teardown", done, "lasers off");
+      try {
+        await call(nc, hw.setPreset, { group: "Laser", preset: "ALL OFF" });
+      } catch (err) {
+        log.error({ err: String(err) }, "could not switch the lasers off after the run");
+        if (exit === "success") {
+          exit = "fail";
+          reason = `the lasers could not be confirmed off: ${messageOf(err)}`;
+        } else {
+          reason += `; the lasers could not be confirmed off: ${messageOf(err)}`;
+        }
+      }
+    }
+  }
+  const stop = await docs.stop(exit, reason, plan.name);
+  update("done", exit === "success" ? total : done, `${exit}: ${reason}`);
+  log.info({ exit, reason, volumes: stop.volume_uids.length }, "run ended");
+  return {
+    run_uid,
+    plan: plan.name,
+    params: plan.params as Record<string, unknown>,
+    session_id,
+    started: started.toISOString(),
+    ended: new Date(stop.time * 1000).toISOString(),
+    exit_status: exit,
+    reason,
+    volume_uids: stop.volume_uids,
+  };
+}

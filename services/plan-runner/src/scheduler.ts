@@ -1,0 +1,208 @@
+import { call, type Logger } from "@gently/bus";
+import {
+  GentlyError,
+  hw,
+  limitViolationError,
+  newUid,
+  type ActiveRun,
+  type ControlReply,
+  type HistoryEntry,
+  type QueuedRun,
+  type QueueReply,
+  type RunnerStatus,
+  type SubmitReply,
+  type Uid,
+} from "@gently/protocol";
+import { RunDocuments } from "./documents";
+import type { RunHistory } from "./history";
+import { parsePlan, type ParsedPlan } from "./plans";
+import { RunQueue } from "./queue";
+import { RunControl } from "./run-control";
+import { executeRun, type RunnerEnv } from "./runner";
+import { checkSteps } from "./validate";
+import { VERSION } from "./version";
+
+interface Pending {
+  run_uid: Uid;
+  info: QueuedRun;
+  plan: ParsedPlan;
+}
+
+interface Running {
+  info: ActiveRun;
+  control: RunControl;
+  finished: Promise<HistoryEntry>;
+}
+
+const DEFAULT_SESSION = "default";
+
+/**
+ * The queue and the runs: one run that may move or illuminate at a time, in
+ * FIFO order; read-only plans (positions, state, detection) run at once
+ * beside it. Every control request lands here.
+ */
+export class Scheduler {
+  private readonly queue = new RunQueue<Pending>();
+  private current: Running | null = null;
+  private readonly readers = new Map<string, Running>();
+  private finishedCount = 0;
+  private closing = false;
+
+  constructor(
+    private readonly env: Omit<RunnerEnv, "runnerStatus">,
+    private readonly history: RunHistory,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Parse, dry-run and check the plan now (so the caller hears of every violation), then queue it. */
+  async submit(req: { plan: string; params: Record<string, unknown>; session_id?: string }): Promise<SubmitReply> {
+    if (this.closing) throw new GentlyError("unavailable", "the plan runner is stopping");
+    const plan = parsePlan(req.plan, req.params);
+    if (!plan.definition.readOnly) {
+      const state = await call(this.env.deps.nc, hw.state, {});
+      const violations = checkSteps(state.limits, plan.definition.expand(plan.params, state));
+      if (violations.length > 0) throw limitViolationError(violations);
+    }
+    const run_uid = newUid();
+    const info: QueuedRun = {
+      run_uid,
+      plan: plan.name,
+      params: plan.params as Record<string, unknown>,
+      session_id: req.session_id ?? DEFAULT_SESSION,
+      submitted: new Date().toISOString(),
+    };
+    if (plan.definition.readOnly) {
+      const running = this.start({ run_uid, info, plan }, () => this.readers.delete(run_uid));
+      this.readers.set(run_uid, running);
+      return { run_uid, plan: plan.name, position: 0 };
+    }
+    const place = this.queue.push({ run_uid, info, plan });
+    const position = this.current ? place : place - 1;
+    this.pump();
+    return { run_uid, plan: plan.name, position };
+  }
+
+  private pump(): void {
+    if (this.current || this.closing) return;
+    const next = this.queue.shift();
+    if (!next) return;
+    this.current = this.start(next, () => {
+      this.current = null;
+      this.pump();
+    });
+  }
+
+  private start(p: Pending, onEnd: () => void): Running {
+    const control = new RunControl();
+    const info: ActiveRun = { ...p.info, started: new Date().toISOString(), phase: "running", done: 0, total: 0 };
+    const finished = executeRun(
+      { ...this.env, runnerStatus: () => this.status() },
+      { run_uid: p.run_uid, plan: p.plan, session_id: p.info.session_id, submitted: p.info.submitted },
+      control,
+      (u) => Object.assign(info, { phase: u.phase, done: u.done, total: u.total }),
+    )
+      .then((entry) => {
+        this.history.add(entry);
+        return entry;
+      })
+      .catch((err) => {
+        // documents could not be published (NATS gone): the run is over all the same
+        this.logger.error({ run_uid: p.run_uid, err: String(err) }, "run ended without its stop document");
+        throw err;
+      })
+      .finally(() => {
+        this.finishedCount++;
+        onEnd();
+      });
+    finished.catch(() => undefined);
+    return { info, control, finished };
+  }
+
+  /** The run a control request means: the given one, else the run in progress. */
+  private target(run_uid: string | undefined, what: string): Running {
+    if (run_uid === undefined) {
+      if (!this.current) throw new GentlyError("conflict", `nothing to ${what}: no run in progress`);
+      return this.current;
+    }
+    if (this.current?.info.run_uid === run_uid) return this.current;
+    const reader = this.readers.get(run_uid);
+    if (reader) return reader;
+    if (this.queue.find(run_uid)) throw new GentlyError("conflict", `run ${run_uid} has not started yet; remove it from the queue instead`, "run_uid");
+    throw new GentlyError("not_found", `run ${run_uid} is neither running nor queued`, "run_uid");
+  }
+
+  pause(run_uid?: string): ControlReply {
+    const run = this.target(run_uid, "pause");
+    return { run_uid: run.info.run_uid, effect: run.control.pause() };
+  }
+
+  resume(run_uid?: string): ControlReply {
+    const run = this.target(run_uid, "resume");
+    run.control.resume();
+    return { run_uid: run.info.run_uid, effect: "resumed" };
+  }
+
+  stop(run_uid?: string): ControlReply {
+    const run = this.target(run_uid, "stop");
+    run.control.stop();
+    return { run_uid: run.info.run_uid, effect: "stopping" };
+  }
+
+  async abort(run_uid: string | undefined, reason: string): Promise<ControlReply> {
+    if (run_uid !== undefined && this.queue.find(run_uid)) {
+      await this.dropQueued(this.queue.remove(run_uid), reason);
+      return { run_uid: run_uid as Uid, effect: "removed" };
+    }
+    const run = this.target(run_uid, "abort");
+    run.control.abort(reason);
+    return { run_uid: run.info.run_uid, effect: "aborting" };
+  }
+
+  queueReply(): QueueReply {
+    return { current: this.current ? { ...this.current.info } : null, queued: this.queue.list().map((p) => p.info) };
+  }
+
+  moveInQueue(run_uid: string, position: number): QueueReply {
+    this.queue.move(run_uid, position);
+    return this.queueReply();
+  }
+
+  async removeFromQueue(run_uid: string): Promise<QueueReply> {
+    await this.dropQueued(this.queue.remove(run_uid), "removed from the queue before it started");
+    return this.queueReply();
+  }
+
+  /** A queued run that never ran still gets its start and stop documents, so whoever follows it learns how it ended. */
+  private async dropQueued(p: Pending, reason: string): Promise<void> {
+    const docs = new RunDocuments(this.env.js, this.env.deps.nc, p.run_uid);
+    await docs.start({ plan_name: p.plan.name, plan_args: p.info.params, session_id: p.info.session_id, num_points: 0, versions: { gently: VERSION } });
+    const stop = await docs.stop("abort", reason, p.plan.name);
+    this.history.add({
+      run_uid: p.run_uid,
+      plan: p.plan.name,
+      params: p.info.params,
+      session_id: p.info.session_id,
+      started: new Date(stop.time * 1000).toISOString(),
+      ended: new Date(stop.time * 1000).toISOString(),
+      exit_status: "abort",
+      reason,
+      volume_uids: [],
+    });
+    this.finishedCount++;
+  }
+
+  status(): RunnerStatus {
+    const c = this.current;
+    const state: RunnerStatus["state"] = c ? c.control.state : "idle";
+    return { state, current: c ? { ...c.info } : null, queue_length: this.queue.length, finished: this.finishedCount };
+  }
+
+  /** Service stop: queued runs are dropped, running ones aborted and waited for (teardown included). */
+  async close(reason: string): Promise<void> {
+    this.closing = true;
+    for (const p of this.queue.drain()) await this.dropQueued(p, reason).catch(() => undefined);
+    const running = [this.current, ...this.readers.values()].filter((r): r is Running => r !== null);
+    for (const r of running) r.control.abort(reason);
+    await Promise.allSettled(running.map((r) => r.finished));
+  }
+}
