@@ -1,6 +1,5 @@
 import path from "node:path";
 import { connect as natsConnect, type NatsConnection } from "@nats-io/transport-node";
-import { inboxPrefixFor } from "@gently/protocol";
 import { readCredentials } from "@gently/bus";
 import { inboxPrefixFor } from "@gently/protocol";
 
