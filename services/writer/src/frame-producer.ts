@@ -54,13 +54,16 @@ export class FrameProducer {
 
   /**
    * Puts frame `seq` (plane z of camera c, cameras interleaved) into a free
-   * slot and announces it; waits for a slot while the ring is full.
+   * slot and announces it; waits for a slot while the ring is full. Without
+   * `pixels` the slot's current contents are committed as the frame, as when
+   * a camera has written the slot itself (no copy in this process).
    */
-  async frame(begin: AcquisitionBegin, seq: number, pixels: Uint8Array, descriptor: Partial<FrameDescriptor> = {}): Promise<number> {
+  async frame(begin: AcquisitionBegin, seq: number, pixels?: Uint8Array, descriptor: Partial<FrameDescriptor> = {}): Promise<number> {
     const slot = await this.ring.acquire(30_000);
     if (slot === null) throw new Error(`no ring slot freed within 30 s at frame ${seq}: the writer stopped releasing`);
-    this.ring.write(slot, pixels);
-    this.ring.commit(slot, seq, pixels.byteLength);
+    const bytes = begin.width * begin.height * (begin.dtype === "uint16" ? 2 : 1);
+    if (pixels) this.ring.write(slot, pixels);
+    this.ring.commit(slot, seq, pixels?.byteLength ?? bytes);
     const c = seq % begin.cameras.length;
     const now_us = Math.round(performance.timeOrigin * 1000 + performance.now() * 1000);
     publishValidated(this.nc, subjects.frames.frame(begin.acq_id), FrameDescriptor, {
@@ -73,7 +76,7 @@ export class FrameProducer {
       width: begin.width,
       height: begin.height,
       dtype: begin.dtype,
-      bytes: pixels.byteLength,
+      bytes: pixels?.byteLength ?? bytes,
       piezo_um: begin.position.piezo_um ?? 0,
       galvo_deg: 0,
       timestamp_us: now_us,

@@ -1,0 +1,196 @@
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { connectBus, createLogger, decodeJson } from "@gently/bus";
+import { microServiceName, subjects, VolumeFailed, VolumeWritten } from "@gently/protocol";
+import { createRing, unlinkRing } from "@gently/ring";
+import { freePort, NatsServerProcess, nodeArgsFor, serviceEntry } from "@gently/supervisor";
+import { FrameProducer, framePixels } from "./frame-producer";
+
+/**
+ * Write speed of the real writer path — frames committed into the
+ * shared-memory ring, announced over NATS, copied out by the writer process,
+ * written as OME-TIFF, fsynced, renamed — against `dd conv=fdatasync` of the
+ * same size on the same directory, and against Python tifffile when the
+ * system python has it. Disk speed varies several-fold from run to run, so
+ * the runs are interleaved (writer, dd, tifffile, writer, ...) and the
+ * ratios are taken between medians.
+ */
+
+export interface WriterBenchOptions {
+  /** planes in the volume (200 × 2048 × 2048 uint16 = 1.6 GB by default) */
+  slices?: number;
+  width?: number;
+  height?: number;
+  /** interleaved rounds; each round runs every contender once */
+  rounds?: number;
+  log?: (line: string) => void;
+}
+
+export interface WriterBenchResult {
+  bytes: number;
+  rounds: number;
+  writer_mb_s: number[];
+  dd_mb_s: number[];
+  /** absent when /usr/bin/python3 cannot import tifffile */
+  tifffile_mb_s?: number[];
+  /** median writer MB/s over median dd MB/s; target >= 0.9 */
+  ratio_vs_dd: number;
+  /** median writer MB/s over median tifffile MB/s; target >= 1.0 */
+  ratio_vs_tifffile?: number;
+}
+
+const SYSTEM_PYTHON = "/usr/bin/python3";
+const TIFFFILE_SCRIPT = fileURLToPath(new URL("../bench/tifffile_write.py", import.meta.url));
+const DD_BLOCK_BYTES = 8 << 20;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function hasTifffile(): boolean {
+  return spawnSync(SYSTEM_PYTHON, ["-c", "import tifffile"], { stdio: "ignore" }).status === 0;
+}
+
+/** Waits for the next volume.written or volume.failed of `uid`. */
+function nextOutcome(nc: NatsConnection, uid: string): Promise<VolumeWritten> {
+  return new Promise((resolve, reject) => {
+    const sub = nc.subscribe("gently.volume.>", {
+      callback: (_err, msg) => {
+        const body = decodeJson(msg.data) as { uid?: string };
+        if (body.uid !== uid) return;
+        sub.unsubscribe();
+        if (msg.subject === subjects.volume.written) resolve(VolumeWritten.parse(body));
+        else reject(new Error(`writer failed the volume: ${VolumeFailed.parse(body).reason}`));
+      },
+    });
+  });
+}
+
+async function waitForWriter(nc: NatsConnection, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`writer exited with code ${child.exitCode}`);
+    try {
+      await nc.request(`$SRV.PING.${microServiceName("writer")}`, undefined, { timeout: 500 });
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  throw new Error("writer did not answer $SRV.PING within 30 s");
+}
+
+export async function benchWriter(dir: string, opts: WriterBenchOptions = {}): Promise<WriterBenchResult> {
+  const slices = opts.slices ?? 200;
+  const width = opts.width ?? 2048;
+  const height = opts.height ?? 2048;
+  const rounds = opts.rounds ?? 3;
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const planeBytes = width * height * 2;
+  const work = await mkdtemp(path.join(dir, ".writer-bench-"));
+  const natsStore = mkdtempSync(path.join(os.tmpdir(), "gently-writer-bench-nats-"));
+  const ringPath = `/dev/shm/gently-writer-bench-${process.pid}`;
+  const logger = createLogger("writer-bench", "silent");
+  const nats = new NatsServerProcess({ port: await freePort(), storeDir: natsStore });
+  let writer: ChildProcess | undefined;
+  let nc: NatsConnection | undefined;
+  const ring = createRing(ringPath, { slotBytes: planeBytes, numSlots: 8 });
+  try {
+    await nats.start();
+    nc = await connectBus({ servers: nats.url, name: "writer-bench", logger });
+    writer = spawn(process.execPath, nodeArgsFor(serviceEntry("writer")), {
+      env: { ...process.env, GENTLY_NATS_URL: nats.url, GENTLY_STORAGE: work, GENTLY_LOG_LEVEL: process.env.BENCH_WRITER_LOG ?? "warn" },
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+    await waitForWriter(nc, writer);
+    const producer = new FrameProducer(nc, ring);
+    const acquire = async (numSlices: number): Promise<number> => {
+      const begin = producer.acquisition({ num_slices: numSlices, width, height, session_id: "bench" });
+      const outcome = nextOutcome(nc!, begin.volume_uid);
+      const t0 = performance.now();
+      await producer.begin(begin);
+      // Each slot gets pixels once; later frames reuse what the slot holds, as a camera writing
+      // slots by DMA costs this host no copy. The writer still copies every frame out of the ring.
+      for (let seq = 0; seq < numSlices; seq++) {
+        await producer.frame(begin, seq, seq < ring.numSlots ? framePixels(planeBytes, seq) : undefined);
+      }
+      producer.end(begin);
+      const written = await outcome;
+      const seconds = (performance.now() - t0) / 1000;
+      await rm(written.path);
+      return written.bytes / 1e6 / seconds;
+    };
+    // A running writer is warm: one small unmeasured volume first (JIT, first-touch of the ring's pages).
+    await acquire(ring.numSlots * 2);
+    const writerRun = () => acquire(slices);
+    const ddRun = (): number => {
+      const out = path.join(work, "dd.bin");
+      const count = Math.ceil((slices * planeBytes) / DD_BLOCK_BYTES);
+      const t0 = performance.now();
+      execFileSync("dd", ["if=/dev/zero", `of=${out}`, `bs=${DD_BLOCK_BYTES}`, `count=${count}`, "conv=fdatasync"], { stdio: "ignore" });
+      const seconds = (performance.now() - t0) / 1000;
+      rmSync(out);
+      return (count * DD_BLOCK_BYTES) / 1e6 / seconds;
+    };
+    const tifffileRun = (): number => {
+      const out = path.join(work, "tifffile.ome.tif");
+      const printed = execFileSync(SYSTEM_PYTHON, [TIFFFILE_SCRIPT, out, String(slices), String(height), String(width)], { encoding: "utf8" });
+      rmSync(out);
+      const { seconds, bytes } = JSON.parse(printed) as { seconds: number; bytes: number };
+      return bytes / 1e6 / seconds;
+    };
+
+    const withTifffile = hasTifffile();
+    const result: WriterBenchResult = { bytes: 0, rounds, writer_mb_s: [], dd_mb_s: [], ratio_vs_dd: 0 };
+    if (withTifffile) result.tifffile_mb_s = [];
+    else log(`${SYSTEM_PYTHON} cannot import tifffile (Debian: apt-get install python3-tifffile): no tifffile comparison`);
+    result.bytes = slices * planeBytes;
+    log(`writer bench: ${slices} × ${height} × ${width} uint16 (${(result.bytes / 1e9).toFixed(2)} GB) in ${dir}, ${rounds} interleaved rounds`);
+    for (let r = 0; r < rounds; r++) {
+      const w = await writerRun();
+      const d = ddRun();
+      result.writer_mb_s.push(w);
+      result.dd_mb_s.push(d);
+      let line = `round ${r + 1}: writer ${w.toFixed(0)} MB/s, dd ${d.toFixed(0)} MB/s`;
+      if (withTifffile) {
+        const t = tifffileRun();
+        result.tifffile_mb_s!.push(t);
+        line += `, tifffile ${t.toFixed(0)} MB/s`;
+      }
+      log(line);
+    }
+    result.ratio_vs_dd = median(result.writer_mb_s) / median(result.dd_mb_s);
+    let summary = `median writer ${median(result.writer_mb_s).toFixed(0)} MB/s; writer/dd ${result.ratio_vs_dd.toFixed(2)} (target ≥ 0.9)`;
+    if (result.tifffile_mb_s) {
+      result.ratio_vs_tifffile = median(result.writer_mb_s) / median(result.tifffile_mb_s);
+      summary += `; writer/tifffile ${result.ratio_vs_tifffile.toFixed(2)} (target ≥ 1.0)`;
+    }
+    log(summary);
+    return result;
+  } finally {
+    if (writer && writer.exitCode === null) {
+      const exited = new Promise((r) => writer!.once("exit", r));
+      writer.kill("SIGTERM");
+      await exited;
+    }
+    await nc?.close();
+    ring.close();
+    unlinkRing(ringPath);
+    await nats.stop();
+    rmSync(natsStore, { recursive: true, force: true });
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+// npx tsx services/writer/src/bench.ts [dir] [slices] [rounds]
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const [dir = process.cwd(), slices, rounds] = process.argv.slice(2);
+  await benchWriter(dir, { slices: slices ? Number(slices) : undefined, rounds: rounds ? Number(rounds) : undefined });
+}
