@@ -107,6 +107,7 @@ export class Acquisition {
   /** resolves with the AcquisitionEnd that was published */
   readonly done: Promise<AcquisitionEnd>;
   private stopping: { status: EndStatus; reason: string } | null = null;
+  private safe = false;
   private readonly watchdog: Watchdog;
 
   private constructor(
@@ -119,6 +120,11 @@ export class Acquisition {
       void this.stop(`owner disappeared (no keepalive for ${silentMs} ms)`);
     });
     this.done = this.run();
+  }
+
+  /** Still driving the hardware: false once the sequence is stopped and the lasers are off (the end may still be on its way). */
+  get active(): boolean {
+    return !this.safe;
   }
 
   get acqId(): string {
@@ -197,6 +203,7 @@ export class Acquisition {
     } finally {
       this.watchdog.stop();
       makeSafe(this.deps, true);
+      this.safe = true;
     }
     const end = this.endMessage(failure, finishedEarly);
     await this.deps.writer.end(end);

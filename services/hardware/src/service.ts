@@ -91,9 +91,14 @@ export class HardwareService {
     });
   }
 
+  /** The acquisition still driving the hardware, if any. */
+  private get running(): Acquisition | null {
+    return this.acquisition?.active ? this.acquisition : null;
+  }
+
   state(): HwState {
     const { microscope, slots, owner } = this.opts;
-    const a = this.acquisition;
+    const a = this.running;
     return {
       core: microscope.core.libraryPath,
       position: microscope.position(),
@@ -111,7 +116,7 @@ export class HardwareService {
 
   private refuseIfBusy(what: string): void {
     if (this.stopping) throw new GentlyError("conflict", `refused ${what}: the hardware service is stopping`);
-    const a = this.acquisition;
+    const a = this.running;
     if (a) {
       throw new GentlyError(
         "conflict",
