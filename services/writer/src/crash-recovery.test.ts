@@ -22,7 +22,7 @@ describe("writer killed mid-volume", () => {
   const seen: { subject: string; body: Record<string, unknown> }[] = [];
 
   const startWriter = async () => {
-    const writer = spawnService("writer", { GENTLY_NATS_URL: nats.url, GENTLY_STORAGE: storage.dir });
+    const writer = spawnService("writer", { GENTLY_NATS_URL: nats.url, GENTLY_STORAGE: storage.dir, GENTLY_WRITER_STOP_GRACE_MS: "500" });
     processes.push(writer);
     await writer.waitForLog((l) => l.includes('"service registered"'));
     return writer;
@@ -82,5 +82,22 @@ describe("writer killed mid-volume", () => {
     const { jsm } = await jetStreamOf(nc);
     const info = await jsm.streams.info(streams.data.name, { subjects_filter: ">" });
     expect(info.state.subjects).toEqual({ [subjects.volume.failed]: 1 });
+  });
+
+  it("on SIGTERM mid-volume exits cleanly after failing the volume, partial file quarantined", async () => {
+    const volumesDir = path.join(storage.dir, "volumes");
+    const writer = await startWriter();
+    const producer = new FrameProducer(nc, ring);
+    const begin = producer.acquisition({ num_slices: 10 });
+    await producer.begin(begin);
+    for (let seq = 0; seq < 2; seq++) await producer.frame(begin, seq, framePixels(PLANE_BYTES, seq));
+    expect(await writer.stop()).toBe(0);
+    const failed = VolumeFailed.parse(
+      (await waitFor(() => seen.find((e) => e.subject === subjects.volume.failed && e.body.uid === begin.volume_uid), 5_000, "volume.failed")).body,
+    );
+    expect(failed).toMatchObject({ code: "unavailable", reason: "writer stopped before the volume ended" });
+    expect(existsSync(failed.quarantined_path!)).toBe(true);
+    expect(existsSync(path.join(volumesDir, `${begin.volume_uid}.tif`))).toBe(false);
+    expect(readdirSync(volumesDir).filter((n) => n.endsWith(".partial"))).toEqual([]);
   });
 });

@@ -17,9 +17,6 @@ import type { OpenedVolume, VolumeFormat } from "./volume-format";
 
 const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
-/** How long a stopping writer lets running acquisitions finish before failing them. */
-const STOP_GRACE_MS = 8_000;
-
 export interface WriterOptions {
   nc: NatsConnection;
   logger: Logger;
@@ -161,7 +158,7 @@ export async function startWriter(opts: WriterOptions): Promise<RunningWriter> {
       const running = [...active.values()];
       if (running.length > 0) {
         logger.info({ count: running.length }, "waiting for running acquisitions to end");
-        const grace = new Promise((r) => setTimeout(r, STOP_GRACE_MS).unref());
+        const grace = new Promise((r) => setTimeout(r, config.stopGraceMs).unref());
         await Promise.race([Promise.all(running.map((a) => a.outcome)), grace]);
         await Promise.all(
           [...active.values()].map((a) => a.abandon({ code: "unavailable", reason: "writer stopped before the volume ended" })),
