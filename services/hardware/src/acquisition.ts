@@ -75,7 +75,8 @@ function descriptor(
     piezo_um: meta.piezo_um,
     galvo_deg: meta.galvo_deg,
     timestamp_us: meta.timestamp_us,
-    published_us: Date.now() * 1000,
+    // Microseconds, like the core's timestamp (Date.now() would round to the millisecond).
+    published_us: Math.round((performance.timeOrigin + performance.now()) * 1000),
   };
 }
 
