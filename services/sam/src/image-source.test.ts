@@ -1,45 +1,17 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { createOmeTiffSink } from "@gently/ome-tiff";
 import { GentlyError, newUid, type Uid } from "@gently/protocol";
 import { tempStorage } from "@gently/testing";
+import { writeImageFile } from "./image-file";
 import { loadSourceImage } from "./image-source";
 
 const W = 64;
 const H = 32;
 
-/** A gently OME-TIFF as the writer stores two cameras: planes interleaved per slice (XYCZT). */
-async function writeVolume(storage: string, planes: Uint16Array[][], opts: { uid?: Uid } = {}): Promise<Uid> {
-  const uid = opts.uid ?? newUid();
-  const sizeZ = planes.length;
-  const sizeC = planes[0].length;
-  mkdirSync(path.join(storage, "volumes"), { recursive: true });
-  const sink = await createOmeTiffSink({
-    finalPath: path.join(storage, "volumes", `${uid}.tif`),
-    checkFreeSpace: false,
-    meta: {
-      uid,
-      session_id: "s1",
-      run_uid: "none",
-      plan_name: "acquire_volume",
-      dimension_order: "XYCZT",
-      size_x: W,
-      size_y: H,
-      size_z: sizeZ,
-      size_c: sizeC,
-      pixel_size_um: 0.1625,
-      z_step_um: 1,
-      exposure_ms: 10,
-      channels: Array.from({ length: sizeC }, (_, c) => ({ camera: `HamCam${c + 1}`, laser: "488 only" })),
-      stage_position_um: { x_um: 1234.5, y_um: -67.25, z_um: 150 },
-      acquired_at: new Date().toISOString(),
-    },
-  });
-  for (const slice of planes) for (const plane of slice) await sink.appendPlane(plane);
-  await sink.finalize();
-  return uid;
-}
+/** A volume as the writer stores two cameras: planes interleaved per slice (XYCZT), stage and pixel size in the annotation. */
+const writeVolume = (storage: string, planes: Uint16Array[][]): Promise<Uid> =>
+  writeImageFile(storage, planes, { width: W, height: H, pixel_size_um: 0.1625, stage_x_um: 1234.5, stage_y_um: -67.25 });
 
 function randomPlane(seed: number): Uint16Array {
   const plane = new Uint16Array(W * H);
