@@ -51,7 +51,7 @@ export function confineToStorage(realRoot: string, given: string): { real: strin
     throw new GentlyError("invalid_request", `cannot resolve ${given}: ${code ?? String(err)}`, "path");
   }
   const rel = path.relative(realRoot, real);
-  if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel)) {
+  if (rel === "" || rel.split(path.sep)[0] === ".." || path.isAbsolute(rel)) {
     throw new GentlyError("invalid_request", `${given} resolves to ${real}, outside the storage root ${realRoot}`, "path");
   }
   const top = rel.split(path.sep)[0];
