@@ -22,7 +22,9 @@ export function ensureCredentials(storage: string): Credentials {
   const missing = NATS_USERS.filter((user) => !existing[user]);
   if (missing.length === 0) return existing as Credentials;
   const creds = { ...existing } as Credentials;
-  for (const user of missing) creds[user] = randomBytes(24).toString("base64url");
+  // nats-server parses the environment value as a config token: a password
+  // must start with a letter and hold no '-' or it is read as a number or fails.
+  for (const user of missing) creds[user] = `p${randomBytes(24).toString("hex")}`;
   const file = credentialsPath(storage);
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   chmodSync(path.dirname(file), 0o700);
