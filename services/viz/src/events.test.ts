@@ -147,4 +147,12 @@ describe("GET /api/events (SSE from JetStream)", () => {
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { field: string } }).error.field).toBe("Last-Event-ID");
   });
+
+  it("stops cleanly on SIGTERM while a browser is still following events", async () => {
+    const sse = openSse(h.base);
+    await sse.opened;
+    await waitFor(() => sse.messages.some((m) => m.event === "ready"), 10_000, "ready event");
+    expect(await h.viz.stop()).toBe(0);
+    sse.close();
+  });
 });
