@@ -136,11 +136,21 @@ function setMode(mode) {
   $("z-row").hidden = mode !== "slice";
 }
 
+/** Largest power-of-two binning (at most 8) that still gives at least one image pixel per screen pixel. */
+function binFor(geometry) {
+  const screenPixels = $("stage").clientWidth * devicePixelRatio;
+  let bin = 1;
+  while (bin < 8 && screenPixels > 0 && geometry.size_x / (bin * 2) >= screenPixels) bin *= 2;
+  return bin;
+}
+
 function imageUrl() {
   const { uid } = state.meta;
   const params = new URLSearchParams();
   const c = Number($("channel").value || 0);
   if (c > 0) params.set("c", String(c));
+  const bin = binFor(state.meta.geometry);
+  if (bin > 1) params.set("bin", String(bin));
   if (!$("auto").checked) {
     params.set("min", $("min").value);
     params.set("max", $("max").value);

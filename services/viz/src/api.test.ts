@@ -112,6 +112,20 @@ describe("viz HTTP API (real viz and indexer processes, real NATS, real OME-TIFF
     expect(Buffer.from(decode(auto.body).data as Uint8Array).equals(Buffer.from(autoExpected))).toBe(true);
   });
 
+  it("bins a slice by block means before contrast when asked", async () => {
+    const png = decode((await get(h, `/api/images/${rampVolume.uid}/slice/1.png?bin=2&min=0&max=65535`)).body);
+    expect([png.width, png.height]).toEqual([W / 2, H / 2]);
+    const source = ramp(1);
+    const expected = new Uint8Array((W / 2) * (H / 2));
+    for (let y = 0; y < H / 2; y++) {
+      for (let x = 0; x < W / 2; x++) {
+        const at = (dx: number, dy: number) => source[(2 * y + dy) * W + 2 * x + dx];
+        expected[y * (W / 2) + x] = to8(Math.round((at(0, 0) + at(1, 0) + at(0, 1) + at(1, 1)) / 4), 0, 65535);
+      }
+    }
+    expect(Buffer.from(png.data as Uint8Array).equals(Buffer.from(expected))).toBe(true);
+  });
+
   it("reads the requested channel and plane of a two-camera volume", async () => {
     const png = decode((await get(h, `/api/images/${twoChannel.uid}/slice/3.png?c=1&min=0&max=65535`)).body);
     const expected = Uint8Array.from(noise(96, 64, 1, 3), (v) => to8(v, 0, 65535));
@@ -186,6 +200,8 @@ describe("viz HTTP API (real viz and indexer processes, real NATS, real OME-TIFF
       [`/api/images/${uid}/slice/1.png?min=1&min=2&max=9`, "min", /more than once/],
       [`/api/images/${uid}/slice/1.png?gamma=2`, "gamma", /unknown parameter/],
       [`/api/images/${uid}/mip.png?c=2`, "c", /\[0, 0\]/],
+      [`/api/images/${uid}/slice/1.png?bin=9`, "bin", /8/],
+      [`/api/images/${uid}/mip.png?bin=0`, "bin", /1/],
       [`/api/images/${uid}/slice/1.png?min=${"9".repeat(2000)}`, "path", /2048/],
       ["/api/volumes?limit=5000", "limit", /1000/],
       ["/api/volumes?since=yesterday", "since", /./],

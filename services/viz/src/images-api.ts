@@ -1,5 +1,6 @@
 import { GentlyError } from "@gently/protocol";
 import { z } from "zod";
+import { binPlane } from "./binning";
 import { autoWindow, toGray8, type Window } from "./contrast";
 import type { RouteHandler } from "./context";
 import { sendJson, sendImmutable } from "./http-response";
@@ -15,8 +16,13 @@ export const MAX_CHANNEL = 15;
 /** Largest plane index a path may name; real limits come from the volume. */
 export const MAX_Z = 99_999;
 
+/** Largest binning factor: 8×8 already turns a 2048-pixel plane into 256 pixels. */
+export const MAX_BIN = 8;
+
 const RenderQuery = z.object({
   c: intParam(0, MAX_CHANNEL).optional(),
+  /** mean over bin×bin blocks before contrast and encoding; 1 = full resolution */
+  bin: intParam(1, MAX_BIN).optional(),
   min: intParam(0, 65_535).optional(),
   max: intParam(0, 65_535).optional(),
 });
@@ -40,7 +46,7 @@ export const getSlice: RouteHandler = async (ctx, { res, url, params: [uid, zTex
     if (z >= volume.geometry.size_z) {
       throw new GentlyError("invalid_request", `z: must be in [0, ${volume.geometry.size_z - 1}] for this volume`, "z");
     }
-    return render(await volume.readPlane(c, z), volume.geometry.size_x, volume.geometry.size_y, window);
+    return render(await volume.readPlane(c, z), volume.geometry.size_x, volume.geometry.size_y, query.bin ?? 1, window);
   });
   res.setHeader("X-Gently-Window", `${rendered.window.min},${rendered.window.max}`);
   sendImmutable(res, "image/png", rendered.png);
@@ -55,7 +61,7 @@ export const getMip: RouteHandler = async (ctx, { res, url, params: [uid] }) => 
     const c = channelOf(query, volume.geometry);
     const mip = await ctx.mips.get(uid, volume, c);
     res.setHeader("X-Gently-Mip-Uid", mip.uid);
-    return render(mip.pixels, mip.width, mip.height, window);
+    return render(mip.pixels, mip.width, mip.height, query.bin ?? 1, window);
   });
   res.setHeader("X-Gently-Window", `${rendered.window.min},${rendered.window.max}`);
   sendImmutable(res, "image/png", rendered.png);
@@ -83,8 +89,13 @@ function requestedWindow(query: RenderQuery): Window | null {
   return { min: query.min, max: query.max };
 }
 
-/** A plane as an 8-bit PNG under the requested window, or the plane's 0.5-99.5 % percentiles when none is given. */
-export function render(plane: Plane, width: number, height: number, requested: Window | null): { png: Uint8Array; window: Window } {
-  const window = requested ?? autoWindow(plane);
-  return { png: encodeGray8Png(toGray8(plane, window), width, height), window };
+/**
+ * A plane as an 8-bit PNG, binned first when asked, under the requested
+ * window or else the (binned) plane's 0.5-99.5 % percentiles.
+ */
+export function render(plane: Plane, width: number, height: number, bin: number, requested: Window | null): { png: Uint8Array; window: Window } {
+  const binned = binPlane(plane, width, height, bin);
+  if (binned.width < 1 || binned.height < 1) throw new GentlyError("invalid_request", `bin: must be at most ${Math.min(width, height)} for this ${width}x${height} plane`, "bin");
+  const window = requested ?? autoWindow(binned.plane);
+  return { png: encodeGray8Png(toGray8(binned.plane, window), binned.width, binned.height), window };
 }
