@@ -64,7 +64,12 @@ export class Acquisition {
   readonly closed: Promise<void>;
 
   private state: State = "writing";
+  /** descriptors taken, i.e. the seq the next one must have */
   private received = 0;
+  /** index of the next plane the sink takes (z × cameras + c) */
+  private nextPlane = 0;
+  /** planes copied out of the ring ahead of their turn */
+  private readonly held = new Map<number, Buffer>();
   private queue: Promise<void> = Promise.resolve();
   private subs: Subscription[] = [];
   private readonly buffers: PlaneBuffers;
@@ -121,10 +126,10 @@ export class Acquisition {
       this.releaseQuietly(d);
       return;
     }
-    const problem = this.checkFrame(d);
-    if (problem) {
+    const placed = this.placeOf(d);
+    if (typeof placed === "string") {
       this.releaseQuietly(d);
-      await this.fail({ code: "device_error", reason: problem });
+      await this.fail({ code: "device_error", reason: placed });
       return;
     }
     const buf = await this.buffers.take();
@@ -149,16 +154,15 @@ export class Acquisition {
       return;
     }
     this.received++;
-    this.opts.opened.sink.appendPlane(buf).then(
-      () => {
-        this.silence.refresh();
-        this.buffers.give(buf);
-      },
-      (err) => {
-        void this.fail(failureOf(err, `writing plane ${d.seq}`));
-        this.buffers.give(buf);
-      },
-    );
+    if (placed !== this.nextPlane) {
+      this.held.set(placed, buf);
+    } else {
+      this.append(buf);
+      for (let next = this.held.get(this.nextPlane); next; next = this.held.get(this.nextPlane)) {
+        this.held.delete(this.nextPlane);
+        this.append(next);
+      }
+    }
     if (this.received % this.opts.progressEveryFrames === 0) {
       const s = (Date.now() - this.startedMs) / 1000;
       this.log.info(
@@ -168,26 +172,56 @@ export class Acquisition {
     }
   }
 
-  /** Why a descriptor does not fit where the next plane goes, or null. */
-  private checkFrame(d: FrameDescriptorBody): string | null {
+  /** Hands the next plane to the sink; its buffer comes back when the write settled. */
+  private append(buf: Buffer): void {
+    const plane = this.nextPlane++;
+    this.opts.opened.sink.appendPlane(buf).then(
+      () => {
+        this.silence.refresh();
+        this.buffers.give(buf);
+      },
+      (err) => {
+        void this.fail(failureOf(err, `writing plane ${plane}`));
+        this.buffers.give(buf);
+      },
+    );
+  }
+
+  /**
+   * The plane index (z × cameras + c) a descriptor fills, or why it fits
+   * nowhere. Descriptors must come without gaps (seq); the cameras of a slice
+   * may come in either order, within what the plane buffers can hold.
+   */
+  private placeOf(d: FrameDescriptorBody): number | string {
     const b = this.begin;
     const cameras = b.cameras.length;
-    const seq = this.received;
-    if (d.seq !== seq) {
-      return d.seq > seq
-        ? `frame descriptors ${seq}..${d.seq - 1} never arrived (got seq ${d.seq})`
-        : `frame seq ${d.seq} arrived again or out of order (expected ${seq})`;
+    if (d.seq !== this.received) {
+      return d.seq > this.received
+        ? `frame descriptors ${this.received}..${d.seq - 1} never arrived (got seq ${d.seq})`
+        : `frame seq ${d.seq} arrived again or out of order (expected ${this.received})`;
     }
-    if (seq >= this.expectedFrames) return `frame ${d.seq} is beyond the ${this.expectedFrames} frames announced at begin`;
-    const z = Math.floor(seq / cameras);
-    const c = seq % cameras;
-    if (d.z_index !== z || d.camera_index !== c || d.camera !== b.cameras[c]) {
-      return `frame ${d.seq} is z ${d.z_index} of ${d.camera} (#${d.camera_index}); expected z ${z} of ${b.cameras[c]} (#${c})`;
-    }
+    if (d.seq >= this.expectedFrames) return `frame ${d.seq} is beyond the ${this.expectedFrames} frames announced at begin`;
     if (d.width !== b.width || d.height !== b.height || d.dtype !== b.dtype || d.bytes !== this.planeBytes) {
       return `frame ${d.seq} is ${d.width}×${d.height} ${d.dtype} (${d.bytes} bytes); begin said ${b.width}×${b.height} ${b.dtype}`;
     }
-    return null;
+    if (d.camera_index >= cameras || b.cameras[d.camera_index] !== d.camera) {
+      return `frame ${d.seq} is from ${d.camera} (#${d.camera_index}), not one of the cameras ${b.cameras.join(", ")} announced at begin`;
+    }
+    if (d.z_index >= b.num_slices) return `frame ${d.seq} is slice ${d.z_index} of a ${b.num_slices}-slice volume`;
+    const plane = d.z_index * cameras + d.camera_index;
+    const where = `slice ${d.z_index} of ${d.camera}`;
+    if (plane < this.nextPlane || this.held.has(plane)) return `frame ${d.seq} is ${where} again`;
+    const ahead = plane - this.nextPlane;
+    if (ahead > this.buffers.count - 1) {
+      return `frame ${d.seq} (${where}) is ${ahead} planes ahead of the next one due; the writer holds at most ${this.buffers.count - 1}`;
+    }
+    return plane;
+  }
+
+  /** Gives back the buffers of planes that can no longer be written in order. */
+  private dropHeld(): void {
+    for (const buf of this.held.values()) this.buffers.give(buf);
+    this.held.clear();
   }
 
   private releaseQuietly(d: FrameDescriptorBody): void {
@@ -203,6 +237,8 @@ export class Acquisition {
       this.close();
       return;
     }
+    // Planes still held lack a predecessor that can no longer come; checkEnd fails the volume.
+    this.dropHeld();
     // Every plane handed to the sink has settled (written, or failed the volume).
     await this.buffers.idle();
     if ((this.state as State) !== "writing") {
@@ -277,6 +313,7 @@ export class Acquisition {
     this.state = "failed";
     // From now on the timer only ends the draining of frames the hardware still sends.
     if (this.subs.length > 0) this.silence.refresh();
+    this.dropHeld();
     this.log.warn({ code: failure.code, reason: failure.reason, frames: this.received }, "volume failed");
     const { sink, tempPath, finalPath } = this.opts.opened;
     try {

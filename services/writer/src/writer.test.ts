@@ -185,6 +185,33 @@ describe("writer service", () => {
     expect(ome.planes[3]).toMatchObject({ theZ: 1, theC: 1 });
   });
 
+  it("puts each camera's frame in its plane when the cameras of a slice arrive in either order", async () => {
+    const cameras = ["HamCam1", "HamCam2"] as const;
+    const begin = producer.acquisition({ cameras: [...cameras], num_slices: 3 });
+    await producer.begin(begin);
+    // Slices 0 and 2 arrive HamCam2 first, as two cameras' buffers may deliver them.
+    const order: [number, number][] = [[0, 1], [0, 0], [1, 0], [1, 1], [2, 1], [2, 0]];
+    for (const [seq, [z, c]] of order.entries()) {
+      await producer.frame(begin, seq, framePixels(PLANE_BYTES, z * 2 + c), { z_index: z, camera_index: c, camera: cameras[c] });
+    }
+    producer.end(begin);
+    const body = VolumeWritten.parse((await waitEvent(begin.volume_uid, subjects.volume.written)).body);
+    const planes = await geotiffPlanes(body.path);
+    planes.forEach((plane, i) => expect(plane.equals(framePixels(PLANE_BYTES, i)), `plane ${i}`).toBe(true));
+  });
+
+  it("fails a volume when a plane arrives twice", async () => {
+    const begin = producer.acquisition({ num_slices: 3 });
+    await producer.begin(begin);
+    await producer.frame(begin, 0, framePixels(PLANE_BYTES, 0));
+    await producer.frame(begin, 1, framePixels(PLANE_BYTES, 1), { z_index: 0 });
+    await producer.frame(begin, 2, framePixels(PLANE_BYTES, 2));
+    producer.end(begin);
+    const failed = VolumeFailed.parse((await waitEvent(begin.volume_uid, subjects.volume.failed)).body);
+    expect(failed).toMatchObject({ code: "device_error", reason: "frame 1 is slice 0 of HamCam1 again" });
+    await waitFor(() => ring.stats().free === 4, 5_000, "every slot released");
+  });
+
   it("announces a single plane as an image", async () => {
     const begin = producer.acquisition({ num_slices: 1, z_step_um: 0, run_uid: undefined, plan_name: undefined });
     await producer.begin(begin);
