@@ -63,8 +63,10 @@ export class RunDocuments {
     await publishDurable(this.js, subjects.run.doc(this.runUid, kind), DOC_SCHEMAS[kind], doc, body.uid);
   }
 
-  async start(fields: Omit<RunStartDoc, "uid" | "time">): Promise<void> {
-    await this.publish("start", { uid: this.runUid, time: now(), ...fields });
+  async start(fields: Omit<RunStartDoc, "uid" | "time">): Promise<RunStartDoc> {
+    const doc: RunStartDoc = { uid: this.runUid, time: now(), ...fields };
+    await this.publish("start", doc);
+    return doc;
   }
 
   private async descriptor(stream: string, data: Record<string, unknown>, source: string): Promise<{ uid: Uid; seq: number }> {

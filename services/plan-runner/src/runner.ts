@@ -82,7 +82,7 @@ export async function executeRun(
   };
   control.onPaused = () => update("paused", done, "paused between steps");
 
-  await docs.start({ plan_name: plan.name, plan_args: plan.params as Record<string, unknown>, session_id, num_points: total, versions: { gently: VERSION } });
+  const startDoc = await docs.start({ plan_name: plan.name, plan_args: plan.params as Record<string, unknown>, session_id, num_points: total, versions: { gently: VERSION } });
   const records: StepRecord[] = [];
   try {
     if (failedBeforeStart) throw failedBeforeStart;
@@ -103,7 +103,7 @@ export async function executeRun(
         storage: env.storage,
         startedMs: started.getTime(),
         runnerStatus: env.runnerStatus,
-        onFrames: (frames, of) => update(phase, done, `${step.where}: frame ${frames}/${of}`),
+        onFrames: (frames, of) => update(phase, done + frames, `${step.where}: frame ${frames}/${of}`),
       });
       if (outcome.data) {
         records.push({ step, data: outcome.data });
@@ -147,15 +147,17 @@ export async function executeRun(
       }
     }
   }
-  const stop = await docs.stop(exit, reason, plan.name);
+  // the last progress goes before the stop document: whoever waits for stop has seen it
   update("done", exit === "success" ? total : done, `${exit}: ${reason}`);
+  const stop = await docs.stop(exit, reason, plan.name);
   log.info({ exit, reason, volumes: stop.volume_uids.length }, "run ended");
   return {
     run_uid,
     plan: plan.name,
     params: plan.params as Record<string, unknown>,
     session_id,
-    started: started.toISOString(),
+    // as the documents say, so the history rebuilt from them after a restart is the same
+    started: new Date(startDoc.time * 1000).toISOString(),
     ended: new Date(stop.time * 1000).toISOString(),
     exit_status: exit,
     reason,

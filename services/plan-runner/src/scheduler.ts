@@ -77,7 +77,9 @@ export class Scheduler {
       return { run_uid, plan: plan.name, position: 0 };
     }
     const place = this.queue.push({ run_uid, info, plan });
-    const position = this.current ? place : place - 1;
+    // a run past its teardown (only its stop document left) is not ahead of anyone
+    const ahead = this.current && this.current.info.phase !== "done" ? 1 : 0;
+    const position = place - 1 + ahead;
     this.pump();
     return { run_uid, plan: plan.name, position };
   }
@@ -175,14 +177,14 @@ export class Scheduler {
   /** A queued run that never ran still gets its start and stop documents, so whoever follows it learns how it ended. */
   private async dropQueued(p: Pending, reason: string): Promise<void> {
     const docs = new RunDocuments(this.env.js, this.env.deps.nc, p.run_uid);
-    await docs.start({ plan_name: p.plan.name, plan_args: p.info.params, session_id: p.info.session_id, num_points: 0, versions: { gently: VERSION } });
+    const start = await docs.start({ plan_name: p.plan.name, plan_args: p.info.params, session_id: p.info.session_id, num_points: 0, versions: { gently: VERSION } });
     const stop = await docs.stop("abort", reason, p.plan.name);
     this.history.add({
       run_uid: p.run_uid,
       plan: p.plan.name,
       params: p.info.params,
       session_id: p.info.session_id,
-      started: new Date(stop.time * 1000).toISOString(),
+      started: new Date(start.time * 1000).toISOString(),
       ended: new Date(stop.time * 1000).toISOString(),
       exit_status: "abort",
       reason,

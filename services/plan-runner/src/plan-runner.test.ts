@@ -1,0 +1,267 @@
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { call, connectBus, createLogger, decodeJson } from "@gently/bus";
+import { connect, readStored, type GentlyClient, type RunHandle } from "@gently/client";
+import { DerivedWritten, GentlyError, hw, newUid, streams, subjects, type RunDocument, type RunProgress } from "@gently/protocol";
+import { spawnService, startTestNats, tempStorage, waitFor, type ServiceProcess, type TestNats } from "@gently/testing";
+
+const logger = createLogger("plan-runner-test", "silent");
+/** small frames keep the suite fast; the ROI sits in the middle of the sensor, on the pinned embryo */
+const ROI = { x: 896, y: 960, width: 256, height: 128 };
+
+/** Collects the documents of a run as they are replayed (the run must end for this to return). */
+async function documentsOf(run: RunHandle): Promise<RunDocument[]> {
+  const docs: RunDocument[] = [];
+  for await (const d of run.documents()) docs.push(d);
+  return docs;
+}
+
+describe("plan runner (real nats-server, hardware, writer and plan-runner processes)", () => {
+  let nats: TestNats;
+  let nc: NatsConnection;
+  let client: GentlyClient;
+  let hardware: ServiceProcess;
+  let writer: ServiceProcess;
+  let planRunner: ServiceProcess;
+  const storage = tempStorage("gently-plan-");
+  const hwRequests: string[] = [];
+  let env: NodeJS.ProcessEnv;
+
+  const hwState = () => call(nc, hw.state, {});
+  const refusal = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e as GentlyError);
+  const startPlanRunner = async () => {
+    planRunner = spawnService("plan-runner", env);
+    await planRunner.waitForLog((l) => l.includes('"msg":"started"'), 45_000);
+  };
+
+  beforeAll(async () => {
+    nats = await startTestNats();
+    // one embryo pinned under the start position (1500, 0), centred at z 0; frames paced at 2 ms
+    const simConfig = path.join(storage.dir, "sim.json");
+    writeFileSync(
+      simConfig,
+      JSON.stringify({ frame_interval_ms: 2, embryos: [{ x_um: 1500, y_um: 0, z_um: 0, a_um: 25, b_um: 15, c_um: 15, angle_deg: 0 }] }),
+    );
+    env = {
+      GENTLY_NATS_URL: nats.url,
+      GENTLY_STORAGE: storage.dir,
+      GENTLY_CONFIG: simConfig,
+      GENTLY_RING_PATH: `/dev/shm/gently-plan-test-${newUid()}`,
+      GENTLY_RING_SLOTS: "8",
+    };
+    hardware = spawnService("hardware", env);
+    writer = spawnService("writer", env);
+    await Promise.all([
+      hardware.waitForLog((l) => l.includes('"msg":"started"'), 45_000),
+      writer.waitForLog((l) => l.includes('"msg":"started"'), 45_000),
+    ]);
+    nc = await connectBus({ servers: nats.url, name: "plan-runner-test", logger });
+    for (const camera of ["HamCam1", "HamCam2"] as const) await call(nc, hw.setCamera, { camera, roi: ROI });
+    await call(nc, hw.setCamera, { camera: "Bottom PCO", roi: { x: 896, y: 960, width: 256, height: 128 } });
+    // a passive listener on the hardware's subjects: sees every request any client makes
+    nc.subscribe(subjects.hw.all, {
+      callback: (_err, msg) => {
+        hwRequests.push(msg.subject);
+      },
+    });
+    await startPlanRunner();
+    client = await connect({ url: nats.url, storage: storage.dir, reconnect: false });
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    await planRunner?.stop();
+    await writer?.stop();
+    await hardware?.stop();
+    await nc?.close();
+    await nats?.stop();
+    storage.remove();
+  });
+
+  it("refuses a timelapse with a slice out of range before anything moves, listing every violation", async () => {
+    const before = await hwState();
+    hwRequests.length = 0;
+    // 100 slices from 129 µm in 2 µm steps: slice 37 (201 µm) and every later one are past the piezo's 200 µm
+    const err = await refusal(
+      client.submit("timelapse_volume", { num_timepoints: 3, interval_s: 5, num_slices: 100, piezo_center_um: 228, piezo_amplitude_um: 99 }),
+    );
+    expect(err).toBeInstanceOf(GentlyError);
+    expect(err!.code).toBe("limit_violation");
+    const violations = (err!.details as { violations: { where: string; value: number; max: number; device: string }[] }).violations;
+    expect(violations).toHaveLength(64 * 3);
+    expect(violations.find((v) => v.where === "timepoint 2, slice 37")).toMatchObject({ device: "PiezoStage:P:34", value: 201, max: 200 });
+    expect(err!.message).toMatch(/nothing moved/);
+    // nothing but state reads reached the hardware, and nothing changed there
+    expect(hwRequests.filter((s) => s !== subjects.hw.state)).toEqual([]);
+    expect(await hwState()).toMatchObject({ position: before.position, laser: before.laser, acquisition: null });
+    expect((await client.queue()).queued).toEqual([]);
+  });
+
+  it("refuses a plan off the allow-list, naming the allowed plans", async () => {
+    const err = await refusal(client.submit("format_disk", {}));
+    expect(err?.code).toBe("unknown_plan");
+    expect(err?.message).toMatch(/allowed plans: move_stage, get_position, acquire_volume/);
+  });
+
+  it("serves every plan as a tool definition", async () => {
+    const tools = await client.tools();
+    expect(tools.map((t) => t.name)).toContain("calibrate_piezo_galvo");
+    expect(tools.find((t) => t.name === "move_stage")?.input_schema).toMatchObject({ required: ["x_um", "y_um"] });
+  });
+
+  let acquired: { run_uid: string; docs: RunDocument[] };
+
+  it("acquires a volume: documents in event-model order, the file on disk, and loadVolume reads its pixels", async () => {
+    const progress: RunProgress[] = [];
+    const run = await client.submit("acquire_volume", { num_slices: 12, exposure_ms: 2, piezo_center_um: 0, piezo_amplitude_um: 5, galvo_amplitude_deg: 0.05 }, { session_id: "plan-test" });
+    run.onProgress((p) => progress.push(p));
+    const result = await run.done();
+    expect(result).toMatchObject({ status: "success", plan_name: "acquire_volume", session_id: "plan-test" });
+    expect(result.volumes).toHaveLength(1);
+    const ref = result.volumes[0]!;
+    expect(ref.shape).toEqual([12, 128, 256]);
+    expect(ref.dtype).toBe("uint16");
+    expect(existsSync(ref.path)).toBe(true);
+    expect(result.result).toMatchObject({ uid: ref.uid, path: ref.path, shape: [12, 128, 256], dtype: "uint16", session_id: "plan-test" });
+
+    const docs = await documentsOf(run);
+    expect(docs.map((d) => d.kind)).toEqual(["start", "descriptor", "stream_resource", "stream_datum", "event", "descriptor", "event", "stop"]);
+    const [start, , resource, datum, event] = docs;
+    expect(start).toMatchObject({ kind: "start", doc: { uid: run.run_uid, plan_name: "acquire_volume", session_id: "plan-test", num_points: 12 } });
+    expect(start!.doc).toMatchObject({ plan_args: { num_slices: 12, laser_config: "488 and 561", cameras: ["HamCam1"] } });
+    expect(resource).toMatchObject({ kind: "stream_resource", doc: { uid: ref.uid, path: ref.path, mimetype: "image/tiff; application=ome", shape: [12, 128, 256], dtype: "uint16" } });
+    expect(datum).toMatchObject({ kind: "stream_datum", doc: { stream_resource: ref.uid, indices: { start: 0, stop: 12 } } });
+    expect(event).toMatchObject({ kind: "event", doc: { seq_num: 1, data: { volume_uid: ref.uid } } });
+    expect(docs.at(-1)).toMatchObject({ kind: "stop", doc: { exit_status: "success", volume_uids: [ref.uid], num_events: { primary: 1, result: 1 } } });
+    expect(progress.at(-1)).toMatchObject({ phase: "done", done: 12, total: 12 });
+
+    const volume = await client.loadVolume(ref.uid);
+    expect(volume.shape).toEqual([12, 128, 256]);
+    expect(volume.data).toBeInstanceOf(Uint16Array);
+    expect(volume.data.length).toBe(12 * 128 * 256);
+    // the sim's dark offset is 100 ADU: real pixels, not zeros
+    expect(Math.max(...volume.data.subarray(0, 128 * 256))).toBeGreaterThan(100);
+    expect((await hwState()).laser).toBe("ALL OFF");
+    acquired = { run_uid: run.run_uid, docs };
+  });
+
+  it("replays a run's documents to a client that connects after it ended", async () => {
+    const late = await connect({ url: nats.url, reconnect: false });
+    try {
+      const docs = await documentsOf(late.run(acquired.run_uid));
+      expect(docs.map((d) => d.doc.uid)).toEqual(acquired.docs.map((d) => d.doc.uid));
+    } finally {
+      await late.close();
+    }
+  });
+
+  it("aborts mid-volume: the sequence stops, lasers are ALL OFF and the run's stop says abort", async () => {
+    // 2000 slices at ≥2 ms each: seconds of acquisition to abort into
+    const run = await client.submit("acquire_volume", { num_slices: 2000, exposure_ms: 2, piezo_center_um: 0, piezo_amplitude_um: 10, galvo_amplitude_deg: 0.1, laser_config: "488 only" });
+    const framesSeen = new Promise<void>((resolve) => run.onProgress((p) => p.phase === "acquiring" && p.done > 0 && resolve()));
+    await framesSeen;
+    const lit = await hwState();
+    expect(lit.laser).toBe("488 only");
+    expect(lit.acquisition).not.toBeNull();
+    expect(await client.abort()).toMatchObject({ run_uid: run.run_uid, effect: "aborting" });
+    const result = await run.done();
+    expect(result.status).toBe("abort");
+    expect(result.stop.exit_status).toBe("abort");
+    expect(result.reason).toMatch(/aborted/);
+    const after = await hwState();
+    expect(after.laser).toBe("ALL OFF");
+    expect(after.acquisition).toBeNull();
+    expect(hwRequests).toContain(subjects.hw.stopSequence);
+  });
+
+  it("pauses a timelapse between volumes (the volume in progress completes) and resumes it", async () => {
+    const slices = 150;
+    const run = await client.submit("timelapse_volume", { num_timepoints: 3, interval_s: 0, num_slices: slices, exposure_ms: 2, piezo_center_um: 0, piezo_amplitude_um: 5, galvo_amplitude_deg: 0.05 });
+    const phases: RunProgress[] = [];
+    const paused = new Promise<void>((resolve) =>
+      run.onProgress((p) => {
+        phases.push(p);
+        if (p.phase === "paused") resolve();
+      }),
+    );
+    await waitFor(() => phases.some((p) => p.phase === "acquiring" && p.done > 0), 20_000, "first volume acquiring");
+    expect((await client.pause()).effect).toBe("pausing");
+    await paused;
+    // held at a volume boundary: whole volumes only, and nothing acquiring
+    expect((await client.status()).state).toBe("paused");
+    const pausedAt = phases.findLast((p) => p.phase === "paused")!;
+    expect(pausedAt.done % slices).toBe(0);
+    expect(pausedAt.done).toBeLessThan(3 * slices);
+    const heldVolumes = pausedAt.done / slices;
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await hwState()).acquisition).toBeNull();
+    expect((await client.status()).current?.done).toBe(pausedAt.done);
+    expect((await client.resume()).effect).toBe("resumed");
+    const result = await run.done();
+    expect(result.status).toBe("success");
+    expect(result.volume_uids).toHaveLength(3);
+    expect(result.result).toMatchObject({ volume_uids: result.volume_uids });
+    expect(result.events.filter((e) => e.stream === "primary").map((e) => e.data.timepoint)).toEqual([1, 2, 3]);
+    // the documents put the pause between volume heldVolumes and the next
+    expect(phases.findIndex((p) => p.phase === "paused")).toBeLessThan(
+      phases.findIndex((p) => p.phase === "acquiring" && p.message?.startsWith(`timepoint ${heldVolumes + 1}`)),
+    );
+  });
+
+  it("queues runs first in, first out; a removed run ends as aborted without touching the hardware", async () => {
+    const first = await client.submit("acquire_volume", { num_slices: 400, exposure_ms: 2, piezo_center_um: 0, piezo_amplitude_um: 5, galvo_amplitude_deg: 0.05 });
+    const second = await client.submit("move_stage", { x_um: 1510, y_um: 0 });
+    const third = await client.submit("move_stage", { x_um: 1500, y_um: 0 });
+    expect([first.position, second.position, third.position]).toEqual([0, 1, 2]);
+    const queue = await client.queue();
+    expect(queue.current?.run_uid).toBe(first.run_uid);
+    expect(queue.queued.map((q) => q.run_uid)).toEqual([second.run_uid, third.run_uid]);
+    expect((await client.moveInQueue(third.run_uid, 1)).queued.map((q) => q.run_uid)).toEqual([third.run_uid, second.run_uid]);
+    await client.removeFromQueue(second.run_uid);
+    // a read-only plan does not wait behind the acquisition
+    const position = await client.submit("get_position", {});
+    expect(position.position).toBe(0);
+    expect((await position.done()).result).toMatchObject({ x_um: 1500, y_um: 0 });
+    expect((await second.done())).toMatchObject({ status: "abort", reason: /removed from the queue/ });
+    expect((await first.done()).status).toBe("success");
+    expect((await third.done())).toMatchObject({ status: "success", result: { x_um: 1500, y_um: 0 } });
+  });
+
+  it("finds the sharpest galvo angle with a focus sweep, and calibrates galvo against piezo", async () => {
+    // the sim's sheet is in focus at galvo = 0.01 °/µm × piezo
+    const sweep = await client.submit("focus_sweep", { galvo_positions_deg: [-0.06, -0.04, -0.02, 0, 0.02, 0.04, 0.06], piezo_um: 0 });
+    const focus = await sweep.done();
+    expect(focus.status).toBe("success");
+    expect(focus.result?.scores).toHaveLength(7);
+    expect(focus.result?.best_galvo_deg).toBe(0);
+    expect(focus.volumes).toHaveLength(7);
+
+    const galvos = Array.from({ length: 11 }, (_, i) => Number((-0.15 + i * 0.03).toFixed(2)));
+    const calibration = await client.submit("calibrate_piezo_galvo", { piezo_positions_um: [-8, 0, 8], galvo_positions_deg: galvos });
+    const cal = await calibration.done();
+    expect(cal.status).toBe("success");
+    const fit = cal.result as { slope_deg_per_um: number; offset_deg: number; r2: number; calibration_uid: string; path: string };
+    expect(fit.slope_deg_per_um).toBeGreaterThan(0.007);
+    expect(fit.slope_deg_per_um).toBeLessThan(0.013);
+    expect(Math.abs(fit.offset_deg)).toBeLessThan(0.02);
+    expect(fit.r2).toBeGreaterThan(0.95);
+    expect(fit.path.startsWith(path.join(storage.dir, "derived"))).toBe(true);
+    expect(JSON.parse(readFileSync(fit.path, "utf8"))).toMatchObject({ uid: fit.calibration_uid, kind: "piezo_galvo", slope_deg_per_um: fit.slope_deg_per_um });
+    const announced = (await readStored(nc, streams.data.name, subjects.derived.written)).map((m) => DerivedWritten.parse(decodeJson(m.data)));
+    expect(announced.find((d) => d.uid === fit.calibration_uid)).toMatchObject({ data_type: "calibration", path: fit.path, run_uid: calibration.run_uid });
+    expect((await hwState()).laser).toBe("ALL OFF");
+  });
+
+  it("keeps its history across a plan-runner restart", async () => {
+    const before = await client.history({ limit: 100 });
+    expect(before.length).toBeGreaterThanOrEqual(8);
+    expect(before.find((h) => h.run_uid === acquired.run_uid)).toMatchObject({ plan: "acquire_volume", exit_status: "success", session_id: "plan-test" });
+    expect(await planRunner.stop()).toBe(0);
+    await startPlanRunner();
+    const after = await waitFor(() => client.history({ limit: 100 }), 20_000, "history after restart");
+    expect(after).toEqual(before);
+    expect(await client.history({ limit: 100, session_id: "plan-test" })).toHaveLength(1);
+  });
+});
