@@ -3,7 +3,7 @@
  * protocol. `gently status` expects every one of these to answer $SRV.PING;
  * the supervisor starts one OS process for each.
  */
-export const SERVICE_NAMES = ["hardware", "writer", "indexer", "sam", "viz"] as const satisfies readonly string[];
+export const SERVICE_NAMES = ["hardware", "writer", "plan-runner", "indexer", "sam", "viz"] as const satisfies readonly string[];
 
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
