@@ -373,6 +373,61 @@ void cameraGeometry(gc_core *c, const char *camera, unsigned &w, unsigned &h, un
   bpp = c->mm.getBytesPerPixel();
 }
 
+// ---------------------------------------------------------------------------
+// PixelSize_um of a camera: MMCore cameras have no such property, the core
+// keeps the pixel size in its pixel-size calibration instead. The hardware
+// service (like the simulator) treats PixelSize_um as the size of one
+// unbinned pixel in the sample and multiplies by Binning itself.
+
+const char *const kPixelSizeProp = "PixelSize_um";
+
+bool isCamera(gc_core *c, const char *label) {
+  return c->mm.getDeviceType(label) == MM::CameraDevice;
+}
+
+// True when `prop` is PixelSize_um of a camera that has no real property of
+// that name, i.e. the value comes from the calibration.
+bool isCalibratedPixelSize(gc_core *c, const char *device, const char *prop) {
+  return std::strcmp(prop, kPixelSizeProp) == 0 && isCamera(c, device) &&
+         !c->mm.hasProperty(device, prop);
+}
+
+// Shortest decimal text that reads back as exactly `v`.
+std::string formatDouble(double v) {
+  char buf[32];
+  for (int prec = 6; prec <= 17; ++prec) {
+    std::snprintf(buf, sizeof buf, "%.*g", prec, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+
+// The calibrated size of an unbinned pixel of `camera`: the current pixel
+// size configuration with `camera` as the core camera (what
+// getPixelSizeUm(true) uses), divided by the magnifiers' factor, as
+// getPixelSizeUm does, but not multiplied by the camera's binning.
+double calibratedPixelSizeUm(gc_core *c, const char *camera) {
+  if (c->mm.getCameraDevice() != camera) {
+    if (c->mm.isSequenceRunning())
+      fail(GC_E_BUSY, std::string("a sequence is running: cannot make \"") + camera +
+                          "\" the core camera to read its pixel size");
+    c->mm.setCameraDevice(camera);
+  }
+  double um = 0;
+  if (c->mm.getPixelSizeUm(true) > 0) {
+    std::string id = c->mm.getCurrentPixelSizeConfig(true);
+    if (!id.empty()) um = c->mm.getPixelSizeUmByID(id.c_str()) / c->mm.getMagnificationFactor();
+  }
+  if (!(um > 0))
+    fail(GC_E_DEVICE,
+         std::string("no pixel size for camera \"") + camera +
+             "\": no pixel size configuration of the Micro-Manager config matches the current "
+             "state. Define one in the .cfg (PixelSize_um,<name>,<um> and "
+             "ConfigPixelSize,<name>,<device>,<property>,<value>, e.g. on Core,Camera,<camera> "
+             "or the objective), or give the camera a PixelSize_um property");
+  return um;
+}
+
 } // namespace
 
 // ---------------------------------------------------------------------------
@@ -461,7 +516,13 @@ int gc_list_devices(gc_core *core, char *out, size_t cap) {
 int gc_list_properties(gc_core *core, const char *device, char *out, size_t cap) {
   return guard(core, [&] {
     requireDevice(core, device, MM::AnyType);
-    return putText(jsonArray(core->mm.getDevicePropertyNames(device)), out, cap);
+    std::vector<std::string> names = core->mm.getDevicePropertyNames(device);
+    // Cameras always list PixelSize_um (from the calibration when not a real property).
+    if (isCamera(core, device) &&
+        std::find(names.begin(), names.end(), kPixelSizeProp) == names.end())
+      names.insert(std::lower_bound(names.begin(), names.end(), std::string(kPixelSizeProp)),
+                   kPixelSizeProp);
+    return putText(jsonArray(names), out, cap);
   });
 }
 
@@ -469,6 +530,8 @@ int gc_get_property(gc_core *core, const char *device, const char *prop, char *o
   return guard(core, [&] {
     requireDevice(core, device, MM::AnyType);
     requireArg(prop, "property name");
+    if (isCalibratedPixelSize(core, device, prop))
+      return putText(formatDouble(calibratedPixelSizeUm(core, device)), out, cap);
     if (!core->mm.hasProperty(device, prop))
       fail(GC_E_ARGUMENT, std::string("\"") + device + "\" has no property \"" + prop + "\"");
     return putText(core->mm.getProperty(device, prop), out, cap);
@@ -480,6 +543,10 @@ int gc_set_property(gc_core *core, const char *device, const char *prop, const c
     requireDevice(core, device, MM::AnyType);
     requireArg(prop, "property name");
     requireArg(value, "value");
+    if (isCalibratedPixelSize(core, device, prop))
+      fail(GC_E_ARGUMENT, std::string("PixelSize_um of \"") + device +
+                              "\" comes from the pixel size configuration of the .cfg and "
+                              "cannot be set");
     if (!core->mm.hasProperty(device, prop))
       fail(GC_E_ARGUMENT, std::string("\"") + device + "\" has no property \"" + prop + "\"");
     core->mm.setProperty(device, prop, value);

@@ -4,8 +4,10 @@
  * test MMCORE_DIR=... MM_TEST_CFG=demo.cfg` (see README.md for the config).
  *
  * Expects DemoCamera devices labelled DCam, DXYStage, DStage, DGalvo and a
- * config group "Laser" with a preset "561 only"; a second camera DCam2 (and a
- * Utilities "Multi Camera" over DCam+DCam2) enables the dual-camera check.
+ * config group "Laser" with a preset "561 only", and pixel size
+ * configurations giving DCam 0.65 um and DCam2 0.1625 um (keyed on
+ * Core,Camera); a second camera DCam2 (and a Utilities "Multi Camera" over
+ * DCam+DCam2) enables the dual-camera check.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "gently_core.h"
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static int failures = 0;
 #define CHECK(cond, ...)                                                                           \
@@ -126,6 +129,29 @@ int main(int argc, char **argv) {
   OK(gc_get_property(core, "DCam", "PixelType", text, sizeof text));
   printf("PixelType: %s\n", text);
 
+  /* PixelSize_um of a camera: from the pixel size configuration with that
+   * camera current, per unbinned pixel (the config keys on Core,Camera). */
+  OK(gc_list_properties(core, "DCam", text, sizeof text));
+  CHECK(strstr(text, "\"PixelSize_um\"") != NULL, "DCam lists PixelSize_um: %s", text);
+  OK(gc_get_property(core, "DCam", "PixelSize_um", text, sizeof text));
+  CHECK(strcmp(text, "0.65") == 0, "DCam PixelSize_um=%s", text);
+  OK(gc_set_property(core, "DCam", "Binning", "2"));
+  OK(gc_get_property(core, "DCam", "PixelSize_um", text, sizeof text));
+  CHECK(strcmp(text, "0.65") == 0, "DCam PixelSize_um at binning 2=%s", text);
+  OK(gc_set_property(core, "DCam", "Binning", "1"));
+  if (dual) {
+    OK(gc_get_property(core, "DCam2", "PixelSize_um", text, sizeof text));
+    CHECK(strcmp(text, "0.1625") == 0, "DCam2 PixelSize_um=%s", text);
+    OK(gc_get_property(core, "DCam", "PixelSize_um", text, sizeof text));
+    CHECK(strcmp(text, "0.65") == 0, "DCam PixelSize_um after DCam2=%s", text);
+  }
+  CHECK(gc_set_property(core, "DCam", "PixelSize_um", "1") == GC_E_ARGUMENT, "set PixelSize_um");
+  printf("set PixelSize_um: %s\n", gc_last_error(core));
+  CHECK(gc_get_property(core, "DStage", "PixelSize_um", text, sizeof text) == GC_E_ARGUMENT,
+        "PixelSize_um of a stage");
+  OK(gc_list_properties(core, "DStage", text, sizeof text));
+  CHECK(strstr(text, "PixelSize_um") == NULL, "DStage lists PixelSize_um: %s", text);
+
   /* Motion. */
   double x, y, z, a, b;
   OK(gc_set_xy_um(core, "DXYStage", 100.0, -50.0));
@@ -201,6 +227,10 @@ int main(int argc, char **argv) {
   OK(gc_set_exposure_ms(core, "DCam", 500.0));
   OK(gc_start_sequence(core, "DCam", 100, NULL));
   CHECK(gc_pop_next(core, buf, buf_cap, &m, 20, NULL) == GC_E_TIMEOUT, "timeout");
+  OK(gc_get_property(core, "DCam", "PixelSize_um", text, sizeof text)); /* already current */
+  if (dual)
+    CHECK(gc_get_property(core, "DCam2", "PixelSize_um", text, sizeof text) == GC_E_BUSY,
+          "PixelSize_um of another camera during a sequence");
   OK(gc_stop_sequence(core));
   dropped = 0;
   n = drain(NULL, &dropped, NULL, NULL);
@@ -257,6 +287,34 @@ int main(int argc, char **argv) {
 
   gc_close(core);
   free(buf);
+
+  /* A camera without a pixel size configuration: GC_E_DEVICE and a hint. */
+  char nocal[] = "/tmp/gently_mmcore_nocal_XXXXXX";
+  int fd = mkstemp(nocal);
+  FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+  CHECK(f != NULL, "temp config");
+  if (f) {
+    fputs("Property,Core,Initialize,0\n"
+          "Device,DHub,DemoCamera,DHub\n"
+          "Device,DCam,DemoCamera,DCam\n"
+          "Parent,DCam,DHub\n"
+          "Property,Core,Initialize,1\n"
+          "Property,Core,Camera,DCam\n",
+          f);
+    fclose(f);
+    core = gc_open(nocal, err, sizeof err);
+    CHECK(core != NULL, "open uncalibrated config: %s", err);
+    if (core) {
+      OK(gc_list_properties(core, "DCam", text, sizeof text));
+      CHECK(strstr(text, "\"PixelSize_um\"") != NULL, "uncalibrated DCam lists PixelSize_um");
+      rc = gc_get_property(core, "DCam", "PixelSize_um", text, sizeof text);
+      CHECK(rc == GC_E_DEVICE && strstr(gc_last_error(core), "pixel size configuration"),
+            "uncalibrated PixelSize_um rc %d (%s)", rc, gc_last_error(core));
+      printf("uncalibrated PixelSize_um (%d): %s\n", rc, gc_last_error(core));
+      gc_close(core);
+    }
+    unlink(nocal);
+  }
   printf(failures ? "%d FAILURES\n" : "all mmcore shim checks passed\n", failures);
   return failures ? 1 : 0;
 }
