@@ -1,7 +1,10 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { decodeJson, jetStreamOf } from "@gently/bus";
-import { RunProgress, streams, subjects, type RunDocument } from "@gently/protocol";
+import { GentlyError, RunProgress, streams, subjects, type RunDocument } from "@gently/protocol";
 import { bridgeMessage } from "./event-bridge";
+
+/** Longest a replay may take before the request fails. */
+const REPLAY_DEADLINE_MS = 10_000;
 
 /** A run with more documents than this is cut short (and says so): a reply must stay bounded. */
 export const MAX_RUN_DOCUMENTS = 20_000;
@@ -25,13 +28,22 @@ export async function readRunDocuments(nc: NatsConnection, runUid: string): Prom
   let truncated = false;
   if ((await consumer.info(true)).num_pending > 0) {
     const messages = await consumer.consume();
-    for await (const m of messages) {
-      const event = bridgeMessage("runs", m);
-      if (event?.kind) documents.push({ kind: event.kind, doc: event.body, seq: m.seq } as RunDocument & { seq: number });
-      if (documents.length >= MAX_RUN_DOCUMENTS && m.info.pending > 0) truncated = true;
-      if (m.info.pending === 0 || truncated) break;
+    let caughtUp = false;
+    // Messages removed from the stream after the count was taken would leave the loop waiting: bound it.
+    const deadline = setTimeout(() => void messages.close(), REPLAY_DEADLINE_MS);
+    try {
+      for await (const m of messages) {
+        const event = bridgeMessage("runs", m);
+        if (event?.kind) documents.push({ kind: event.kind, doc: event.body, seq: m.seq } as RunDocument & { seq: number });
+        if (documents.length >= MAX_RUN_DOCUMENTS && m.info.pending > 0) truncated = true;
+        caughtUp = m.info.pending === 0;
+        if (caughtUp || truncated) break;
+      }
+    } finally {
+      clearTimeout(deadline);
+      await messages.close();
     }
-    await messages.close();
+    if (!caughtUp && !truncated) throw new GentlyError("timeout", `replaying run ${runUid} did not reach the end of GENTLY_RUNS in ${REPLAY_DEADLINE_MS} ms`);
   }
   const last = await jsm.streams.getMessage(streams.runs.name, { last_by_subj: subjects.run.progress(runUid) });
   const parsed = last ? RunProgress.safeParse(decodeJson(last.data)) : null;
