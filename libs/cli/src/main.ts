@@ -5,8 +5,17 @@ import { EXIT } from "./exit-codes";
 import { statusCommand } from "./commands/status";
 import { credentialsCommand } from "./commands/credentials";
 import { datastoreCommand } from "./commands/datastore";
+import { toolsCommand } from "./commands/tools";
+import { acquireCommand, calibrateCommand, detectCommand, focusCommand, illuminationCommand, moveCommand, positionCommand, snapCommand, timelapseCommand } from "./commands/plans";
+import { queueCommand } from "./commands/queue";
+import { watchCommand } from "./commands/watch";
+import { abortCommand, pauseCommand, resumeCommand, stopCommand } from "./commands/control";
+import { historyCommand } from "./commands/history";
 
 const COMMANDS: Command[] = [statusCommand, credentialsCommand, datastoreCommand];
+// plans and run control
+COMMANDS.push(toolsCommand, moveCommand, positionCommand, acquireCommand, snapCommand, timelapseCommand, focusCommand, calibrateCommand, detectCommand, illuminationCommand);
+COMMANDS.push(queueCommand, watchCommand, abortCommand, pauseCommand, resumeCommand, stopCommand, historyCommand);
 
 function help(): string {
   const lines = COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`);
