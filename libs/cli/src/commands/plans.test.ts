@@ -1,0 +1,91 @@
+import { existsSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { call, connectBus, createLogger } from "@gently/bus";
+import { hw, newUid } from "@gently/protocol";
+import { REPO_ROOT } from "@gently/supervisor";
+import { spawnService, spawnTs, startTestNats, tempStorage, type ServiceProcess, type TestNats } from "@gently/testing";
+
+const CLI = path.join(REPO_ROOT, "libs", "cli", "src", "main.ts");
+const logger = createLogger("cli-plans-test", "silent");
+
+describe("gently plan commands (real nats-server, hardware, writer and plan-runner processes)", () => {
+  let nats: TestNats;
+  let nc: NatsConnection;
+  const services: ServiceProcess[] = [];
+  const storage = tempStorage("gently-cli-plans-");
+  let env: NodeJS.ProcessEnv;
+
+  async function gently(...args: string[]): Promise<{ code: number | null; out: string; json: Record<string, unknown> | null }> {
+    const p = spawnTs(CLI, { ...env, GENTLY_LOG_LEVEL: "silent" }, args);
+    const { code } = await p.exited;
+    const last = [...p.lines].reverse().find((l) => l.startsWith("{") || l.startsWith("["));
+    return { code, out: p.lines.join("\n"), json: last ? (JSON.parse(last) as Record<string, unknown>) : null };
+  }
+
+  beforeAll(async () => {
+    nats = await startTestNats();
+    const simConfig = path.join(storage.dir, "sim.json");
+    writeFileSync(simConfig, JSON.stringify({ frame_interval_ms: 1 }));
+    env = {
+      GENTLY_NATS_URL: nats.url,
+      GENTLY_STORAGE: storage.dir,
+      GENTLY_CONFIG: simConfig,
+      GENTLY_RING_PATH: `/dev/shm/gently-cli-test-${newUid()}`,
+      GENTLY_RING_SLOTS: "8",
+    };
+    for (const name of ["hardware", "writer", "plan-runner"]) services.push(spawnService(name, env));
+    await Promise.all(services.map((s) => s.waitForLog((l) => l.includes('"msg":"started"'), 45_000)));
+    nc = await connectBus({ servers: nats.url, name: "cli-plans-test", logger });
+    // small frames keep the test fast; the CLI itself never touches gently.hw.*
+    await call(nc, hw.setCamera, { camera: "HamCam1", roi: { x: 896, y: 960, width: 256, height: 128 } });
+  });
+
+  afterAll(async () => {
+    await nc?.close();
+    for (const s of services.reverse()) await s.stop();
+    await nats?.stop();
+    storage.remove();
+  });
+
+  it("acquire --json prints the volume's uid, path, shape, dtype, session and run, and exits 0", async () => {
+    const r = await gently("acquire", "--num-slices", "20", "--session-id", "cli-test", "--json");
+    expect(r.code, r.out).toBe(0);
+    expect(Object.keys(r.json!).sort()).toEqual(["dtype", "path", "run_uid", "session_id", "shape", "uid"]);
+    expect(r.json).toMatchObject({ shape: [20, 128, 256], dtype: "uint16", session_id: "cli-test" });
+    expect(r.json!.path).toBe(path.join(storage.dir, "volumes", `${r.json!.uid}.tif`));
+    expect(existsSync(String(r.json!.path))).toBe(true);
+
+    const watched = await gently("watch", String(r.json!.run_uid));
+    expect(watched.code).toBe(0);
+    expect(watched.out).toMatch(/start acquire_volume session cli-test/);
+    expect(watched.out).toMatch(new RegExp(`file ${r.json!.uid} 20×128×256 uint16`));
+    expect(watched.out).toMatch(/stop success/);
+  });
+
+  it("prints the uid and path for people, and moves the stage with kebab-case flags of the plan's fields", async () => {
+    const acquired = await gently("acquire", "--num-slices", "4", "--cameras", "HamCam1", "--piezo-center-um=-2", "--piezo-amplitude-um", "2");
+    expect(acquired.code, acquired.out).toBe(0);
+    expect(acquired.out).toMatch(/^uid\s+[0-9A-Za-z]{21}$/m);
+    expect(acquired.out).toMatch(new RegExp(`^path\\s+${path.join(storage.dir, "volumes")}/[0-9A-Za-z]{21}\\.tif$`, "m"));
+    const moved = await gently("move", "--x-um", "1520", "--y-um", "5", "--json");
+    expect(moved.code, moved.out).toBe(0);
+    expect(moved.json).toMatchObject({ x_um: 1520, y_um: 5 });
+    expect((await call(nc, hw.state, {})).position).toMatchObject({ x_um: 1520, y_um: 5 });
+  });
+
+  it("exits 2 on a bad flag, 1 on a refused plan (every violation in --json), and lists runs in its history", async () => {
+    const bad = await gently("move", "--x-um", "abc", "--y-um", "0");
+    expect(bad.code).toBe(2);
+    expect(bad.out).toMatch(/--x-um must be a number/);
+    const refused = await gently("timelapse", "--num-timepoints", "2", "--interval-s", "1", "--num-slices", "10", "--piezo-center-um", "195", "--piezo-amplitude-um", "9", "--json");
+    expect(refused.code).toBe(1);
+    const error = (refused.json as { error: { code: string; details: { violations: { where: string }[] } } }).error;
+    expect(error.code).toBe("limit_violation");
+    expect(error.details.violations.map((v) => v.where)).toEqual(["timepoint 1, slice 9", "timepoint 1, slice 10", "timepoint 2, slice 9", "timepoint 2, slice 10"]);
+    const history = await gently("history", "--json");
+    expect(history.code).toBe(0);
+    expect((history.json as { runs: { plan: string }[] }).runs.map((r) => r.plan)).toEqual(["move_stage", "acquire_volume", "acquire_volume"]);
+  });
+});
