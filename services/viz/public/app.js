@@ -290,8 +290,9 @@ function showRun(update) {
   progress.value = run.total > 0 ? run.done : run.phase === "done" ? 1 : 0;
   const parts = [run.phase];
   if (run.total > 0) parts.push(`${run.done}/${run.total}`);
+  // The last progress message already says how the run ended; the stop document's status is the fallback.
   if (run.message) parts.push(run.message);
-  if (run.exit_status) parts.push(run.exit_status);
+  else if (run.exit_status) parts.push(run.exit_status);
   $("run-text").textContent = parts.filter(Boolean).join(" · ");
 }
 

@@ -1,16 +1,12 @@
-import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { publishDurable } from "@gently/bus";
 import { writeDerivedItem } from "@gently/datastore";
 import { DerivedWritten, newUid, RunProgress, subjects } from "@gently/protocol";
+import { browserSuite, HAS_CHROMIUM, launchChromium, pixelOf, shownImage, type PageGlobals } from "./browser-support";
 import { startVizHarness, type VizHarness } from "./test-harness";
 import { announceVolume, writeTestVolume } from "./test-volumes";
 
-const CHROMIUM = "/usr/bin/chromium";
-/** The page's globals inside page.evaluate; this project compiles without the DOM library, so they are typed loosely. */
-type PageGlobals = any;
-const SCREENSHOT = "/tmp/gently-viz-page.png";
 const W = 256;
 const H = 128;
 /** Dim background with one bright square whose x position moves with z: slices differ in shape, not only in level. */
@@ -20,42 +16,16 @@ const movingSquare = (z: number) => {
   return p;
 };
 
-/** The grey level of the shown image at (x, y) in image pixels, read back through a canvas. */
-function pixelOf(page: Page, x: number, y: number): Promise<number> {
-  return page.evaluate(
-    ([px, py]) => {
-      const { document } = globalThis as PageGlobals;
-      const img = document.getElementById("image");
-      const canvas = document.createElement("canvas");
-      canvas.width = img.naturalWidth;
-      canvas.height = img.naturalHeight;
-      const ctx = canvas.getContext("2d");
-      ctx.drawImage(img, 0, 0);
-      return ctx.getImageData(px, py, 1, 1).data[0];
-    },
-    [x, y],
-  );
-}
+const SCREENSHOT = "/tmp/gently-viz-page.png";
 
-async function shownImage(page: Page, pathEnd: string): Promise<void> {
-  await page.waitForFunction((end) => {
-    const { document } = globalThis as PageGlobals;
-    const img = document.getElementById("image");
-    return (img.dataset.src ?? "").endsWith(end) && img.complete && img.naturalWidth > 0;
-  }, pathEnd);
-}
-
-describe.skipIf(!existsSync(CHROMIUM))(`web page in headless Chromium (${CHROMIUM})`, () => {
+describe.skipIf(!HAS_CHROMIUM)(browserSuite("web page with volumes announced as the writer does"), () => {
   let h: VizHarness;
   let browser: Browser;
   let page: Page;
 
   beforeAll(async () => {
     h = await startVizHarness({ indexer: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   });
   afterAll(async () => {
