@@ -2,3 +2,4 @@ export { startTestNats, type TestNats } from "./nats";
 export { spawnTs, spawnService, waitFor, isAlive, type ServiceProcess } from "./process";
 export { tempStorage } from "./storage";
 export { startTestCluster, type TestCluster, type ClusterNode } from "./cluster";
+export { startTestSystem, SMALL_SAMPLE, type TestSystem } from "./system";
