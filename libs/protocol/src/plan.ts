@@ -342,8 +342,8 @@ export const HistoryRequest = z.object({
 });
 export const HistoryReply = z.object({ runs: z.array(HistoryEntry) });
 
-/** details of a limit_violation refusal of a plan */
-export const PlanViolations = z.object({ violations: z.array(LimitViolation) });
+/** details of a limit_violation refusal of a plan; `total` is present when there were more than are listed */
+export const PlanViolations = z.object({ violations: z.array(LimitViolation), total: z.number().int().min(0).optional() });
 
 export const plan = {
   submit: endpoint(

@@ -3,7 +3,6 @@ import { call, type Logger } from "@gently/bus";
 import {
   GentlyError,
   hw,
-  limitViolationError,
   type ExitStatus,
   type HistoryEntry,
   type RunnerStatus,
@@ -17,7 +16,7 @@ import type { ParsedPlan, StepRecord } from "./plans";
 import type { RunControl } from "./run-control";
 import { executeStep } from "./step-executor";
 import { stepWeight, type Step } from "./steps";
-import { checkSteps } from "./validate";
+import { checkSteps, planRefusal } from "./validate";
 import { VERSION } from "./version";
 
 export interface RunnerEnv {
@@ -66,8 +65,8 @@ export async function executeRun(
     // checked again at start: the state may have changed since the plan was queued
     const state = await call(nc, hw.state, {});
     steps = plan.definition.expand(plan.params, state);
-    const violations = checkSteps(state.limits, steps);
-    if (violations.length > 0) throw limitViolationError(violations);
+    const check = checkSteps(state.limits, steps);
+    if (check.total > 0) throw planRefusal(check);
   } catch (err) {
     failedBeforeStart = err;
   }

@@ -2,7 +2,6 @@ import { call, type Logger } from "@gently/bus";
 import {
   GentlyError,
   hw,
-  limitViolationError,
   newUid,
   type ActiveRun,
   type ControlReply,
@@ -19,7 +18,7 @@ import { parsePlan, type ParsedPlan } from "./plans";
 import { RunQueue } from "./queue";
 import { RunControl } from "./run-control";
 import { executeRun, type RunnerEnv } from "./runner";
-import { checkSteps } from "./validate";
+import { checkSteps, planRefusal } from "./validate";
 import { VERSION } from "./version";
 
 interface Pending {
@@ -60,8 +59,8 @@ export class Scheduler {
     const plan = parsePlan(req.plan, req.params);
     if (!plan.definition.readOnly) {
       const state = await call(this.env.deps.nc, hw.state, {});
-      const violations = checkSteps(state.limits, plan.definition.expand(plan.params, state));
-      if (violations.length > 0) throw limitViolationError(violations);
+      const check = checkSteps(state.limits, plan.definition.expand(plan.params, state));
+      if (check.total > 0) throw planRefusal(check);
     }
     const run_uid = newUid();
     const info: QueuedRun = {

@@ -2,13 +2,13 @@ import { describe, expect, it } from "vitest";
 import { GentlyError } from "@gently/protocol";
 import { parsePlan } from "./plans";
 import { stepWeight } from "./steps";
-import { checkSteps } from "./validate";
+import { checkSteps, MAX_LISTED_VIOLATIONS, planRefusal } from "./validate";
 import { testState } from "./test-state";
 
 function dryRun(name: string, params: Record<string, unknown>, state = testState()) {
   const plan = parsePlan(name, params);
   const steps = plan.definition.expand(plan.params, state);
-  return { steps, violations: checkSteps(state.limits, steps) };
+  return { steps, violations: checkSteps(state.limits, steps).violations };
 }
 
 describe("plan expansion and validation (dry run)", () => {
@@ -97,5 +97,18 @@ describe("plan expansion and validation (dry run)", () => {
     expect(() => parsePlan("move_stage", { x_um: 1 })).toThrow(/params\.y_um/);
     expect(() => parsePlan("move_stage", { x_um: 1, y_um: 2, z_um: 3 })).toThrow(GentlyError);
     expect(() => parsePlan("set_illumination", {})).toThrow(/laser_config, led, or both/);
+  });
+
+  it("counts every violation of a huge timelapse but lists a bounded number, so the refusal fits in a reply", () => {
+    const state = testState();
+    const plan = parsePlan("timelapse_volume", { num_timepoints: 100_000, interval_s: 60, num_slices: 2000, piezo_center_um: 500, piezo_amplitude_um: 10 });
+    const check = checkSteps(state.limits, plan.definition.expand(plan.params, state));
+    expect(check.total).toBe(100_000 * 2000);
+    expect(check.violations).toHaveLength(MAX_LISTED_VIOLATIONS);
+    expect(check.violations[0]).toMatchObject({ where: "timepoint 1, slice 1", value: 490 });
+    const refusal = planRefusal(check);
+    expect(refusal.code).toBe("limit_violation");
+    expect(refusal.message).toMatch(/200000000 violations in all; the first 1000 are listed/);
+    expect(refusal.details).toMatchObject({ total: 200_000_000 });
   });
 });

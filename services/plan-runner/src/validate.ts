@@ -1,5 +1,5 @@
-import { checkTargets, type Limits, type LimitTargets, type LimitViolation } from "@gently/protocol";
-import type { Step } from "./steps";
+import { checkTargets, GentlyError, limitViolationError, type Limits, type LimitTargets, type LimitViolation } from "@gently/protocol";
+import type { Step, VolumeSpec } from "./steps";
 import { slicePosition } from "./sweep";
 
 interface PlacedTargets {
@@ -7,8 +7,8 @@ interface PlacedTargets {
   where: string;
 }
 
-/** Every target one step sets: each slice of a volume separately, so a violation names its slice. */
-export function targetsOf(step: Step): PlacedTargets[] {
+/** Every target one step sets other than a volume's slices (those are checked per volume, see below). */
+function stepTargets(step: Step): PlacedTargets[] {
   switch (step.kind) {
     case "move": {
       const r = step.request;
@@ -26,13 +26,7 @@ export function targetsOf(step: Step): PlacedTargets[] {
     }
     case "acquire": {
       const v = step.volume;
-      const placed: PlacedTargets[] = [
-        { targets: { exposure_ms: v.exposure_ms, camera: v.cameras.join(","), num_slices: v.num_slices }, where: step.where },
-      ];
-      for (let i = 0; i < v.num_slices; i++) {
-        placed.push({ targets: slicePosition(v.sweep, i), where: `${step.where}, slice ${i + 1}` });
-      }
-      return placed;
+      return [{ targets: { exposure_ms: v.exposure_ms, camera: v.cameras.join(","), num_slices: v.num_slices }, where: step.where }];
     }
     case "snap":
       return [{ targets: { exposure_ms: step.exposure_ms, camera: step.camera }, where: step.where }];
@@ -41,11 +35,54 @@ export function targetsOf(step: Step): PlacedTargets[] {
   }
 }
 
-/** Every limit any step of a plan would break, in plan order; empty when the whole plan is inside its limits. */
-export function checkSteps(limits: Limits, steps: readonly Step[]): LimitViolation[] {
+/** Violations of every slice of a volume, `where` naming the slice (1-based). */
+function sliceViolations(limits: Limits, v: VolumeSpec): LimitViolation[] {
+  const out: LimitViolation[] = [];
+  for (let i = 0; i < v.num_slices; i++) out.push(...checkTargets(limits, slicePosition(v.sweep, i), `slice ${i + 1}`));
+  return out;
+}
+
+/** Violations listed in a refusal; past this only the count grows (a refusal has to fit in one NATS reply). */
+export const MAX_LISTED_VIOLATIONS = 1000;
+
+export interface PlanCheck {
+  /** in plan order, at most MAX_LISTED_VIOLATIONS */
+  violations: LimitViolation[];
+  /** all of them */
+  total: number;
+}
+
+/**
+ * Every limit any step of a plan would break, in plan order; none when the
+ * whole plan is inside its limits. Each slice of each volume is checked; a
+ * volume repeated (a timelapse) is checked once and its violations named
+ * for every timepoint.
+ */
+export function checkSteps(limits: Limits, steps: readonly Step[]): PlanCheck {
   const violations: LimitViolation[] = [];
+  let total = 0;
+  const add = (v: LimitViolation) => {
+    total++;
+    if (violations.length < MAX_LISTED_VIOLATIONS) violations.push(v);
+  };
+  const byVolume = new Map<VolumeSpec, LimitViolation[]>();
   for (const step of steps) {
-    for (const { targets, where } of targetsOf(step)) violations.push(...checkTargets(limits, targets, where));
+    for (const { targets, where } of stepTargets(step)) checkTargets(limits, targets, where).forEach(add);
+    if (step.kind !== "acquire") continue;
+    let slices = byVolume.get(step.volume);
+    if (!slices) byVolume.set(step.volume, (slices = sliceViolations(limits, step.volume)));
+    if (violations.length >= MAX_LISTED_VIOLATIONS) total += slices.length;
+    else for (const v of slices) add({ ...v, where: `${step.where}, ${v.where}` });
   }
-  return violations;
+  return { violations, total };
+}
+
+/** The refusal of a plan: every violation (past MAX_LISTED_VIOLATIONS, the first ones and the total). */
+export function planRefusal(check: PlanCheck): GentlyError {
+  const e = limitViolationError(check.violations);
+  if (check.total === check.violations.length) return e;
+  return new GentlyError(e.code, `${e.message} (${check.total} violations in all; the first ${check.violations.length} are listed)`, e.field, {
+    violations: check.violations,
+    total: check.total,
+  });
 }
