@@ -27,6 +27,7 @@ describe("plan runner (real nats-server, hardware, writer and plan-runner proces
   let planRunner: ServiceProcess;
   const storage = tempStorage("gently-plan-");
   const hwRequests: string[] = [];
+  const moveBodies: unknown[] = [];
   let env: NodeJS.ProcessEnv;
 
   const hwState = () => call(nc, hw.state, {});
@@ -64,6 +65,7 @@ describe("plan runner (real nats-server, hardware, writer and plan-runner proces
     nc.subscribe(subjects.hw.all, {
       callback: (_err, msg) => {
         hwRequests.push(msg.subject);
+        if (msg.subject === subjects.hw.move) moveBodies.push(decodeJson(msg.data));
       },
     });
     await startPlanRunner();
@@ -210,6 +212,24 @@ describe("plan runner (real nats-server, hardware, writer and plan-runner proces
     );
   });
 
+  it("stops a timelapse during its wait: the run ends successfully with the volumes so far, and a client joining late sees it all", async () => {
+    const run = await client.submit("timelapse_volume", { num_timepoints: 3, interval_s: 60, num_slices: 10, exposure_ms: 2, piezo_center_um: 0, piezo_amplitude_um: 5, galvo_amplitude_deg: 0.05 });
+    const phases: RunProgress[] = [];
+    run.onProgress((p) => phases.push(p));
+    await waitFor(() => phases.some((p) => p.phase === "waiting"), 20_000, "wait for timepoint 2");
+    // a second client, connected mid-run, replays from the start
+    const late = await connect({ url: nats.url, reconnect: false });
+    const lateDocs = documentsOf(late.run(run.run_uid));
+    expect((await client.stop()).effect).toBe("stopping");
+    const result = await run.done();
+    expect(result).toMatchObject({ status: "success", reason: "stopped by request after 2 of 5 steps" });
+    expect(result.volume_uids).toHaveLength(1);
+    const docs = await lateDocs;
+    await late.close();
+    expect(docs[0]).toMatchObject({ kind: "start", doc: { uid: run.run_uid } });
+    expect(docs.at(-1)).toMatchObject({ kind: "stop", doc: { exit_status: "success", volume_uids: result.volume_uids } });
+  });
+
   it("queues runs first in, first out; a removed run ends as aborted without touching the hardware", async () => {
     const first = await client.submit("acquire_volume", { num_slices: 400, exposure_ms: 2, piezo_center_um: 0, piezo_amplitude_um: 5, galvo_amplitude_deg: 0.05 });
     const second = await client.submit("move_stage", { x_um: 1510, y_um: 0 });
@@ -227,6 +247,8 @@ describe("plan runner (real nats-server, hardware, writer and plan-runner proces
     expect((await second.done())).toMatchObject({ status: "abort", reason: /removed from the queue/ });
     expect((await first.done()).status).toBe("success");
     expect((await third.done())).toMatchObject({ status: "success", result: { x_um: 1500, y_um: 0 } });
+    expect(moveBodies).toContainEqual({ axis: "xy", x_um: 1500, y_um: 0 });
+    expect(moveBodies).not.toContainEqual({ axis: "xy", x_um: 1510, y_um: 0 });
   });
 
   it("finds the sharpest galvo angle with a focus sweep, and calibrates galvo against piezo", async () => {
