@@ -1,2 +1,3 @@
 export { startPlanRunner, type PlanRunnerOptions } from "./service";
 export { focusScore, FOCUS_BAND } from "./focus-score";
+export { benchPlanRunner, type PlanRunnerBenchResult } from "./bench";

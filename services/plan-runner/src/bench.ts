@@ -1,0 +1,57 @@
+import { focusScore } from "./focus-score";
+import { parsePlan } from "./plans";
+import { checkSteps } from "./validate";
+import { testState } from "./test-state";
+
+export interface PlanRunnerBenchResult {
+  /** focus score of one light-sheet frame (centred 256×256 crop, 2-D FFT): median ms */
+  focus_score_ms: number;
+  frame: { width: number; height: number };
+  /** dry run + limit check of a timelapse (every slice of every timepoint): median ms */
+  validate_timelapse_ms: number;
+  timelapse: { timepoints: number; slices: number; targets: number };
+  runs: number;
+}
+
+function median(samples: number[]): number {
+  const s = [...samples].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+function time(runs: number, fn: () => unknown): number {
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    fn();
+    samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return median(samples);
+}
+
+/**
+ * What validation before motion and focus scoring cost: the focus score of
+ * a full-width light-sheet frame (2048×512, the diSPIM's default ROI) and
+ * the dry run of a long timelapse checked slice by slice.
+ */
+export async function benchPlanRunner(opts: { runs?: number; timepoints?: number; slices?: number; width?: number; height?: number } = {}): Promise<PlanRunnerBenchResult> {
+  const runs = opts.runs ?? 21;
+  const width = opts.width ?? 2048;
+  const height = opts.height ?? 512;
+  const timepoints = opts.timepoints ?? 1000;
+  const slices = opts.slices ?? 2000;
+  let seed = 7;
+  const frame = Uint16Array.from({ length: width * height }, () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % 4000) + 100);
+  const focus_score_ms = time(runs, () => focusScore({ width, height, data: frame }));
+
+  const state = testState();
+  const plan = parsePlan("timelapse_volume", { num_timepoints: timepoints, interval_s: 60, num_slices: slices, piezo_center_um: 0, piezo_amplitude_um: 50 });
+  const validate_timelapse_ms = time(runs, () => checkSteps(state.limits, plan.definition.expand(plan.params, state)));
+  return {
+    focus_score_ms,
+    frame: { width, height },
+    validate_timelapse_ms,
+    timelapse: { timepoints, slices, targets: timepoints * slices },
+    runs,
+  };
+}
