@@ -16,7 +16,7 @@ interface ComposeService {
   build?: string;
 }
 
-const compose = parse(readFileSync(path.join(REPO_ROOT, "docker-compose.yml"), "utf8")) as {
+const compose = parse(readFileSync(path.join(REPO_ROOT, "docker-compose.yml"), "utf8"), { merge: true }) as {
   services: Record<string, ComposeService>;
 };
 const STORAGE_USERS = ["writer", "indexer", "viz", "sam"];
