@@ -124,7 +124,8 @@ export class RunDocuments {
     return this.volumeUids;
   }
 
-  async stop(exit_status: ExitStatus, reason: string, plan_name: string): Promise<RunStopDoc> {
+  /** `beforePublish` sees the document first: whoever reads the stop document finds the run's bookkeeping done. */
+  async stop(exit_status: ExitStatus, reason: string, plan_name: string, beforePublish?: (doc: RunStopDoc) => void): Promise<RunStopDoc> {
     const doc: RunStopDoc = {
       uid: newUid(),
       run_start: this.runUid,
@@ -135,6 +136,7 @@ export class RunDocuments {
       num_events: Object.fromEntries([...this.descriptors].map(([name, d]) => [name, d.seq])),
       volume_uids: [...this.volumeUids],
     };
+    beforePublish?.(doc);
     await this.publish("stop", doc);
     return doc;
   }

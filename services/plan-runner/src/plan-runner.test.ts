@@ -25,6 +25,7 @@ describe("plan runner (real nats-server, hardware, writer and plan-runner proces
   let hardware: ServiceProcess;
   let writer: ServiceProcess;
   let planRunner: ServiceProcess;
+  let sam: ServiceProcess;
   const storage = tempStorage("gently-plan-");
   const hwRequests: string[] = [];
   const moveBodies: unknown[] = [];
@@ -54,12 +55,11 @@ describe("plan runner (real nats-server, hardware, writer and plan-runner proces
     };
     hardware = spawnService("hardware", env);
     writer = spawnService("writer", env);
-    await Promise.all([
-      hardware.waitForLog((l) => l.includes('"msg":"started"'), 45_000),
-      writer.waitForLog((l) => l.includes('"msg":"started"'), 45_000),
-    ]);
+    sam = spawnService("sam", env);
+    await Promise.all([hardware, writer, sam].map((p) => p.waitForLog((l) => l.includes('"msg":"started"'), 45_000)));
     nc = await connectBus({ servers: nats.url, name: "plan-runner-test", logger });
     for (const camera of ["HamCam1", "HamCam2"] as const) await call(nc, hw.setCamera, { camera, roi: ROI });
+    // 256×128 px of 0.65 µm: 166×83 µm around the stage position, room for the 50×30 µm embryo
     await call(nc, hw.setCamera, { camera: "Bottom PCO", roi: { x: 896, y: 960, width: 256, height: 128 } });
     // a passive listener on the hardware's subjects: sees every request any client makes
     nc.subscribe(subjects.hw.all, {
@@ -75,6 +75,7 @@ describe("plan runner (real nats-server, hardware, writer and plan-runner proces
   afterAll(async () => {
     await client?.close();
     await planRunner?.stop();
+    await sam?.stop();
     await writer?.stop();
     await hardware?.stop();
     await nc?.close();
@@ -274,6 +275,28 @@ describe("plan runner (real nats-server, hardware, writer and plan-runner proces
     const announced = (await readStored(nc, streams.data.name, subjects.derived.written)).map((m) => DerivedWritten.parse(decodeJson(m.data)));
     expect(announced.find((d) => d.uid === fit.calibration_uid)).toMatchObject({ data_type: "calibration", path: fit.path, run_uid: calibration.run_uid });
     expect((await hwState()).laser).toBe("ALL OFF");
+  });
+
+  it("switches and reads the illumination, reports status, and finds the embryo in a bottom snap with the SAM service", async () => {
+    const set = await (await client.submit("set_illumination", { laser_config: "561 only", led: "Open" })).done();
+    expect(set).toMatchObject({ status: "success", result: { laser_config: "561 only", led: "Open" } });
+    // set_illumination's lasers stay on: that is what it is for
+    expect((await (await client.submit("get_illumination", {})).done()).result).toEqual({ laser_config: "561 only", led: "Open" });
+    await (await client.submit("set_illumination", { laser_config: "ALL OFF" })).done();
+    const status = (await (await client.submit("status", {})).done()).result as { limits: { piezo_um: { max: number } }; runner: { state: string }; led: string };
+    expect(status).toMatchObject({ limits: { piezo_um: { max: 200 } }, led: "Open" });
+    expect(["idle", "running"]).toContain(status.runner.state);
+
+    const snap = await (await client.submit("snap_bottom", { exposure_ms: 10 })).done();
+    expect(snap.status).toBe("success");
+    const image = snap.result as { uid: string; shape: number[] };
+    expect(image.shape.slice(-2)).toEqual([128, 256]);
+    const detection = await (await client.submit("detect_embryos", { image_uid: image.uid })).done();
+    expect(detection.status, detection.reason).toBe("success");
+    const found = detection.result as { count: number; embryos: { stage_x_um: number; stage_y_um: number }[]; detection_uid: string };
+    expect(found.count).toBe(1);
+    expect(Math.abs(found.embryos[0]!.stage_x_um - 1500)).toBeLessThan(10);
+    expect(Math.abs(found.embryos[0]!.stage_y_um)).toBeLessThan(10);
   });
 
   it("keeps its history across a plan-runner restart", async () => {

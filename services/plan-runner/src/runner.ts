@@ -51,6 +51,8 @@ export async function executeRun(
   spec: RunSpec,
   control: RunControl,
   onUpdate: (u: ProgressUpdate) => void,
+  /** the run's history entry, handed over just before its stop document is published */
+  onEnded: (entry: HistoryEntry) => void,
 ): Promise<HistoryEntry> {
   const { plan, run_uid, session_id } = spec;
   const { nc } = env.deps;
@@ -148,18 +150,22 @@ export async function executeRun(
   }
   // the last progress goes before the stop document: whoever waits for stop has seen it
   update("done", exit === "success" ? total : done, `${exit}: ${reason}`);
-  const stop = await docs.stop(exit, reason, plan.name);
+  let entry: HistoryEntry | null = null;
+  const stop = await docs.stop(exit, reason, plan.name, (doc) => {
+    entry = {
+      run_uid,
+      plan: plan.name,
+      params: plan.params as Record<string, unknown>,
+      session_id,
+      // as the documents say, so the history rebuilt from them after a restart is the same
+      started: new Date(startDoc.time * 1000).toISOString(),
+      ended: new Date(doc.time * 1000).toISOString(),
+      exit_status: exit,
+      reason,
+      volume_uids: doc.volume_uids,
+    };
+    onEnded(entry);
+  });
   log.info({ exit, reason, volumes: stop.volume_uids.length }, "run ended");
-  return {
-    run_uid,
-    plan: plan.name,
-    params: plan.params as Record<string, unknown>,
-    session_id,
-    // as the documents say, so the history rebuilt from them after a restart is the same
-    started: new Date(startDoc.time * 1000).toISOString(),
-    ended: new Date(stop.time * 1000).toISOString(),
-    exit_status: exit,
-    reason,
-    volume_uids: stop.volume_uids,
-  };
+  return entry!;
 }

@@ -101,11 +101,8 @@ export class Scheduler {
       { run_uid: p.run_uid, plan: p.plan, session_id: p.info.session_id, submitted: p.info.submitted },
       control,
       (u) => Object.assign(info, { phase: u.phase, done: u.done, total: u.total }),
+      (entry) => this.history.add(entry),
     )
-      .then((entry) => {
-        this.history.add(entry);
-        return entry;
-      })
       .catch((err) => {
         // documents could not be published (NATS gone): the run is over all the same
         this.logger.error({ run_uid: p.run_uid, err: String(err) }, "run ended without its stop document");
@@ -177,19 +174,20 @@ export class Scheduler {
   private async dropQueued(p: Pending, reason: string): Promise<void> {
     const docs = new RunDocuments(this.env.js, this.env.deps.nc, p.run_uid);
     const start = await docs.start({ plan_name: p.plan.name, plan_args: p.info.params, session_id: p.info.session_id, num_points: 0, versions: { gently: VERSION } });
-    const stop = await docs.stop("abort", reason, p.plan.name);
-    this.history.add({
-      run_uid: p.run_uid,
-      plan: p.plan.name,
-      params: p.info.params,
-      session_id: p.info.session_id,
-      started: new Date(start.time * 1000).toISOString(),
-      ended: new Date(stop.time * 1000).toISOString(),
-      exit_status: "abort",
-      reason,
-      volume_uids: [],
+    await docs.stop("abort", reason, p.plan.name, (stop) => {
+      this.history.add({
+        run_uid: p.run_uid,
+        plan: p.plan.name,
+        params: p.info.params,
+        session_id: p.info.session_id,
+        started: new Date(start.time * 1000).toISOString(),
+        ended: new Date(stop.time * 1000).toISOString(),
+        exit_status: "abort",
+        reason,
+        volume_uids: [],
+      });
+      this.finishedCount++;
     });
-    this.finishedCount++;
   }
 
   status(): RunnerStatus {
