@@ -17,8 +17,8 @@ import { FrameProducer, framePixels } from "./frame-producer";
  * written as OME-TIFF, fsynced, renamed — against `dd conv=fdatasync` of the
  * same size on the same directory, and against Python tifffile when the
  * system python has it. Disk speed varies several-fold from run to run, so
- * the runs are interleaved (writer, dd, tifffile, writer, ...) and the
- * ratios are taken between medians.
+ * the runs are interleaved (writer, dd, tifffile; then dd, tifffile, writer;
+ * ...) and the ratios are taken between medians.
  */
 
 export interface WriterBenchOptions {
@@ -26,7 +26,7 @@ export interface WriterBenchOptions {
   slices?: number;
   width?: number;
   height?: number;
-  /** interleaved rounds; each round runs every contender once */
+  /** interleaved rounds (default 6); each runs every contender once, starting with the next one in turn */
   rounds?: number;
   log?: (line: string) => void;
 }
@@ -47,6 +47,17 @@ export interface WriterBenchResult {
 const SYSTEM_PYTHON = "/usr/bin/python3";
 const TIFFFILE_SCRIPT = fileURLToPath(new URL("../bench/tifffile_write.py", import.meta.url));
 const DD_BLOCK_BYTES = 8 << 20;
+
+/**
+ * Deletes a contender's file and waits for the filesystem to settle: with
+ * online discard (ext4 -o discard) the blocks of a deleted 1.6 GB file are
+ * trimmed at the next journal commit, which would otherwise land in the next
+ * contender's fsync.
+ */
+function removeAndSettle(file: string, dir: string): void {
+  rmSync(file);
+  execFileSync("sync", ["-f", dir]);
+}
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -91,7 +102,7 @@ export async function benchWriter(dir: string, opts: WriterBenchOptions = {}): P
   const slices = opts.slices ?? 200;
   const width = opts.width ?? 2048;
   const height = opts.height ?? 2048;
-  const rounds = opts.rounds ?? 3;
+  const rounds = opts.rounds ?? 6;
   const log = opts.log ?? ((line: string) => console.log(line));
   const planeBytes = width * height * 2;
   const work = await mkdtemp(path.join(dir, ".writer-bench-"));
@@ -124,7 +135,7 @@ export async function benchWriter(dir: string, opts: WriterBenchOptions = {}): P
       producer.end(begin);
       const written = await outcome;
       const seconds = (performance.now() - t0) / 1000;
-      await rm(written.path);
+      removeAndSettle(written.path, work);
       return written.bytes / 1e6 / seconds;
     };
     // A running writer is warm: one small unmeasured volume first (JIT, first-touch of the ring's pages).
@@ -136,13 +147,13 @@ export async function benchWriter(dir: string, opts: WriterBenchOptions = {}): P
       const t0 = performance.now();
       execFileSync("dd", ["if=/dev/zero", `of=${out}`, `bs=${DD_BLOCK_BYTES}`, `count=${count}`, "conv=fdatasync"], { stdio: "ignore" });
       const seconds = (performance.now() - t0) / 1000;
-      rmSync(out);
+      removeAndSettle(out, work);
       return (count * DD_BLOCK_BYTES) / 1e6 / seconds;
     };
     const tifffileRun = (): number => {
       const out = path.join(work, "tifffile.ome.tif");
       const printed = execFileSync(SYSTEM_PYTHON, [TIFFFILE_SCRIPT, out, String(slices), String(height), String(width)], { encoding: "utf8" });
-      rmSync(out);
+      removeAndSettle(out, work);
       const { seconds, bytes } = JSON.parse(printed) as { seconds: number; bytes: number };
       return bytes / 1e6 / seconds;
     };
@@ -153,18 +164,22 @@ export async function benchWriter(dir: string, opts: WriterBenchOptions = {}): P
     else log(`${SYSTEM_PYTHON} cannot import tifffile (Debian: apt-get install python3-tifffile): no tifffile comparison`);
     result.bytes = slices * planeBytes;
     log(`writer bench: ${slices} × ${height} × ${width} uint16 (${(result.bytes / 1e9).toFixed(2)} GB) in ${dir}, ${rounds} interleaved rounds`);
+    type Contender = { name: string; run: () => number | Promise<number>; samples: number[] };
+    const contenders: Contender[] = [
+      { name: "writer", run: writerRun, samples: result.writer_mb_s },
+      { name: "dd", run: ddRun, samples: result.dd_mb_s },
+      ...(result.tifffile_mb_s ? [{ name: "tifffile", run: tifffileRun, samples: result.tifffile_mb_s }] : []),
+    ];
     for (let r = 0; r < rounds; r++) {
-      const w = await writerRun();
-      const d = ddRun();
-      result.writer_mb_s.push(w);
-      result.dd_mb_s.push(d);
-      let line = `round ${r + 1}: writer ${w.toFixed(0)} MB/s, dd ${d.toFixed(0)} MB/s`;
-      if (withTifffile) {
-        const t = tifffileRun();
-        result.tifffile_mb_s!.push(t);
-        line += `, tifffile ${t.toFixed(0)} MB/s`;
+      // Each round starts with the next contender, so none always runs right after the same other one.
+      const order = contenders.map((_, i) => contenders[(i + r) % contenders.length]);
+      const parts: string[] = [];
+      for (const c of order) {
+        const mb_s = await c.run();
+        c.samples.push(mb_s);
+        parts.push(`${c.name} ${mb_s.toFixed(0)} MB/s`);
       }
-      log(line);
+      log(`round ${r + 1}: ${parts.join(", ")}`);
     }
     result.ratio_vs_dd = median(result.writer_mb_s) / median(result.dd_mb_s);
     let summary = `median writer ${median(result.writer_mb_s).toFixed(0)} MB/s; writer/dd ${result.ratio_vs_dd.toFixed(2)} (target ≥ 0.9)`;
