@@ -37,7 +37,7 @@ export const DescriptorDoc = z.object({
   uid: Uid,
   run_start: Uid,
   time: UnixTime,
-  /** event stream name: "primary" for per-step readings, "result" for the plan's summary */
+  /** event stream name: "primary" (volumes and images), "motion", "illumination", "readings", "detection", and "result" (the plan's summary) */
   name: z.string(),
   data_keys: z.record(z.string(), DataKey),
 });

@@ -52,6 +52,13 @@ export function onAbort(signal: AbortSignal): Promise<"aborted"> {
  * written volume. A failed end, a failed write, an abort or a deadline ends
  * it with a clear error; on abort the sequence is stopped first.
  */
+/** Stops the hardware's sequence (its finally switches the lasers off); a failure to do so is logged, not thrown. */
+async function stopSequence(deps: AcquisitionDeps, acq_id: string, reason: string): Promise<void> {
+  await call(deps.nc, hw.stopSequence, { acq_id, reason: reason.slice(0, 500) }, { timeoutMs: 5_000 }).catch((err) =>
+    deps.logger.warn({ acq_id, err: String(err) }, "stopping the sequence failed"),
+  );
+}
+
 export async function acquireVolume(
   deps: AcquisitionDeps,
   volume: VolumeSpec,
@@ -108,14 +115,16 @@ export async function acquireVolume(
       await new Promise((r) => setTimeout(r, 2_000));
       throw new GentlyError(end.status === "aborted" ? "aborted" : "device_error", `acquisition ${acq_id} ${end.status}: ${end.reason ?? "no reason given"}`);
     });
-    const outcome = await Promise.race([expectation.written, failedEnd, onAbort(signal), deadline.promise]);
+    const outcome = await Promise.race([expectation.written, failedEnd, onAbort(signal), deadline.promise]).catch(async (err) => {
+      // a failed volume must not leave the sequence (and its lasers) running
+      await stopSequence(deps, acq_id, err instanceof Error ? err.message : String(err));
+      throw err;
+    });
     if (outcome !== "aborted") {
       onFrames(total, total);
       return outcome;
     }
-    await call(deps.nc, hw.stopSequence, { acq_id, reason: String((signal.reason as Error)?.message ?? "aborted") }, { timeoutMs: 5_000 }).catch(
-      (err) => deps.logger.warn({ acq_id, err: String(err) }, "stopping the sequence failed"),
-    );
+    await stopSequence(deps, acq_id, String((signal.reason as Error)?.message ?? "aborted"));
     const settled = rejectAfter(ABORT_GRACE_MS, () => new GentlyError("aborted", "aborted"));
     await Promise.race([expectation.written, ended, settled.promise]).catch(() => undefined);
     settled.clear();

@@ -15,7 +15,7 @@ import { RunDocuments } from "./documents";
 import type { ParsedPlan, StepRecord } from "./plans";
 import type { RunControl } from "./run-control";
 import { executeStep } from "./step-executor";
-import { stepWeight, type Step } from "./steps";
+import { eventStream, stepWeight, type Step } from "./steps";
 import { checkSteps, planRefusal } from "./validate";
 import { VERSION } from "./version";
 
@@ -108,7 +108,7 @@ export async function executeRun(
       });
       if (outcome.data) {
         records.push({ step, data: outcome.data });
-        await docs.event("primary", outcome.data, { source: outcome.source, ...(outcome.volume ? { volume: outcome.volume } : {}) });
+        await docs.event(eventStream(step), outcome.data, { source: outcome.source, ...(outcome.volume ? { volume: outcome.volume } : {}) });
       }
       done += stepWeight(step);
       update("running", done, step.where);

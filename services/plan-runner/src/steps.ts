@@ -48,3 +48,26 @@ export function stepWeight(step: Step): number {
   if (step.kind === "wait_until") return 0;
   return 1;
 }
+
+/**
+ * The event stream a step's reading goes to: one stream per kind of reading,
+ * so every event of a stream has the data keys of its descriptor. Volumes and
+ * images are the run's "primary" data.
+ */
+export function eventStream(step: Step): string {
+  switch (step.kind) {
+    case "acquire":
+    case "snap":
+      return "primary";
+    case "move":
+      return "motion";
+    case "preset":
+      return "illumination";
+    case "read":
+      return "readings";
+    case "detect":
+      return "detection";
+    case "wait_until":
+      return "timing";
+  }
+}
