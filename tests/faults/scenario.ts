@@ -80,7 +80,8 @@ export async function account(
   await waitFor(recovered, 90_000, `${scenario}: recovery`);
   const recovery_s = (Date.now() - faultAt) / 1000;
 
-  const stored = await readStored(ctx.planRunner, streams.data.name, "gently.volume.>");
+  // after a NATS restart JetStream may need a moment before it answers again
+  const stored = await waitFor(() => readStored(ctx.planRunner, streams.data.name, "gently.volume.>"), 30_000, "GENTLY_DATA readable");
   const written = stored
     .filter((m) => m.subject === subjects.volume.written)
     .map((m) => VolumeWritten.parse(decodeJson(m.data)))
