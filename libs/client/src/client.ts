@@ -6,6 +6,9 @@ import {
   datastore,
   GentlyError,
   plan,
+  streams,
+  subjects,
+  Uid,
   type ControlReply,
   type HistoryEntry,
   type PlanName,
@@ -13,11 +16,11 @@ import {
   type QueueReply,
   type RunnerStatus,
   type ToolDefinition,
-  type Uid,
 } from "@gently/protocol";
 import { connectNats, type ClientOptions } from "./connect";
 import { RunHandle } from "./run-handle";
 import { systemStatus, type SystemStatus } from "./status";
+import { readStored } from "./stream-read";
 import { readVolumeFile, type LoadedVolume } from "./volume-file";
 
 export interface GentlyClientOptions extends ClientOptions {
@@ -64,7 +67,17 @@ export class GentlyClient {
 
   /** A handle on a run submitted earlier (by anyone): its documents are replayed from the start. */
   run(run_uid: string): RunHandle {
-    return new RunHandle(this.nc, run_uid as Uid);
+    const uid = Uid.safeParse(run_uid);
+    if (!uid.success) throw new GentlyError("invalid_request", `not a run uid: ${JSON.stringify(run_uid)}`, "run_uid");
+    return new RunHandle(this.nc, uid.data);
+  }
+
+  /** Whether a run is known: queued, running, or with documents in the RUNS stream. */
+  async knowsRun(run_uid: string): Promise<boolean> {
+    const handle = this.run(run_uid);
+    if ((await readStored(this.nc, streams.runs.name, subjects.run.doc(handle.run_uid, "start"))).length > 0) return true;
+    const queue = await this.queue();
+    return queue.current?.run_uid === run_uid || queue.queued.some((q) => q.run_uid === run_uid);
   }
 
   pause(run_uid?: string): Promise<ControlReply> {

@@ -62,6 +62,9 @@ describe("gently plan commands (real nats-server, hardware, writer and plan-runn
     expect(watched.out).toMatch(/start acquire_volume session cli-test/);
     expect(watched.out).toMatch(new RegExp(`file ${r.json!.uid} 20×128×256 uint16`));
     expect(watched.out).toMatch(/stop success/);
+    const unknown = await gently("watch", "000000000000000000000");
+    expect(unknown.code).toBe(1);
+    expect(unknown.out).toMatch(/no run 000000000000000000000/);
   });
 
   it("prints the uid and path for people, and moves the stage with kebab-case flags of the plan's fields", async () => {

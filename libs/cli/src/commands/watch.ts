@@ -1,4 +1,4 @@
-import type { RunDocument } from "@gently/protocol";
+import { GentlyError, type RunDocument } from "@gently/protocol";
 import type { Command } from "../command";
 import { EXIT } from "../exit-codes";
 import { withClient } from "./connect-client";
@@ -34,6 +34,7 @@ export const watchCommand: Command = {
       return EXIT.usage;
     }
     return withClient(async (client) => {
+      if (!(await client.knowsRun(run))) throw new GentlyError("not_found", `no run ${run}: not queued, not running, no documents`, "run_uid");
       for await (const d of client.run(run).documents()) {
         // one JSON document per line for scripts
         process.stdout.write((json ? JSON.stringify(d) : line(d)) + "\n");
