@@ -309,4 +309,19 @@ describe("plan runner (real nats-server, hardware, writer and plan-runner proces
     expect(after).toEqual(before);
     expect(await client.history({ limit: 100, session_id: "plan-test" })).toHaveLength(1);
   });
+
+  it("closes a run cut off by a plan-runner crash when it starts again; the hardware's watchdog has switched the lasers off", async () => {
+    const run = await client.submit("acquire_volume", { num_slices: 2000, exposure_ms: 2, piezo_center_um: 0, piezo_amplitude_um: 10, galvo_amplitude_deg: 0.1 });
+    await new Promise<void>((resolve) => run.onProgress((p) => p.phase === "acquiring" && p.done > 0 && resolve()));
+    await planRunner.kill();
+    // no keepalive any more: the hardware stops the sequence within keepalive_ms (5 s)
+    await waitFor(async () => (await hwState()).acquisition === null, 20_000, "the watchdog to stop the sequence");
+    expect((await hwState()).laser).toBe("ALL OFF");
+    await startPlanRunner();
+    const result = await run.done();
+    expect(result).toMatchObject({ status: "fail", reason: "the plan runner stopped during the run" });
+    expect((await client.history({ limit: 1 }))[0]).toMatchObject({ run_uid: run.run_uid, exit_status: "fail" });
+    // and it takes new runs
+    expect((await (await client.submit("get_position", {})).done()).status).toBe("success");
+  });
 });
