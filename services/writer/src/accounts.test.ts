@@ -35,7 +35,7 @@ describe("writer under the least-privilege accounts of nats.conf", () => {
       GENTLY_NATS_USER: "writer",
       GENTLY_NATS_PASSWORD: passwords.writer,
     });
-    await writer.waitForLog((l) => l.includes('"service registered"'));
+    await writer.waitForLog((l) => l.includes('"msg":"started"'));
     hardware = await connectBus({ servers: nats.url, name: "hardware", logger, user: "hardware", pass: passwords.hardware });
     copilot = await connectBus({ servers: nats.url, name: "copilot", logger, user: "copilot", pass: passwords.copilot });
   });

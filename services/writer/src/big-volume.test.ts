@@ -33,7 +33,7 @@ describe.skipIf(!BIG)("writer: a volume past 4 GiB", () => {
     nc = await connectBus({ servers: nats.url, name: "writer-big-test", logger: createLogger("writer-big-test", "silent") });
     nc.subscribe(subjects.volume.written, { callback: (_e, msg) => void written.push(VolumeWritten.parse(decodeJson(msg.data))) });
     writer = spawnService("writer", { GENTLY_NATS_URL: nats.url, GENTLY_STORAGE: storage.dir, GENTLY_LOG_LEVEL: "info" });
-    await writer.waitForLog((l) => l.includes('"service registered"'));
+    await writer.waitForLog((l) => l.includes('"msg":"started"'));
   });
 
   afterAll(async () => {

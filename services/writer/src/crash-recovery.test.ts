@@ -24,7 +24,7 @@ describe("writer killed mid-volume", () => {
   const startWriter = async () => {
     const writer = spawnService("writer", { GENTLY_NATS_URL: nats.url, GENTLY_STORAGE: storage.dir, GENTLY_WRITER_STOP_GRACE_MS: "500" });
     processes.push(writer);
-    await writer.waitForLog((l) => l.includes('"service registered"'));
+    await writer.waitForLog((l) => l.includes('"msg":"started"'));
     return writer;
   };
 
@@ -64,7 +64,7 @@ describe("writer killed mid-volume", () => {
     expect(existsSync(finalPath)).toBe(false);
     expect(existsSync(path.join(volumesDir, partial!))).toBe(true);
 
-    await startWriter();
+    const restarted = await startWriter();
     const failedEvent = await waitFor(
       () => seen.find((e) => e.subject === subjects.volume.failed && e.body.uid === begin.volume_uid),
       20_000,
@@ -82,6 +82,8 @@ describe("writer killed mid-volume", () => {
     const { jsm } = await jetStreamOf(nc);
     const info = await jsm.streams.info(streams.data.name, { subjects_filter: ">" });
     expect(info.state.subjects).toEqual({ [subjects.volume.failed]: 1 });
+    // One writer per storage root: the next test starts its own.
+    expect(await restarted.stop()).toBe(0);
   });
 
   it("on SIGTERM mid-volume exits cleanly after failing the volume, partial file quarantined", async () => {

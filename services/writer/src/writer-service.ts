@@ -148,6 +148,8 @@ export async function startWriter(opts: WriterOptions): Promise<RunningWriter> {
     ],
     metadata: { format: format.name, instance },
   });
+  // The begin subscription is on the server before anyone is told the writer started.
+  await nc.flush();
 
   return {
     get active() {

@@ -85,7 +85,7 @@ describe("writer service", () => {
       GENTLY_WRITER_FRAME_TIMEOUT_MS: String(FRAME_TIMEOUT_MS),
       GENTLY_STORAGE_QUOTA_BYTES: String(QUOTA_BYTES),
     });
-    await writer.waitForLog((l) => l.includes('"service registered"'));
+    await writer.waitForLog((l) => l.includes('"msg":"started"'));
   });
 
   afterAll(async () => {
