@@ -46,12 +46,6 @@ export function onAbort(signal: AbortSignal): Promise<"aborted"> {
   });
 }
 
-/**
- * One light-sheet volume: registers for the writer's announcement and the
- * frame stream's end, starts the sequence, keeps it alive, and returns the
- * written volume. A failed end, a failed write, an abort or a deadline ends
- * it with a clear error; on abort the sequence is stopped first.
- */
 /** Stops the hardware's sequence (its finally switches the lasers off); a failure to do so is logged, not thrown. */
 async function stopSequence(deps: AcquisitionDeps, acq_id: string, reason: string): Promise<void> {
   await call(deps.nc, hw.stopSequence, { acq_id, reason: reason.slice(0, 500) }, { timeoutMs: 5_000 }).catch((err) =>
@@ -59,6 +53,12 @@ async function stopSequence(deps: AcquisitionDeps, acq_id: string, reason: strin
   );
 }
 
+/**
+ * One light-sheet volume: registers for the writer's announcement and the
+ * frame stream's end, starts the sequence, keeps it alive, and returns the
+ * written volume. A failed end, a failed write, an abort or a deadline ends
+ * it with a clear error, and the sequence is stopped (lasers off) first.
+ */
 export async function acquireVolume(
   deps: AcquisitionDeps,
   volume: VolumeSpec,
