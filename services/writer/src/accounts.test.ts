@@ -1,9 +1,8 @@
-import { randomBytes } from "node:crypto";
 import path from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectBus, createLogger, decodeJson } from "@gently/bus";
-import { NATS_USERS, passwordEnvVar, subjects, VolumeWritten } from "@gently/protocol";
+import { connectBus, createLogger, decodeJson, ensureCredentials, passwordEnvironment, type Credentials } from "@gently/bus";
+import { subjects, VolumeWritten } from "@gently/protocol";
 import { createRing, unlinkRing, type Ring } from "@gently/ring";
 import { REPO_ROOT } from "@gently/supervisor";
 import { spawnService, startTestNats, tempStorage, waitFor, type ServiceProcess, type TestNats } from "@gently/testing";
@@ -13,7 +12,7 @@ const logger = createLogger("writer-accounts-test", "silent");
 const PLANE_BYTES = 256 * 128 * 2;
 
 describe("writer under the least-privilege accounts of nats.conf", () => {
-  const passwords = Object.fromEntries(NATS_USERS.map((u) => [u, randomBytes(12).toString("hex")]));
+  let passwords: Credentials;
   let nats: TestNats;
   let storage: ReturnType<typeof tempStorage>;
   let writer: ServiceProcess;
@@ -23,11 +22,10 @@ describe("writer under the least-privilege accounts of nats.conf", () => {
   const ringPath = `/dev/shm/gently-writer-accounts-test-${process.pid}`;
 
   beforeAll(async () => {
-    nats = await startTestNats({
-      configFile: path.join(REPO_ROOT, "nats.conf"),
-      env: Object.fromEntries(NATS_USERS.map((u) => [passwordEnvVar(u), passwords[u]])),
-    });
     storage = tempStorage();
+    // The passwords `npm start` generates, handed to nats-server the same way.
+    passwords = ensureCredentials(storage.dir);
+    nats = await startTestNats({ configFile: path.join(REPO_ROOT, "nats.conf"), env: passwordEnvironment(passwords) });
     ring = createRing(ringPath, { slotBytes: PLANE_BYTES, numSlots: 2 });
     writer = spawnService("writer", {
       GENTLY_NATS_URL: nats.url,
