@@ -84,7 +84,8 @@ export class Acquisition {
     this.begin = opts.begin;
     this.expectedFrames = opts.begin.num_slices * opts.begin.cameras.length;
     this.planeBytes = opts.begin.width * opts.begin.height * bytesPerSample(opts.begin.dtype);
-    this.buffers = new PlaneBuffers(this.planeBytes, opts.bufferBytes);
+    // No more buffers than frames (but two): a snap does not take the whole budget.
+    this.buffers = new PlaneBuffers(this.planeBytes, opts.bufferBytes, Math.min(64, this.expectedFrames));
     this.log = opts.logger.child({ acq_id: opts.begin.acq_id, volume_uid: opts.begin.volume_uid });
     this.outcome = new Promise((resolve) => (this.settle = resolve));
     this.closed = new Promise((resolve) => (this.markClosed = resolve));
