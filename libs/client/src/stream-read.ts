@@ -1,5 +1,5 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { DeliverPolicy, jetstream, type ConsumerMessages } from "@nats-io/jetstream";
+import { DeliverPolicy, jetstream, type Consumer, type ConsumerMessages } from "@nats-io/jetstream";
 
 export interface StoredMessage {
   subject: string;
@@ -7,13 +7,42 @@ export interface StoredMessage {
   data: Uint8Array;
 }
 
+/** How long to keep asking while JetStream does not answer (a NATS restart, a cluster electing a leader). */
+const JETSTREAM_WAIT_MS = 60_000;
+
+function isTransient(err: unknown): boolean {
+  const e = err as Error;
+  return /timeout|no responders|503|not enabled|unavailable|leader/i.test(`${e?.name ?? ""} ${e?.message ?? String(err)}`);
+}
+
+/** Retries an operation on JetStream while it is coming back; other errors (and a closed connection) are thrown at once. */
+async function whileJetStreamReturns<T>(nc: NatsConnection, op: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + JETSTREAM_WAIT_MS;
+  for (let delay = 250; ; delay = Math.min(delay * 2, 2_000)) {
+    try {
+      return await op();
+    } catch (err) {
+      if (nc.isClosed() || !isTransient(err) || Date.now() + delay > deadline) throw err;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+function orderedConsumer(nc: NatsConnection, stream: string, filterSubject: string): Promise<Consumer> {
+  return jetstream(nc).consumers.get(stream, { filter_subjects: filterSubject, deliver_policy: DeliverPolicy.All });
+}
+
 /**
  * Every message a stream holds under one subject filter, oldest first, as
  * of now (messages published while reading may or may not be included).
  * An ordered consumer: nothing to clean up, nothing left on the server.
  */
-export async function readStored(nc: NatsConnection, stream: string, filterSubject: string): Promise<StoredMessage[]> {
-  const consumer = await jetstream(nc).consumers.get(stream, { filter_subjects: filterSubject, deliver_policy: DeliverPolicy.All });
+export function readStored(nc: NatsConnection, stream: string, filterSubject: string): Promise<StoredMessage[]> {
+  return whileJetStreamReturns(nc, () => readOnce(nc, stream, filterSubject));
+}
+
+async function readOnce(nc: NatsConnection, stream: string, filterSubject: string): Promise<StoredMessage[]> {
+  const consumer = await orderedConsumer(nc, stream, filterSubject);
   const info = await consumer.info(true);
   if (info.num_pending === 0) return [];
   const out: StoredMessage[] = [];
@@ -31,15 +60,15 @@ export async function readStored(nc: NatsConnection, stream: string, filterSubje
 
 /**
  * Follows a stream under one subject filter from its first message and on
- * into new ones, until the caller stops iterating or calls close().
+ * into new ones, until the caller stops iterating or calls close(). The
+ * consumer resumes where it was after a reconnect.
  */
 export async function followStream(
   nc: NatsConnection,
   stream: string,
   filterSubject: string,
 ): Promise<{ messages: AsyncIterable<StoredMessage>; close(): Promise<void> }> {
-  const consumer = await jetstream(nc).consumers.get(stream, { filter_subjects: filterSubject, deliver_policy: DeliverPolicy.All });
-  const raw: ConsumerMessages = await consumer.consume();
+  const raw: ConsumerMessages = await whileJetStreamReturns(nc, async () => (await orderedConsumer(nc, stream, filterSubject)).consume());
   async function* iterate(): AsyncGenerator<StoredMessage> {
     try {
       for await (const m of raw) yield { subject: m.subject, seq: m.seq, data: m.data };
