@@ -28,21 +28,28 @@ async function whileJetStreamReturns<T>(nc: NatsConnection, op: () => Promise<T>
   }
 }
 
-function orderedConsumer(nc: NatsConnection, stream: string, filterSubject: string): Promise<Consumer> {
-  return jetstream(nc).consumers.get(stream, { filter_subjects: filterSubject, deliver_policy: DeliverPolicy.All });
+/** An ordered consumer from the stream's start, or from a time (only messages stored since then). */
+function orderedConsumer(nc: NatsConnection, stream: string, filterSubject: string, since?: Date): Promise<Consumer> {
+  return jetstream(nc).consumers.get(
+    stream,
+    since
+      ? { filter_subjects: filterSubject, opt_start_time: since.toISOString() }
+      : { filter_subjects: filterSubject, deliver_policy: DeliverPolicy.All },
+  );
 }
 
 /**
- * Every message a stream holds under one subject filter, oldest first, as
- * of now (messages published while reading may or may not be included).
+ * Every message a stream holds under one subject filter (optionally only
+ * those stored since a time), oldest first, as of now (messages published
+ * while reading may or may not be included).
  * An ordered consumer: nothing to clean up, nothing left on the server.
  */
-export function readStored(nc: NatsConnection, stream: string, filterSubject: string): Promise<StoredMessage[]> {
-  return whileJetStreamReturns(nc, () => readOnce(nc, stream, filterSubject));
+export function readStored(nc: NatsConnection, stream: string, filterSubject: string, opts: { since?: Date } = {}): Promise<StoredMessage[]> {
+  return whileJetStreamReturns(nc, () => readOnce(nc, stream, filterSubject, opts.since));
 }
 
-async function readOnce(nc: NatsConnection, stream: string, filterSubject: string): Promise<StoredMessage[]> {
-  const consumer = await orderedConsumer(nc, stream, filterSubject);
+async function readOnce(nc: NatsConnection, stream: string, filterSubject: string, since?: Date): Promise<StoredMessage[]> {
+  const consumer = await orderedConsumer(nc, stream, filterSubject, since);
   const info = await consumer.info(true);
   if (info.num_pending === 0) return [];
   const out: StoredMessage[] = [];
