@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { connect } from "@nats-io/transport-node";
+import { inboxPrefixFor } from "@gently/protocol";
 import { freePort, NatsServerProcess } from "@gently/supervisor";
 
 export interface ClusterNode {
@@ -63,7 +64,7 @@ export async function startTestCluster(
 
 /** A JetStream cluster answers its API only once the nodes have elected a meta leader. */
 async function waitForJetStreamLeader(url: string, auth: { user?: string; pass?: string }): Promise<void> {
-  const nc = await connect({ servers: url, ...auth });
+  const nc = await connect({ servers: url, ...auth, inboxPrefix: auth.user ? inboxPrefixFor(auth.user) : undefined });
   try {
     const deadline = Date.now() + 30_000;
     let last = "";
