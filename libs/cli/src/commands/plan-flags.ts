@@ -23,11 +23,11 @@ function propertiesOf(plan: PlanName): Record<string, JsonProp> {
 
 function describeProp(p: JsonProp): string {
   const parts = [p.description ?? ""];
-  if (p.type === "array") parts.push("(comma-separated)");
-  if (p.enum) parts.push(`one of: ${p.enum.map((e) => JSON.stringify(e)).join(", ")}`);
-  if (p.items?.enum) parts.push(`each one of: ${p.items.enum.map((e) => JSON.stringify(e)).join(", ")}`);
-  if (p.default !== undefined) parts.push(`[default ${Array.isArray(p.default) ? p.default.join(",") : String(p.default)}]`);
-  return parts.filter(Boolean).join(" ");
+  if (p.type === "array") parts.push("comma-separated");
+  if (p.enum) parts.push(`one of ${p.enum.map((e) => JSON.stringify(e)).join(", ")}`);
+  if (p.items?.enum) parts.push(`each one of ${p.items.enum.map((e) => JSON.stringify(e)).join(", ")}`);
+  if (p.default !== undefined) parts.push(`default ${Array.isArray(p.default) ? p.default.join(",") : String(p.default)}`);
+  return parts.filter(Boolean).join("; ");
 }
 
 /** parseArgs options for a plan's parameters; booleans are switches, everything else a string parsed by type. */

@@ -61,11 +61,25 @@ export const detectCommand = planCommand("detect", "detect_embryos", "find embry
 
 const SNAP_PLANS: Record<string, PlanName> = { bottom: "snap_bottom", lightsheet: "snap_lightsheet" };
 
+/** The flags of several plans for one command; a flag they share says what it means (and its default) for each. */
+function mergedOptions(plans: Record<string, PlanName>): Command["options"] {
+  const merged: Command["options"] = {};
+  for (const [variant, plan] of Object.entries(plans)) {
+    for (const [flag, option] of Object.entries(planOptions(plan))) {
+      const seen = merged[flag];
+      merged[flag] = seen
+        ? { ...seen, description: `${seen.description} | ${variant}: ${option.description}` }
+        : { ...option, description: `${variant}: ${option.description}` };
+    }
+  }
+  return merged;
+}
+
 export const snapCommand: Command = {
   name: "snap",
   summary: "snap one frame: 'bottom' (brightfield, plan snap_bottom) or 'lightsheet' (plan snap_lightsheet)",
   usage: "bottom|lightsheet ",
-  options: { ...planOptions("snap_lightsheet"), ...planOptions("snap_bottom"), ...RUN_OPTIONS },
+  options: { ...mergedOptions({ lightsheet: "snap_lightsheet", bottom: "snap_bottom" }), ...RUN_OPTIONS },
   async run({ values, positionals, json }) {
     const plan = SNAP_PLANS[positionals[0] ?? ""];
     if (!plan || positionals.length !== 1) {
