@@ -121,6 +121,8 @@ export async function benchWriter(dir: string, opts: WriterBenchOptions = {}): P
       stdio: ["ignore", "inherit", "inherit"],
     });
     await waitForWriter(nc, writer);
+    // Every contender writes into the writer's own directory: same filesystem, same block group.
+    const volumesDir = path.join(work, "volumes");
     const producer = new FrameProducer(nc, ring);
     const acquire = async (numSlices: number): Promise<number> => {
       const begin = producer.acquisition({ num_slices: numSlices, width, height, session_id: "bench" });
@@ -142,7 +144,7 @@ export async function benchWriter(dir: string, opts: WriterBenchOptions = {}): P
     await acquire(ring.numSlots * 2);
     const writerRun = () => acquire(slices);
     const ddRun = (): number => {
-      const out = path.join(work, "dd.bin");
+      const out = path.join(volumesDir, "dd.bin");
       const count = Math.ceil((slices * planeBytes) / DD_BLOCK_BYTES);
       const t0 = performance.now();
       execFileSync("dd", ["if=/dev/zero", `of=${out}`, `bs=${DD_BLOCK_BYTES}`, `count=${count}`, "conv=fdatasync"], { stdio: "ignore" });
@@ -151,7 +153,7 @@ export async function benchWriter(dir: string, opts: WriterBenchOptions = {}): P
       return (count * DD_BLOCK_BYTES) / 1e6 / seconds;
     };
     const tifffileRun = (): number => {
-      const out = path.join(work, "tifffile.ome.tif");
+      const out = path.join(volumesDir, "tifffile.ome.tif");
       const printed = execFileSync(SYSTEM_PYTHON, [TIFFFILE_SCRIPT, out, String(slices), String(height), String(width)], { encoding: "utf8" });
       removeAndSettle(out, work);
       const { seconds, bytes } = JSON.parse(printed) as { seconds: number; bytes: number };
