@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -38,6 +38,13 @@ export interface WriterBenchResult {
   dd_mb_s: number[];
   /** absent when /usr/bin/python3 cannot import tifffile */
   tifffile_mb_s?: number[];
+  /**
+   * CPU seconds (user + system) per GB written: the writer process, and the
+   * tifffile process during its timed part. Unlike MB/s this hardly depends
+   * on what else the machine runs, so it shows the work each does per byte.
+   */
+  writer_cpu_s_per_gb: number[];
+  tifffile_cpu_s_per_gb?: number[];
   /** median writer MB/s over median dd MB/s; target >= 0.9 */
   ratio_vs_dd: number;
   /** median writer MB/s over median tifffile MB/s; target >= 1.0 */
@@ -63,6 +70,13 @@ function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+function cpuSecondsOf(pid: number, ticksPerSecond: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  // after "pid (comm) ": state is field 0, utime 11, stime 12
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
 }
 
 function hasTifffile(): boolean {
@@ -117,7 +131,7 @@ export async function benchWriter(dir: string, opts: WriterBenchOptions = {}): P
     await nats.start();
     nc = await connectBus({ servers: nats.url, name: "writer-bench", logger });
     writer = spawn(process.execPath, nodeArgsFor(serviceEntry("writer")), {
-      env: { ...process.env, GENTLY_NATS_URL: nats.url, GENTLY_STORAGE: work, GENTLY_LOG_LEVEL: process.env.BENCH_WRITER_LOG ?? "warn" },
+      env: { ...process.env, GENTLY_NATS_URL: nats.url, GENTLY_STORAGE: work, GENTLY_LOG_LEVEL: "warn" },
       stdio: ["ignore", "inherit", "inherit"],
     });
     await waitForWriter(nc, writer);
@@ -142,7 +156,13 @@ export async function benchWriter(dir: string, opts: WriterBenchOptions = {}): P
     };
     // A running writer is warm: one small unmeasured volume first (JIT, first-touch of the ring's pages).
     await acquire(ring.numSlots * 2);
-    const writerRun = () => acquire(slices);
+    const ticksPerSecond = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
+    const writerRun = async (): Promise<number> => {
+      const cpu0 = cpuSecondsOf(writer!.pid!, ticksPerSecond);
+      const mb_s = await acquire(slices);
+      result.writer_cpu_s_per_gb.push((cpuSecondsOf(writer!.pid!, ticksPerSecond) - cpu0) / (result.bytes / 1e9));
+      return mb_s;
+    };
     const ddRun = (): number => {
       const out = path.join(volumesDir, "dd.bin");
       const count = Math.ceil((slices * planeBytes) / DD_BLOCK_BYTES);
@@ -156,15 +176,18 @@ export async function benchWriter(dir: string, opts: WriterBenchOptions = {}): P
       const out = path.join(volumesDir, "tifffile.ome.tif");
       const printed = execFileSync(SYSTEM_PYTHON, [TIFFFILE_SCRIPT, out, String(slices), String(height), String(width)], { encoding: "utf8" });
       removeAndSettle(out, work);
-      const { seconds, bytes } = JSON.parse(printed) as { seconds: number; bytes: number };
+      const { seconds, bytes, cpu_seconds } = JSON.parse(printed) as { seconds: number; bytes: number; cpu_seconds: number };
+      result.tifffile_cpu_s_per_gb!.push(cpu_seconds / (bytes / 1e9));
       return bytes / 1e6 / seconds;
     };
 
     const withTifffile = hasTifffile();
-    const result: WriterBenchResult = { bytes: 0, rounds, writer_mb_s: [], dd_mb_s: [], ratio_vs_dd: 0 };
-    if (withTifffile) result.tifffile_mb_s = [];
+    const result: WriterBenchResult = { bytes: slices * planeBytes, rounds, writer_mb_s: [], dd_mb_s: [], ratio_vs_dd: 0, writer_cpu_s_per_gb: [] };
+    if (withTifffile) {
+      result.tifffile_mb_s = [];
+      result.tifffile_cpu_s_per_gb = [];
+    }
     else log(`${SYSTEM_PYTHON} cannot import tifffile (Debian: apt-get install python3-tifffile): no tifffile comparison`);
-    result.bytes = slices * planeBytes;
     log(`writer bench: ${slices} × ${height} × ${width} uint16 (${(result.bytes / 1e9).toFixed(2)} GB) in ${dir}, ${rounds} interleaved rounds`);
     type Contender = { name: string; run: () => number | Promise<number>; samples: number[] };
     const contenders: Contender[] = [
@@ -189,6 +212,8 @@ export async function benchWriter(dir: string, opts: WriterBenchOptions = {}): P
       result.ratio_vs_tifffile = median(result.writer_mb_s) / median(result.tifffile_mb_s);
       summary += `; writer/tifffile ${result.ratio_vs_tifffile.toFixed(2)} (target ≥ 1.0)`;
     }
+    summary += `; CPU s/GB: writer ${median(result.writer_cpu_s_per_gb).toFixed(2)}`;
+    if (result.tifffile_cpu_s_per_gb) summary += `, tifffile ${median(result.tifffile_cpu_s_per_gb).toFixed(2)}`;
     log(summary);
     return result;
   } finally {
