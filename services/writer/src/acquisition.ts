@@ -14,6 +14,7 @@ import {
 import type { Ring } from "@gently/ring";
 import type { Announcer } from "./announce";
 import { failureOf, type Failure } from "./failure";
+import { frameBytes } from "./frame-size";
 import { PlaneBuffers } from "./plane-buffers";
 import { quarantineFile } from "./quarantine";
 import type { OpenedVolume } from "./volume-format";
@@ -36,10 +37,6 @@ export type Outcome =
   | { kind: "failed"; failure: Failure; quarantinedPath?: string };
 
 type State = "writing" | "finalizing" | "written" | "failed";
-
-function bytesPerSample(dtype: AcquisitionBegin["dtype"]): number {
-  return dtype === "uint16" ? 2 : 1;
-}
 
 async function exists(file: string): Promise<boolean> {
   return access(file).then(
@@ -83,7 +80,7 @@ export class Acquisition {
   constructor(private readonly opts: AcquisitionOptions) {
     this.begin = opts.begin;
     this.expectedFrames = opts.begin.num_slices * opts.begin.cameras.length;
-    this.planeBytes = opts.begin.width * opts.begin.height * bytesPerSample(opts.begin.dtype);
+    this.planeBytes = frameBytes(opts.begin);
     // No more buffers than frames (but two): a snap does not take the whole budget.
     this.buffers = new PlaneBuffers(this.planeBytes, opts.bufferBytes, Math.min(64, this.expectedFrames));
     this.log = opts.logger.child({ acq_id: opts.begin.acq_id, volume_uid: opts.begin.volume_uid });
@@ -323,8 +320,10 @@ export class Acquisition {
       this.log.error({ err: String(err) }, "aborting the sink failed");
     }
     let quarantinedPath: string | undefined;
-    // A finalize that failed after its rename leaves the file at the final path: it must not stay there.
-    const partial = (await exists(tempPath)) ? tempPath : (await exists(finalPath)) ? finalPath : undefined;
+    // A finalize that failed after its rename (fsync of the directory) leaves the file at the final
+    // path: it must not stay there. Before finalize the final path is never this volume's.
+    const renamed = from === "finalizing" && !(await exists(tempPath)) && (await exists(finalPath));
+    const partial = renamed ? finalPath : (await exists(tempPath)) ? tempPath : undefined;
     if (partial) {
       try {
         quarantinedPath = await quarantineFile(partial, this.opts.quarantineDir, path.basename(finalPath));

@@ -10,6 +10,7 @@ import {
   type CameraName,
 } from "@gently/protocol";
 import type { Ring } from "@gently/ring";
+import { frameBytes } from "./frame-size";
 
 /**
  * The hardware's side of an acquisition, for the writer's tests and
@@ -61,7 +62,7 @@ export class FrameProducer {
   async frame(begin: AcquisitionBegin, seq: number, pixels?: Uint8Array, descriptor: Partial<FrameDescriptor> = {}): Promise<number> {
     const slot = await this.ring.acquire(30_000);
     if (slot === null) throw new Error(`no ring slot freed within 30 s at frame ${seq}: the writer stopped releasing`);
-    const bytes = begin.width * begin.height * (begin.dtype === "uint16" ? 2 : 1);
+    const bytes = frameBytes(begin);
     if (pixels) this.ring.write(slot, pixels);
     this.ring.commit(slot, seq, pixels?.byteLength ?? bytes);
     const c = seq % begin.cameras.length;

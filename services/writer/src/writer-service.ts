@@ -9,6 +9,7 @@ import { Acquisition } from "./acquisition";
 import { Announcer } from "./announce";
 import type { WriterConfig } from "./config";
 import { failureOf, toGentlyError, type Failure } from "./failure";
+import { frameBytes } from "./frame-size";
 import { recoverLeftovers } from "./leftovers";
 import { omeTiffFormat } from "./ome-tiff-format";
 import { RingCache } from "./ring-cache";
@@ -92,7 +93,7 @@ export async function startWriter(opts: WriterOptions): Promise<RunningWriter> {
     }
     let opened: OpenedVolume | undefined;
     try {
-      const planeBytes = begin.width * begin.height * (begin.dtype === "uint16" ? 2 : 1);
+      const planeBytes = frameBytes(begin);
       if (planeBytes > ring.slotBytes) {
         throw new GentlyError("invalid_request", `a ${begin.width}×${begin.height} ${begin.dtype} frame (${planeBytes} bytes) does not fit a ${ring.slotBytes}-byte ring slot`, "width");
       }
