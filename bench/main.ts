@@ -1,0 +1,178 @@
+/**
+ * `npm run bench [-- part …] [-- --quick]`: every speed target of the device
+ * layer, each printed as a ratio against a baseline measured in the same run.
+ * Parts: hardware, writer, legacy, datastore, viz, sam, plans (default: all).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import path from "node:path";
+import { benchDataStore } from "@gently/datastore";
+import { benchHardware } from "@gently/service-hardware";
+import { benchPlanRunner } from "@gently/service-plan-runner";
+import { benchSam } from "@gently/service-sam";
+import { benchViz } from "@gently/service-viz";
+import { benchWriter } from "@gently/service-writer";
+import { REPO_ROOT } from "@gently/supervisor";
+import { benchLegacyPath } from "./legacy-path";
+
+interface Row {
+  measure: string;
+  value: string;
+  baseline: string;
+  ratio: string;
+  target: string;
+}
+
+const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "-");
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const wanted = args.filter((a) => !a.startsWith("--"));
+const log = (line: string) => process.stderr.write(`  ${line}\n`);
+
+const parts: Record<string, () => Promise<Row[]>> = {
+  async hardware() {
+    const rows = await benchHardware(quick ? { frames: 30, copies: 50 } : {});
+    return rows.map((r) => ({
+      measure: r.name,
+      value: `${fmt(r.value)} ${r.unit}`,
+      baseline: r.ratio_vs_baseline === 1 ? "(baseline)" : "",
+      ratio: fmt(r.ratio_vs_baseline, 2),
+      target: r.name.includes("frames/s") || r.unit === "frames/s" ? "sim ≥ 100 frames/s" : "",
+    }));
+  },
+  async writer() {
+    // the volume goes where volumes go: under the storage root's disk
+    const dir = mkdtempSync(path.join(process.env.GENTLY_BENCH_DIR ?? path.join(REPO_ROOT, "storage"), ".bench-writer-"));
+    try {
+      const r = await benchWriter(dir, { ...(quick ? { slices: 40, rounds: 2 } : { rounds: 3 }), log });
+      const med = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1]!;
+      const rows: Row[] = [
+        {
+          measure: `writer, ${(r.bytes / 1e9).toFixed(2)} GB OME-TIFF (ring → disk, fsync)`,
+          value: `${fmt(med(r.writer_mb_s), 0)} MB/s`,
+          baseline: `dd conv=fdatasync ${fmt(med(r.dd_mb_s), 0)} MB/s`,
+          ratio: fmt(r.ratio_vs_dd, 2),
+          target: "≥ 0.9",
+        },
+      ];
+      if (r.tifffile_mb_s && r.ratio_vs_tifffile !== undefined) {
+        rows.push({
+          measure: "writer vs Python tifffile (same volume)",
+          value: `${fmt(med(r.writer_mb_s), 0)} MB/s`,
+          baseline: `tifffile ${fmt(med(r.tifffile_mb_s), 0)} MB/s`,
+          ratio: fmt(r.ratio_vs_tifffile, 2),
+          target: "≥ 1.0",
+        });
+      }
+      return rows;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+  async legacy() {
+    const r = await benchLegacyPath({ rounds: quick ? 2 : 5, log });
+    const rows: Row[] = [
+      {
+        measure: `our path: acquire ${r.shape.join("×")} → volume.written → uid in the copilot`,
+        value: `${fmt(r.ours_ms, 0)} ms, reply ${r.ours_reply_bytes} B`,
+        baseline: `JSON over HTTP in Node ${fmt(r.legacy_ms, 0)} ms, reply ${fmt(r.legacy_reply_bytes / 1e6, 0)} MB`,
+        ratio: fmt(r.ratio, 1),
+        target: "",
+      },
+    ];
+    if (r.legacy_python_ms !== undefined) {
+      rows.push({
+        measure: "our path vs the seed's Python path (tolist → json.dumps → HTTP → json.loads)",
+        value: `${fmt(r.ours_ms, 0)} ms`,
+        baseline: `${fmt(r.legacy_python_ms, 0)} ms`,
+        ratio: fmt(r.ratio_python!, 1),
+        target: "≥ 50",
+      });
+    }
+    return rows;
+  },
+  async datastore() {
+    const r = await benchDataStore(quick ? { rows: 20_000 } : {});
+    return [
+      {
+        measure: `DataStore session query, ${r.rows} rows / ${r.sessions} sessions`,
+        value: `${fmt(r.session_list_ms, 2)} ms`,
+        baseline: `full-table scan ${fmt(r.full_scan_ms, 2)} ms`,
+        ratio: fmt(r.scan_ratio, 1),
+        target: `< ${r.target_ms} ms`,
+      },
+      { measure: "DataStore sessions() summary", value: `${fmt(r.sessions_summary_ms, 2)} ms`, baseline: "", ratio: "", target: "" },
+    ];
+  },
+  async viz() {
+    const r = await benchViz(quick ? { runs: 5 } : {});
+    return [
+      {
+        measure: `slice PNG ${r.width}×${r.height} uint16 over HTTP`,
+        value: `${fmt(r.slice_png_ms, 0)} ms`,
+        baseline: `fast-png alone ${fmt(r.png_encode_ms, 0)} ms`,
+        ratio: fmt(r.overhead_ratio, 2),
+        target: "overhead ratio",
+      },
+    ];
+  },
+  async sam() {
+    const r = await benchSam({ repeats: quick ? 1 : 3, log });
+    const px = `${r.image_size_px}×${r.image_size_px}`;
+    return [
+      { measure: `classical stage, ${px}`, value: `${fmt(r.classical.median_ms, 0)} ms`, baseline: "", ratio: "", target: "" },
+      { measure: "SAM encoder per call (tiny test model)", value: `${fmt(r.sam_encoder.median_ms, 1)} ms`, baseline: "", ratio: "", target: "" },
+      { measure: "SAM decoder per box (tiny test model)", value: `${fmt(r.sam_decoder.median_ms, 1)} ms`, baseline: "", ratio: "", target: "" },
+      {
+        measure: `detect request, SAM on a new image, ${px}`,
+        value: `${fmt(r.detect_sam_cold.detections_per_s, 1)} detections/s`,
+        baseline: `classical only ${fmt(r.detect_classical.detections_per_s, 1)}/s`,
+        ratio: fmt(r.detect_sam_cold.detections_per_s / r.detect_classical.detections_per_s, 2),
+        target: "",
+      },
+      {
+        measure: "detect request, SAM on a cached image",
+        value: `${fmt(r.detect_sam_warm.detections_per_s, 1)} detections/s`,
+        baseline: `classical only ${fmt(r.detect_classical.detections_per_s, 1)}/s`,
+        ratio: fmt(r.detect_sam_warm.detections_per_s / r.detect_classical.detections_per_s, 2),
+        target: "",
+      },
+    ];
+  },
+  async plans() {
+    const r = await benchPlanRunner(quick ? { runs: 5 } : {});
+    return [
+      { measure: `focus score of a ${r.frame.width}×${r.frame.height} frame`, value: `${fmt(r.focus_score_ms, 1)} ms`, baseline: "", ratio: "", target: "" },
+      {
+        measure: `validate a timelapse before motion (${r.timelapse.targets} targets)`,
+        value: `${fmt(r.validate_timelapse_ms, 1)} ms`,
+        baseline: "",
+        ratio: "",
+        target: "",
+      },
+    ];
+  },
+};
+
+function printTable(part: string, rows: Row[]): void {
+  const head: Row = { measure: part, value: "value", baseline: "baseline (same run)", ratio: "ratio", target: "target" };
+  const all = [head, ...rows];
+  const keys = Object.keys(head) as (keyof Row)[];
+  const widths = keys.map((k) => Math.max(...all.map((r) => r[k].length)));
+  const line = (r: Row) => keys.map((k, i) => r[k].padEnd(widths[i]!)).join("  ").trimEnd();
+  console.log(`\n${line(head)}\n${widths.map((w) => "-".repeat(w)).join("  ")}\n${rows.map(line).join("\n")}`);
+}
+
+const unknown = wanted.filter((w) => !(w in parts));
+if (unknown.length > 0) {
+  console.error(`unknown part(s) ${unknown.join(", ")}; parts: ${Object.keys(parts).join(", ")}`);
+  process.exit(2);
+}
+for (const name of wanted.length > 0 ? wanted : Object.keys(parts)) {
+  process.stderr.write(`running ${name}${quick ? " (quick)" : ""}…\n`);
+  try {
+    printTable(name, await parts[name]!());
+  } catch (err) {
+    console.log(`\n${name}: failed: ${(err as Error).stack ?? err}`);
+    process.exitCode = 1;
+  }
+}
