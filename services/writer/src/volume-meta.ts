@@ -1,4 +1,5 @@
-import type { SinkResult, VolumeMetaInput } from "@gently/ome-tiff";
+import { volumeIndexExtra } from "@gently/datastore";
+import { parseVolumeMeta, volumeShape, type SinkResult, type VolumeMetaInput } from "@gently/ome-tiff";
 import type { AcquisitionBegin, AcquisitionEnd, VolumeWritten } from "@gently/protocol";
 import { laserLinesOf } from "./laser-lines";
 
@@ -10,8 +11,10 @@ export const ABSENT = "none";
 
 /**
  * The file's metadata for an acquisition. Frames of two cameras arrive
- * interleaved per slice (seq = z × cameras + c), so the file stores them in
- * that order: OME DimensionOrder XYCZT, one channel per camera.
+ * interleaved per slice (plane = z × cameras + c), so the file stores them in
+ * that order: OME DimensionOrder XYCZT, one channel per camera. The file also
+ * carries the index facts (data type, volume.written metadata) so a DataStore
+ * rebuild from the files alone recovers them.
  */
 export function sinkMetaOf(begin: AcquisitionBegin): VolumeMetaInput {
   const lines = laserLinesOf(begin.laser_config);
@@ -23,7 +26,7 @@ export function sinkMetaOf(begin: AcquisitionBegin): VolumeMetaInput {
   // The OME-TIFF library needs PhysicalSizeZ > 0: a single plane (step 0) or a
   // reversed sweep keeps its true step here.
   if (!(begin.z_step_um > 0)) extra.z_step_um = String(begin.z_step_um);
-  return {
+  const meta: VolumeMetaInput = {
     uid: begin.volume_uid,
     session_id: begin.session_id,
     run_uid: begin.run_uid ?? ABSENT,
@@ -48,6 +51,10 @@ export function sinkMetaOf(begin: AcquisitionBegin): VolumeMetaInput {
     acquired_at: begin.started,
     extra,
   };
+  const { axes } = volumeShape(parseVolumeMeta(meta));
+  // A file that is finalized had no dropped frames: anything else is never written.
+  Object.assign(extra, volumeIndexExtra({ data_type: dataTypeOf(begin), metadata: writtenMetadataOf(begin, axes, 0) }));
+  return meta;
 }
 
 /** PhysicalSizeZ: the step's magnitude; for a single plane, the pixel size (isotropic, like Fiji assumes). */
@@ -56,11 +63,31 @@ function physicalZStepUm(begin: AcquisitionBegin): number {
   return step > 0 ? step : begin.pixel_size_um;
 }
 
+export function dataTypeOf(begin: AcquisitionBegin): VolumeWritten["data_type"] {
+  return begin.num_slices === 1 ? "image" : "volume";
+}
+
+/** volume.written's metadata; `axes` are the letters of the stored shape ("ZYX", or "ZCYX" for two cameras). */
+export function writtenMetadataOf(begin: AcquisitionBegin, axes: string, droppedFrames: number): VolumeWritten["metadata"] {
+  return {
+    dimension_order: axes,
+    cameras: begin.cameras,
+    pixel_size_um: begin.pixel_size_um,
+    z_step_um: begin.z_step_um,
+    exposure_ms: begin.exposure_ms,
+    ...(begin.laser_config !== undefined ? { laser_config: begin.laser_config } : {}),
+    position: begin.position,
+    ...(begin.plan_name !== undefined ? { plan_name: begin.plan_name } : {}),
+    acq_id: begin.acq_id,
+    dropped_frames: droppedFrames,
+  };
+}
+
 /** The announcement of a finished file: metadata only, well under 2 KB. */
 export function volumeWrittenOf(begin: AcquisitionBegin, end: AcquisitionEnd, result: SinkResult, created: Date): VolumeWritten {
   return {
     uid: begin.volume_uid,
-    data_type: begin.num_slices === 1 ? "image" : "volume",
+    data_type: dataTypeOf(begin),
     path: result.path,
     shape: result.shape,
     dtype: result.dtype,
@@ -69,18 +96,6 @@ export function volumeWrittenOf(begin: AcquisitionBegin, end: AcquisitionEnd, re
     bytes: result.bytes,
     checksum: result.checksum,
     created: created.toISOString(),
-    metadata: {
-      // The letters of `shape`, slowest first: "ZYX", or "ZCYX" for two cameras.
-      dimension_order: result.axes,
-      cameras: begin.cameras,
-      pixel_size_um: begin.pixel_size_um,
-      z_step_um: begin.z_step_um,
-      exposure_ms: begin.exposure_ms,
-      ...(begin.laser_config !== undefined ? { laser_config: begin.laser_config } : {}),
-      position: begin.position,
-      ...(begin.plan_name !== undefined ? { plan_name: begin.plan_name } : {}),
-      acq_id: begin.acq_id,
-      dropped_frames: end.dropped,
-    },
+    metadata: writtenMetadataOf(begin, result.axes, end.dropped),
   };
 }

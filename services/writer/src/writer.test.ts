@@ -4,6 +4,7 @@ import { fromFile } from "geotiff";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectBus, createLogger, decodeJson, jetStreamOf } from "@gently/bus";
+import { openForRebuild } from "@gently/datastore";
 import { readOmeMetadata, verifyChecksum } from "@gently/ome-tiff";
 import { GentlyError, streams, subjects, VolumeFailed, VolumeWritten } from "@gently/protocol";
 import { createRing, unlinkRing, type Ring } from "@gently/ring";
@@ -328,5 +329,29 @@ describe("writer service", () => {
     const ack = await new Announcer(js, logger).written(body);
     expect(ack.duplicate).toBe(true);
     expect((await jsm.streams.info(streams.data.name)).state.messages).toBe(before);
+  });
+
+  it("leaves in each file what a DataStore rebuild needs to recover its volume.written without the bus", async () => {
+    const begin = producer.acquisition({ cameras: ["HamCam1", "HamCam2"], num_slices: 2 });
+    await producer.begin(begin);
+    await writeAll(begin);
+    const written = VolumeWritten.parse((await waitEvent(begin.volume_uid, subjects.volume.written)).body);
+    const { store } = openForRebuild(storage.dir);
+    try {
+      await store.rebuild();
+      const item = store.get(begin.volume_uid);
+      expect(item).toMatchObject({
+        data_type: written.data_type,
+        shape: written.shape,
+        dtype: written.dtype,
+        session_id: written.session_id,
+        run_uid: written.run_uid,
+        bytes: written.bytes,
+        checksum: written.checksum,
+        metadata: written.metadata,
+      });
+    } finally {
+      store.close();
+    }
   });
 });
