@@ -1,0 +1,55 @@
+import { describe, expect, it } from "vitest";
+import { newUid, type AcquisitionBegin } from "@gently/protocol";
+import { ABSENT, sinkMetaOf } from "./volume-meta";
+
+const begin = (overrides: Partial<AcquisitionBegin> = {}): AcquisitionBegin => ({
+  acq_id: newUid(),
+  volume_uid: newUid(),
+  session_id: "s1",
+  ring_path: "/dev/shm/ring",
+  cameras: ["HamCam1"],
+  num_slices: 10,
+  width: 64,
+  height: 32,
+  dtype: "uint16",
+  pixel_size_um: 0.1625,
+  z_step_um: 1,
+  exposure_ms: 10,
+  position: { x_um: 1, y_um: 2 },
+  started: "2024-05-01T10:00:00.000Z",
+  ...overrides,
+});
+
+describe("file metadata of an acquisition", () => {
+  it("names the excitation line only when one laser was on", () => {
+    expect(sinkMetaOf(begin({ laser_config: "561 only" })).channels).toEqual([{ camera: "HamCam1", laser: "561 only", excitation_nm: 561 }]);
+    const two = sinkMetaOf(begin({ cameras: ["HamCam1", "HamCam2"], laser_config: "488 and 561" }));
+    expect(two.channels).toEqual([
+      { camera: "HamCam1", laser: "488 and 561" },
+      { camera: "HamCam2", laser: "488 and 561" },
+    ]);
+    expect(two.laser_config).toEqual([
+      { wavelength_nm: 488, enabled: true },
+      { wavelength_nm: 561, enabled: true },
+    ]);
+    expect(sinkMetaOf(begin({ laser_config: "ALL ON" })).laser_config?.map((l) => l.wavelength_nm)).toEqual([405, 488, 561, 637]);
+    expect(sinkMetaOf(begin({ laser_config: "ALL OFF" })).laser_config).toEqual([]);
+  });
+
+  it("keeps the true z step where OME needs a positive PhysicalSizeZ", () => {
+    const snap = sinkMetaOf(begin({ num_slices: 1, z_step_um: 0 }));
+    expect(snap.z_step_um).toBe(0.1625);
+    expect(snap.extra?.z_step_um).toBe("0");
+    const reversed = sinkMetaOf(begin({ z_step_um: -0.5 }));
+    expect(reversed.z_step_um).toBe(0.5);
+    expect(reversed.extra?.z_step_um).toBe("-0.5");
+    expect(sinkMetaOf(begin()).extra?.z_step_um).toBeUndefined();
+  });
+
+  it("writes 'none' for a run, plan or laser the acquisition does not have, and 0 for an unknown stage z", () => {
+    const meta = sinkMetaOf(begin());
+    expect(meta).toMatchObject({ run_uid: ABSENT, plan_name: ABSENT, stage_position_um: { x_um: 1, y_um: 2, z_um: 0 } });
+    expect(meta.channels[0].laser).toBe(ABSENT);
+    expect(JSON.parse(meta.extra!.position)).toEqual({ x_um: 1, y_um: 2 });
+  });
+});
