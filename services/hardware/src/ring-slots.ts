@@ -26,6 +26,9 @@ export class RingSlots {
       this.spare = null;
       return slot;
     }
+    // fast path: a free slot is taken without a trip to koffi's worker thread
+    const free = this.ring.tryAcquire();
+    if (free !== null) return free;
     const deadline = Date.now() + this.timeoutMs;
     for (;;) {
       if (stopped()) return null;
