@@ -11,16 +11,19 @@ import { scatterEmbryos, syntheticEmbryoImage } from "./synthetic";
 const frame: ImageFrame = { stage_x_um: 1000, stage_y_um: -500, pixel_size_um: 0.65, width: 2048, height: 2048 };
 
 describe("pixel ↔ stage convention", () => {
-  it("puts the image centre at the stage position, +x right and +y down", () => {
-    expect(pixelToStage(frame, 1024, 1024)).toEqual({ stage_x_um: 1000, stage_y_um: -500 });
-    expect(pixelToStage(frame, 1124, 1024)).toEqual({ stage_x_um: 1065, stage_y_um: -500 });
-    expect(pixelToStage(frame, 1024, 924)).toEqual({ stage_x_um: 1000, stage_y_um: -565 });
-    expect(pixelToStage(frame, 0, 0)).toEqual({ stage_x_um: 1000 - 1024 * 0.65, stage_y_um: -500 - 1024 * 0.65 });
+  it("puts the image centre (the corner between the four middle pixels) at the stage position, +x right and +y down", () => {
+    expect(pixelToStage(frame, 1023.5, 1023.5)).toEqual({ stage_x_um: 1000, stage_y_um: -500 });
+    expect(pixelToStage(frame, 1123.5, 1023.5)).toEqual({ stage_x_um: 1065, stage_y_um: -500 });
+    expect(pixelToStage(frame, 1023.5, 923.5)).toEqual({ stage_x_um: 1000, stage_y_um: -565 });
+    // pixel (0, 0) is sampled at its centre, half a pixel inside the image's corner
+    const corner = pixelToStage(frame, 0, 0);
+    expect(corner.stage_x_um).toBeCloseTo(1000 - 1023.5 * 0.65, 9);
+    expect(corner.stage_y_um).toBeCloseTo(-500 - 1023.5 * 0.65, 9);
   });
 
   it("mirrors flipped axes and inverts exactly", () => {
     const flipped = { ...frame, flip: { x: true } };
-    expect(pixelToStage(flipped, 1124, 1124)).toEqual({ stage_x_um: 935, stage_y_um: -435 });
+    expect(pixelToStage(flipped, 1123.5, 1123.5)).toEqual({ stage_x_um: 935, stage_y_um: -435 });
     for (const f of [frame, flipped, { ...frame, flip: { x: true, y: true } }]) {
       const s = pixelToStage(f, 321.5, 1777.25);
       const p = stageToPixel(f, s.stage_x_um, s.stage_y_um);
@@ -43,8 +46,8 @@ describe("toEmbryos", () => {
     );
     expect(embryos).toHaveLength(2);
     expect(embryos[0]).toMatchObject({ embryo_id: "embryo_1", method: "sam", pixel_x: 124.5, confidence: 0.93, source_index: 0 });
-    expect(embryos[0].stage_x_um).toBeCloseTo(1000 + (124.5 - 1024) * 0.65, 9);
-    expect(embryos[0].stage_y_um).toBeCloseTo(-500 + (114.5 - 1024) * 0.65, 9);
+    expect(embryos[0].stage_x_um).toBeCloseTo(1000 + (124.5 + 0.5 - 1024) * 0.65, 9);
+    expect(embryos[0].stage_y_um).toBeCloseTo(-500 + (114.5 + 0.5 - 1024) * 0.65, 9);
     expect(embryos[0].area_um2).toBeCloseTo(1200 * 0.65 * 0.65, 9);
     expect(embryos[1]).toMatchObject({ embryo_id: "embryo_2", confidence: 1, source_index: 2 });
     expect(() => toEmbryos([], { ...frame, pixel_size_um: 0 }, { method: "classical" })).toThrow(/pixel_size_um/);

@@ -68,12 +68,15 @@ function assertFrame(frame: ImageFrame): void {
   }
 }
 
+/** Pixel index j covers [j, j+1): its centre, where the camera samples, is at j + 0.5. */
+const PIXEL_CENTRE = 0.5;
+
 export function pixelToStage(frame: ImageFrame, pixelX: number, pixelY: number): { stage_x_um: number; stage_y_um: number } {
   const sx = frame.flip?.x ? -1 : 1;
   const sy = frame.flip?.y ? -1 : 1;
   return {
-    stage_x_um: frame.stage_x_um + sx * (pixelX - frame.width / 2) * frame.pixel_size_um,
-    stage_y_um: frame.stage_y_um + sy * (pixelY - frame.height / 2) * frame.pixel_size_um,
+    stage_x_um: frame.stage_x_um + sx * (pixelX + PIXEL_CENTRE - frame.width / 2) * frame.pixel_size_um,
+    stage_y_um: frame.stage_y_um + sy * (pixelY + PIXEL_CENTRE - frame.height / 2) * frame.pixel_size_um,
   };
 }
 
@@ -82,8 +85,8 @@ export function stageToPixel(frame: ImageFrame, stageXUm: number, stageYUm: numb
   const sx = frame.flip?.x ? -1 : 1;
   const sy = frame.flip?.y ? -1 : 1;
   return {
-    pixel_x: frame.width / 2 + (sx * (stageXUm - frame.stage_x_um)) / frame.pixel_size_um,
-    pixel_y: frame.height / 2 + (sy * (stageYUm - frame.stage_y_um)) / frame.pixel_size_um,
+    pixel_x: frame.width / 2 - PIXEL_CENTRE + (sx * (stageXUm - frame.stage_x_um)) / frame.pixel_size_um,
+    pixel_y: frame.height / 2 - PIXEL_CENTRE + (sy * (stageYUm - frame.stage_y_um)) / frame.pixel_size_um,
   };
 }
 
