@@ -73,6 +73,16 @@ describe("bus", () => {
     await expect(call(client, scale, { value: 2, factor: 3 })).resolves.toEqual({ result: 6 });
   });
 
+  it("answers a body whose error message quotes line breaks (a JSON syntax error does): one-line header, exact message in the body", async () => {
+    const reply = await client.request(scale.subject, new TextEncoder().encode("\u0003\n{oops\r\n"), { timeout: 2_000 });
+    expect(reply.headers?.get("Nats-Service-Error-Code")).toBe("400");
+    expect(reply.headers?.get("Nats-Service-Error")).not.toMatch(/[\r\n]/);
+    const body = decodeJson(reply.data) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("invalid_request");
+    expect(body.error.message).toMatch(/not valid JSON/);
+    await expect(call(client, scale, { value: 2, factor: 3 })).resolves.toEqual({ result: 6 });
+  });
+
   it("turns an unexpected handler failure into an internal error, counted in $SRV.STATS", async () => {
     const err = await call(client, scale, { value: 13, factor: 1 }).catch((e) => e);
     expect(err).toBeInstanceOf(GentlyError);

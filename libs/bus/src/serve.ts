@@ -106,7 +106,18 @@ async function respond(handler: EndpointHandler, msg: ServiceMsg, logger: Logger
     const error = toGentlyError(err);
     if (error.code === "internal") log.error({ err }, "request failed unexpectedly");
     else log.info({ code: error.code, field: error.field }, error.message);
-    msg.respondError(error.status, error.message, encodeJson(error.toBody()));
+    msg.respondError(error.status, headerText(error.message), encodeJson(error.toBody()));
     return error;
   }
+}
+
+/**
+ * The Nats-Service-Error header carries the message on one line: nats.js
+ * throws on CR or LF in a header value, and a message may quote the bad input
+ * (a JSON syntax error does), which took the whole service down. The body
+ * keeps the message as it was.
+ */
+function headerText(message: string): string {
+  const line = message.replace(/[\r\n]+/g, " ");
+  return line.length > 1024 ? `${line.slice(0, 1021)}...` : line;
 }
