@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { AddressInfo } from "node:net";
+import { median } from "@gently/bench-stats";
 import { call } from "@gently/bus";
 import { connect } from "@gently/client";
 import { hw } from "@gently/protocol";
@@ -22,11 +23,6 @@ export interface LegacyPathResult {
   ratio_python?: number;
   ours_reply_bytes: number;
   legacy_reply_bytes: number;
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
 }
 
 /** What the old server did with an ndarray: tolist() then json.dumps — nested lists of numbers. */

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { median, timeRuns } from "@gently/bench-stats";
 import { newUid, type DataType } from "@gently/protocol";
 import { DataStore, type ItemRecord } from "./datastore";
 
@@ -18,22 +19,6 @@ export interface DataStoreBenchResult {
   scan_ratio: number;
   target_ms: number;
   runs: number;
-}
-
-function median(samples: number[]): number {
-  const s = [...samples].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-function time(runs: number, fn: () => unknown): number {
-  const samples: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
-    fn();
-    samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  return median(samples);
 }
 
 const TYPES: DataType[] = ["volume", "volume", "volume", "image", "detection", "detection", "analysis", "calibration"];
@@ -77,12 +62,12 @@ export async function benchDataStore(opts: { rows?: number; sessions?: number; r
     store.importRecords(records());
     const build_ms = Date.now() - t0;
     const sessionId = `session-${Math.floor(sessions / 2)}`;
-    const session_list_ms = time(runs, () => store.list({ session_id: sessionId, limit: 1000 }));
-    const sessions_summary_ms = time(Math.max(5, Math.floor(runs / 5)), () => store.sessions());
+    const session_list_ms = median(timeRuns(runs, () => store.list({ session_id: sessionId, limit: 1000 })));
+    const sessions_summary_ms = median(timeRuns(Math.max(5, Math.floor(runs / 5)), () => store.sessions()));
     const scan = store.db.prepare(
       "SELECT * FROM items NOT INDEXED WHERE session_id = ? AND data_type != 'session' ORDER BY created DESC, rowid DESC LIMIT 1000",
     );
-    const full_scan_ms = time(Math.max(5, Math.floor(runs / 5)), () => scan.all(sessionId));
+    const full_scan_ms = median(timeRuns(Math.max(5, Math.floor(runs / 5)), () => scan.all(sessionId)));
     return {
       rows,
       sessions,

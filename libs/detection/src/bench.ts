@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { timingStats, type TimingStats } from "@gently/bench-stats";
 import { detectCandidates, type ClassicalResult } from "./classical";
 import { writeTinySamModels } from "./make-test-model";
 import { SamSegmenter } from "./sam";
@@ -12,12 +13,6 @@ import { scatterEmbryos, syntheticEmbryoImage } from "./synthetic";
  * marshalling, mask thresholding, geometry); real ViT-B encoder latency is seconds and must be measured with
  * real weights.
  */
-
-export interface TimingStats {
-  median_ms: number;
-  min_ms: number;
-  samples_ms: number[];
-}
 
 export interface DetectionBenchResult {
   image_size_px: number;
@@ -35,13 +30,6 @@ export interface DetectionBenchOptions {
   sizePx?: number;
   repeats?: number;
   embryos?: number;
-}
-
-function stats(samples: number[]): TimingStats {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  return { median_ms: median, min_ms: sorted[0], samples_ms: samples };
 }
 
 export async function benchDetection(options: DetectionBenchOptions = {}): Promise<DetectionBenchResult> {
@@ -91,12 +79,12 @@ export async function benchDetection(options: DetectionBenchOptions = {}): Promi
       return {
         image_size_px: size,
         embryos: count,
-        classical: { ...stats(classicalSamples), candidates_found: last!.candidates.length, stages_ms: last!.timings_ms },
+        classical: { ...timingStats(classicalSamples), candidates_found: last!.candidates.length, stages_ms: last!.timings_ms },
         sam_model: "tiny",
-        sam_preprocess: stats(pre),
-        sam_encoder: stats(enc),
-        sam_decoder: stats(dec),
-        sam_segment_box: stats(seg),
+        sam_preprocess: timingStats(pre),
+        sam_encoder: timingStats(enc),
+        sam_decoder: timingStats(dec),
+        sam_segment_box: timingStats(seg),
       };
     } finally {
       await sam.dispose();

@@ -59,5 +59,5 @@ export {
 } from "./embryos";
 export { detectEmbryosClassical, detectEmbryosSam, type DetectionResult } from "./pipeline";
 export { scatterEmbryos, seededRandom, syntheticEmbryoImage, type SyntheticEmbryo, type SyntheticImageOptions } from "./synthetic";
-export { benchDetection, type DetectionBenchOptions, type DetectionBenchResult, type TimingStats } from "./bench";
+export { benchDetection, type DetectionBenchOptions, type DetectionBenchResult } from "./bench";
 export { SAM_ENV, samPathsFromEnv } from "./config";

@@ -1,3 +1,4 @@
+import { median, timeRuns } from "@gently/bench-stats";
 import { focusScore } from "./focus-score";
 import { parsePlan } from "./plans";
 import { checkSteps } from "./validate";
@@ -13,22 +14,6 @@ export interface PlanRunnerBenchResult {
   runs: number;
 }
 
-function median(samples: number[]): number {
-  const s = [...samples].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-function time(runs: number, fn: () => unknown): number {
-  const samples: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
-    fn();
-    samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  return median(samples);
-}
-
 /**
  * What validation before motion and focus scoring cost: the focus score of
  * a full-width light-sheet frame (2048×512, the diSPIM's default ROI) and
@@ -42,11 +27,11 @@ export async function benchPlanRunner(opts: { runs?: number; timepoints?: number
   const slices = opts.slices ?? 2000;
   let seed = 7;
   const frame = Uint16Array.from({ length: width * height }, () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % 4000) + 100);
-  const focus_score_ms = time(runs, () => focusScore({ width, height, data: frame }));
+  const focus_score_ms = median(timeRuns(runs, () => focusScore({ width, height, data: frame })));
 
   const state = testState();
   const plan = parsePlan("timelapse_volume", { num_timepoints: timepoints, interval_s: 60, num_slices: slices, piezo_center_um: 0, piezo_amplitude_um: 50 });
-  const validate_timelapse_ms = time(runs, () => checkSteps(state.limits, plan.definition.expand(plan.params, state)));
+  const validate_timelapse_ms = median(timeRuns(runs, () => checkSteps(state.limits, plan.definition.expand(plan.params, state))));
   return {
     focus_score_ms,
     frame: { width, height },

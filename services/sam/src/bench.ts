@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { timingStats, type TimingStats } from "@gently/bench-stats";
 import { call, connectBus, createLogger } from "@gently/bus";
-import { benchDetection, scatterEmbryos, syntheticEmbryoImage, writeTinySamModels, type TimingStats } from "@gently/detection";
+import { benchDetection, scatterEmbryos, syntheticEmbryoImage, writeTinySamModels } from "@gently/detection";
 import { sam } from "@gently/protocol";
 import { freePort, NatsServerProcess } from "@gently/supervisor";
 import { writeImageFile } from "./image-file";
@@ -48,15 +49,8 @@ export interface SamBenchResult {
   detect_sam_warm: DetectBench;
 }
 
-function stats(samples: number[]): TimingStats {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  return { median_ms: median, min_ms: sorted[0], samples_ms: samples };
-}
-
 function summarise(samples: number[], embryos: number): DetectBench {
-  const s = stats(samples);
+  const s = timingStats(samples);
   return { per_image: s, images_per_s: 1000 / s.median_ms, detections_per_s: (1000 * embryos) / s.median_ms, embryos_found: embryos };
 }
 
@@ -129,7 +123,7 @@ export async function benchSam(options: SamBenchOptions = {}): Promise<SamBenchR
         image_size_px: size,
         embryos_placed: count,
         sam_model: "tiny",
-        classical: { ...stats(lib.classical.samples_ms), candidates_found: lib.classical.candidates_found },
+        classical: { ...timingStats(lib.classical.samples_ms), candidates_found: lib.classical.candidates_found },
         sam_encoder: lib.sam_encoder,
         sam_decoder: lib.sam_decoder,
         detect_classical: summarise(classical, classicalFound),

@@ -1,3 +1,4 @@
+import { median } from "@gently/bench-stats";
 import { connectBus, createLogger } from "@gently/bus";
 import { startTestNats, tempStorage } from "@gently/testing";
 import { autoWindow, toGray8 } from "./contrast";
@@ -17,12 +18,6 @@ export interface VizBenchResult {
   /** slice_png_ms / png_encode_ms: what the handler adds on top of the encoder */
   overhead_ratio: number;
   png_bytes: number;
-}
-
-function median(samples: number[]): number {
-  const s = [...samples].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 /** A camera-like plane: dim background, noise and a few bright blobs. */

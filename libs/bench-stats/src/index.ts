@@ -1,0 +1,2 @@
+export { median, timingStats, type TimingStats } from "./stats";
+export { timeRuns } from "./time-runs";
