@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { median } from "@gently/bench-stats";
 import { connectBus, createLogger, decodeJson } from "@gently/bus";
 import { microServiceName, subjects, VolumeFailed, VolumeWritten } from "@gently/protocol";
 import { createRing, unlinkRing } from "@gently/ring";
@@ -64,12 +65,6 @@ const DD_BLOCK_BYTES = 8 << 20;
 function removeAndSettle(file: string, dir: string): void {
   rmSync(file);
   execFileSync("sync", ["-f", dir]);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc. */
