@@ -61,6 +61,31 @@ describe("shared-memory frame ring", () => {
     expect(errorCode(() => reader.read(slot!, 41, out))).toBe("stale");
   });
 
+  it("lends a reader the frame in place (slotView): the mapped slot itself, only while the slot holds that frame", () => {
+    const path = ringPath();
+    const producer = track(createRing(path, { slotBytes: 8192, numSlots: 2 }));
+    const reader = track(openRing(path));
+    const slot = producer.tryAcquire()!;
+    const pixels = new Uint8Array(koffi.view(producer.slotPointer(slot), 8192));
+    fillFrame(pixels, 5);
+    producer.commit(slot, 5, 6000);
+
+    const view = reader.slotView(slot, 5);
+    expect(view.byteLength).toBe(6000);
+    expect(firstMismatch(view, 5)).toBe(-1);
+    // Not a copy: what the producer's mapping holds is what the reader's view shows.
+    pixels[10] ^= 0xff;
+    expect(view[10]).toBe(pixels[10]);
+
+    expect(errorCode(() => reader.slotView(slot, 4))).toBe("stale");
+    expect(errorCode(() => reader.slotView(1 - slot, 5))).toBe("stale");
+    expect(errorCode(() => reader.slotView(2, 5))).toBe("argument");
+    reader.release(slot, 5);
+    expect(errorCode(() => reader.slotView(slot, 5))).toBe("stale");
+    // A second release of the same frame (the slot changed under a view) is refused.
+    expect(errorCode(() => reader.release(slot, 5))).toBe("stale");
+  });
+
   it("copies JS-held pixels in with write and refuses writes to slots it did not acquire", () => {
     const ring = track(createRing(ringPath(), { slotBytes: 256, numSlots: 2 }));
     const data = new Uint8Array(200);

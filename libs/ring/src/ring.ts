@@ -208,6 +208,23 @@ export class Ring {
     );
   }
 
+  /**
+   * Frame `seq` of `slot` as a Buffer over this process's mapping of the
+   * slot: no copy. Throws RingError "stale" unless the slot is FULL with that
+   * frame. The view is only valid while the slot holds the frame and the ring
+   * is mapped: use it before release(slot, seq) and never after close(). A
+   * release that then fails with "stale" means the slot changed under the view.
+   */
+  slotView(slot: number, seq: number): Buffer {
+    checkSeq(seq);
+    const info = this.slotInfo(slot);
+    if (info.state !== "full" || info.seq !== seq) {
+      throw new RingError("stale", `slot ${slot} of ${this.path} does not hold frame ${seq} (it is ${info.state} with frame ${info.seq})`);
+    }
+    if (info.bytes === 0) return Buffer.alloc(0);
+    return Buffer.from(koffi.view(this.slotPointer(slot), info.bytes));
+  }
+
   /** Free the slot if it still holds frame `seq`; a stale release throws RingError "stale". */
   release(slot: number, seq: number): void {
     this.checkSlot(slot);
