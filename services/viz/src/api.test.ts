@@ -181,6 +181,7 @@ describe("viz HTTP API (real viz and indexer processes, real NATS, real OME-TIFF
     const beyond = await get(h, `/api/images/${rampVolume.uid}/raw`, { Range: `bytes=${file.length}-` });
     expect(beyond.status).toBe(416);
     expect(beyond.headers.get("content-range")).toBe(`bytes */${file.length}`);
+    expect(JSON.parse(Buffer.from(beyond.body).toString()).error.field).toBe("range");
   });
 
   it("refuses malformed uids and parameters with 400 naming the parameter and its limit", async () => {

@@ -2,6 +2,8 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { pipeline } from "node:stream/promises";
+import { GentlyError } from "@gently/protocol";
+import { sendJson } from "./http-response";
 
 export type ByteRange = { start: number; end: number } | "unsatisfiable" | null;
 
@@ -44,8 +46,9 @@ export async function sendFile(
     "Cache-Control": "private, max-age=86400, immutable",
   };
   if (range === "unsatisfiable") {
-    res.writeHead(416, { ...common, "Content-Range": `bytes */${size}`, "Content-Length": 0 });
-    res.end();
+    // refused like every other request, as JSON; Content-Range tells the size to ask within
+    res.setHeader("Content-Range", `bytes */${size}`);
+    sendJson(res, 416, new GentlyError("invalid_request", `range: outside the file's ${size} bytes`, "range").toBody());
     return;
   }
   const { start, end } = range ?? { start: 0, end: size - 1 };
