@@ -302,5 +302,6 @@ describe("viz HTTP API (real viz and indexer processes, real NATS, real OME-TIFF
       { x0: 100, y0: 30, x1: 150, y1: 90, label: "embryo_2", confidence: 0.8 },
     ]);
     expect((await getJson(h, `/api/detections/${twoChannel.uid}`)).json.detections).toEqual([]);
+    expect((await getJson(h, `/api/detections/${newUid()}`)).status).toBe(404);
   });
 });

@@ -38,5 +38,8 @@ export const getRun: RouteHandler = async (ctx, { res, url, params: [runUid] }) 
 export const getDetections: RouteHandler = async (ctx, { res, url, params: [uid] }) => {
   assertUid(uid);
   parseQuery(url, z.object({}));
-  sendJson(res, 200, await detectionsOf(ctx.nc, ctx.storage, uid));
+  const found = await detectionsOf(ctx.nc, ctx.storage, uid);
+  // an image without detections is an empty list; a uid with no file either is unknown (404), like on every other route
+  if (found.detections.length === 0) await ctx.storage.volumeFile(uid);
+  sendJson(res, 200, found);
 };
