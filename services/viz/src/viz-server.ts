@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ensureStream, jetStreamOf, type Logger } from "@gently/bus";
 import { GentlyError, streams } from "@gently/protocol";
@@ -45,6 +46,7 @@ export async function startVizServer(opts: VizServerOptions): Promise<VizServer>
   };
   const files = await StaticFiles.load();
   const server = createServer((req, res) => void handleRequest(context, files, req, res));
+  server.on("clientError", refuseUnparsable);
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -89,6 +91,28 @@ async function handleRequest(ctx: VizContext, files: StaticFiles, req: IncomingM
   } finally {
     ctx.logger.debug({ method: req.method, url: req.url, status: res.statusCode, ms: Math.round(performance.now() - started) }, "request");
   }
+}
+
+/**
+ * Requests Node's HTTP parser refuses (a head over its 16 KB limit, raw
+ * non-ASCII bytes in the path) never reach handleRequest; they are refused
+ * like every other bad request, as a JSON error, not a bare 400/431.
+ */
+function refuseUnparsable(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === "ECONNRESET" || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const message =
+    err.code === "HPE_HEADER_OVERFLOW"
+      ? "request: path, query and headers together are over 16 KB"
+      : `request: not valid HTTP (${err.code ?? "unparsable"})`;
+  const error = new GentlyError("invalid_request", message, "request");
+  const body = JSON.stringify(error.toBody());
+  socket.end(
+    `HTTP/1.1 ${error.status} Bad Request\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** A browser that navigates away mid-download is not an error. */
