@@ -11,11 +11,10 @@ import {
   type AcquisitionEnd as AcquisitionEndBody,
   type FrameDescriptor as FrameDescriptorBody,
 } from "@gently/protocol";
-import type { Ring } from "@gently/ring";
+import { RingError, type Ring } from "@gently/ring";
 import type { Announcer } from "./announce";
 import { failureOf, type Failure } from "./failure";
 import { frameBytes } from "./frame-size";
-import { PlaneBuffers } from "./plane-buffers";
 import { quarantineFile } from "./quarantine";
 import type { OpenedVolume } from "./volume-format";
 import { volumeWrittenOf } from "./volume-meta";
@@ -29,7 +28,6 @@ export interface AcquisitionOptions {
   quarantineDir: string;
   frameTimeoutMs: number;
   progressEveryFrames: number;
-  bufferBytes: number;
 }
 
 export type Outcome =
@@ -37,6 +35,16 @@ export type Outcome =
   | { kind: "failed"; failure: Failure; quarantinedPath?: string };
 
 type State = "writing" | "finalizing" | "written" | "failed";
+
+/** A frame the writer holds in its ring slot: `view` is the slot's memory, valid until the slot is released. */
+interface SlotFrame {
+  slot: number;
+  seq: number;
+  view: Buffer;
+}
+
+/** Planes at most this far ahead of the one due wait in their slots (a slice's cameras in either order). */
+const MAX_PLANES_AHEAD = 64;
 
 async function exists(file: string): Promise<boolean> {
   return access(file).then(
@@ -47,10 +55,13 @@ async function exists(file: string): Promise<boolean> {
 
 /**
  * One acquisition from begin to volume.written or volume.failed. Frames are
- * handled strictly in arrival order: copy the slot into a free plane buffer,
- * release the slot at once, hand the buffer to the sink; the disk write runs
- * while the next frames are copied, and a plane buffer comes back when its
- * write settled. Only a complete, finalized file is announced as written.
+ * handled strictly in arrival order and written straight from their ring
+ * slots: the sink gets a view of the mapped slot (no copy in this process)
+ * and the slot is released once that plane's write returned, when the bytes
+ * are in the page cache (durability comes from the fsync at finalize). The
+ * writer thus holds at most the ring's slots, and memory does not grow with
+ * the volume; a slow disk slows the camera through the ring. Only a
+ * complete, finalized file is announced as written.
  */
 export class Acquisition {
   readonly begin: AcquisitionBegin;
@@ -65,11 +76,14 @@ export class Acquisition {
   private received = 0;
   /** index of the next plane the sink takes (z × cameras + c) */
   private nextPlane = 0;
-  /** planes copied out of the ring ahead of their turn */
-  private readonly held = new Map<number, Buffer>();
+  /** planes that arrived ahead of their turn, waiting in their slots */
+  private readonly held = new Map<number, SlotFrame>();
+  private readonly maxAhead: number;
+  /** planes handed to the sink whose write has not settled yet (each holds its slot) */
+  private writing = 0;
+  private writesSettledWaiters: (() => void)[] = [];
   private queue: Promise<void> = Promise.resolve();
   private subs: Subscription[] = [];
-  private readonly buffers: PlaneBuffers;
   private readonly planeBytes: number;
   private readonly log: Logger;
   private readonly silence: NodeJS.Timeout;
@@ -81,8 +95,8 @@ export class Acquisition {
     this.begin = opts.begin;
     this.expectedFrames = opts.begin.num_slices * opts.begin.cameras.length;
     this.planeBytes = frameBytes(opts.begin);
-    // No more buffers than frames (but two): a snap does not take the whole budget.
-    this.buffers = new PlaneBuffers(this.planeBytes, opts.bufferBytes, Math.min(64, this.expectedFrames));
+    // A plane held ahead keeps its slot: at least one slot must stay for the plane it waits for.
+    this.maxAhead = Math.min(MAX_PLANES_AHEAD, opts.ring.numSlots - 1);
     this.log = opts.logger.child({ acq_id: opts.begin.acq_id, volume_uid: opts.begin.volume_uid });
     this.outcome = new Promise((resolve) => (this.settle = resolve));
     this.closed = new Promise((resolve) => (this.markClosed = resolve));
@@ -130,32 +144,25 @@ export class Acquisition {
       await this.fail({ code: "device_error", reason: placed });
       return;
     }
-    const buf = await this.buffers.take();
-    if ((this.state as State) !== "writing") {
-      this.buffers.give(buf);
-      this.releaseQuietly(d);
-      return;
-    }
-    let bytes: number;
+    let view: Buffer;
     try {
-      bytes = this.opts.ring.read(d.slot, d.seq, buf);
+      view = this.opts.ring.slotView(d.slot, d.seq);
     } catch (err) {
-      this.buffers.give(buf);
       this.releaseQuietly(d);
       await this.fail({ code: "device_error", reason: `frame ${d.seq} could not be read from slot ${d.slot}: ${(err as Error).message}` });
       return;
     }
-    this.releaseQuietly(d);
-    if (bytes !== this.planeBytes) {
-      this.buffers.give(buf);
-      await this.fail({ code: "device_error", reason: `frame ${d.seq} holds ${bytes} bytes in the ring, expected ${this.planeBytes}` });
+    if (view.byteLength !== this.planeBytes) {
+      this.releaseQuietly(d);
+      await this.fail({ code: "device_error", reason: `frame ${d.seq} holds ${view.byteLength} bytes in the ring, expected ${this.planeBytes}` });
       return;
     }
     this.received++;
+    const frame: SlotFrame = { slot: d.slot, seq: d.seq, view };
     if (placed !== this.nextPlane) {
-      this.held.set(placed, buf);
+      this.held.set(placed, frame);
     } else {
-      this.append(buf);
+      this.append(frame);
       for (let next = this.held.get(this.nextPlane); next; next = this.held.get(this.nextPlane)) {
         this.held.delete(this.nextPlane);
         this.append(next);
@@ -170,25 +177,58 @@ export class Acquisition {
     }
   }
 
-  /** Hands the next plane to the sink; its buffer comes back when the write settled. */
-  private append(buf: Buffer): void {
+  /** Hands the next plane to the sink, straight from its slot; the slot is released when the write settled. */
+  private append(frame: SlotFrame): void {
     const plane = this.nextPlane++;
-    this.opts.opened.sink.appendPlane(buf).then(
+    this.writing++;
+    this.opts.opened.sink.appendPlane(frame.view).then(
       () => {
         this.silence.refresh();
-        this.buffers.give(buf);
+        this.releaseWritten(frame, plane);
+        this.writeSettled();
       },
       (err) => {
+        this.releaseQuietly(frame);
         void this.fail(failureOf(err, `writing plane ${plane}`));
-        this.buffers.give(buf);
+        this.writeSettled();
       },
     );
   }
 
   /**
+   * Frees the slot of a written plane. The ring refuses the release when the
+   * slot no longer holds that frame: it changed while the file was being
+   * written from it, so that plane may be torn.
+   */
+  private releaseWritten(frame: SlotFrame, plane: number): void {
+    try {
+      this.opts.ring.release(frame.slot, frame.seq);
+    } catch (err) {
+      if (err instanceof RingError && err.code === "stale") {
+        void this.fail({ code: "device_error", reason: `slot ${frame.slot} stopped holding frame ${frame.seq} while plane ${plane} was written from it` });
+      } else {
+        this.log.warn({ slot: frame.slot, seq: frame.seq, err: (err as Error).message }, "could not release a ring slot");
+      }
+    }
+  }
+
+  private writeSettled(): void {
+    if (--this.writing > 0) return;
+    const waiters = this.writesSettledWaiters;
+    this.writesSettledWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /** Resolves once every plane handed to the sink has settled (written, or failed the volume). */
+  private writesSettled(): Promise<void> {
+    if (this.writing === 0) return Promise.resolve();
+    return new Promise((resolve) => this.writesSettledWaiters.push(resolve));
+  }
+
+  /**
    * The plane index (z × cameras + c) a descriptor fills, or why it fits
    * nowhere. Descriptors must come without gaps (seq); the cameras of a slice
-   * may come in either order, within what the plane buffers can hold.
+   * may come in either order, at most maxAhead planes ahead (each waits in its slot).
    */
   private placeOf(d: FrameDescriptorBody): number | string {
     const b = this.begin;
@@ -210,19 +250,19 @@ export class Acquisition {
     const where = `slice ${d.z_index} of ${d.camera}`;
     if (plane < this.nextPlane || this.held.has(plane)) return `frame ${d.seq} is ${where} again`;
     const ahead = plane - this.nextPlane;
-    if (ahead > this.buffers.count - 1) {
-      return `frame ${d.seq} (${where}) is ${ahead} planes ahead of the next one due; the writer holds at most ${this.buffers.count - 1}`;
+    if (ahead > this.maxAhead) {
+      return `frame ${d.seq} (${where}) is ${ahead} planes ahead of the next one due; the writer holds at most ${this.maxAhead}`;
     }
     return plane;
   }
 
-  /** Gives back the buffers of planes that can no longer be written in order. */
+  /** Frees the slots of planes that can no longer be written in order. */
   private dropHeld(): void {
-    for (const buf of this.held.values()) this.buffers.give(buf);
+    for (const frame of this.held.values()) this.releaseQuietly(frame);
     this.held.clear();
   }
 
-  private releaseQuietly(d: FrameDescriptorBody): void {
+  private releaseQuietly(d: { slot: number; seq: number }): void {
     try {
       this.opts.ring.release(d.slot, d.seq);
     } catch (err) {
@@ -237,8 +277,7 @@ export class Acquisition {
     }
     // Planes still held lack a predecessor that can no longer come; checkEnd fails the volume.
     this.dropHeld();
-    // Every plane handed to the sink has settled (written, or failed the volume).
-    await this.buffers.idle();
+    await this.writesSettled();
     if ((this.state as State) !== "writing") {
       this.close();
       return;

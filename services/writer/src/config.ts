@@ -12,8 +12,6 @@ export interface WriterConfig {
   quotaBytes?: number;
   /** log progress every this many frames */
   progressEveryFrames: number;
-  /** memory for planes copied out of the ring and waiting for the disk, per acquisition */
-  bufferBytes: number;
   /** on SIGTERM, how long running acquisitions may still finish before they are failed (the process is killed at 15 s) */
   stopGraceMs: number;
 }
@@ -34,7 +32,6 @@ export function loadWriterConfig(storage: string, env: NodeJS.ProcessEnv = proce
     frameTimeoutMs: positiveInt(env, "GENTLY_WRITER_FRAME_TIMEOUT_MS", 30_000)!,
     quotaBytes: positiveInt(env, "GENTLY_STORAGE_QUOTA_BYTES", undefined),
     progressEveryFrames: positiveInt(env, "GENTLY_WRITER_PROGRESS_FRAMES", 100)!,
-    bufferBytes: positiveInt(env, "GENTLY_WRITER_BUFFER_BYTES", 64 << 20)!,
     stopGraceMs: Math.min(positiveInt(env, "GENTLY_WRITER_STOP_GRACE_MS", 8_000)!, 12_000),
   };
 }

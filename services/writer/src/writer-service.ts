@@ -117,7 +117,6 @@ export async function startWriter(opts: WriterOptions): Promise<RunningWriter> {
       quarantineDir: config.quarantineDir,
       frameTimeoutMs: config.frameTimeoutMs,
       progressEveryFrames: config.progressEveryFrames,
-      bufferBytes: config.bufferBytes,
     });
     active.set(begin.acq_id, acq);
     acq.listen(nc);

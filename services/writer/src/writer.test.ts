@@ -201,6 +201,24 @@ describe("writer service", () => {
     planes.forEach((plane, i) => expect(plane.equals(framePixels(PLANE_BYTES, i)), `plane ${i}`).toBe(true));
   });
 
+  it("keeps a plane that arrives ahead of its turn in its ring slot until it is written, and refuses one too far ahead", async () => {
+    const cameras = ["HamCam1", "HamCam2"] as const;
+    const begin = producer.acquisition({ cameras: [...cameras], num_slices: 4 });
+    await producer.begin(begin);
+    await producer.frame(begin, 0, framePixels(PLANE_BYTES, 1), { z_index: 0, camera_index: 1, camera: cameras[1] });
+    // The writer took the frame (it answers begin-to-frame in order) but cannot write it before plane 0.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(ring.stats().full).toBe(1);
+    await producer.frame(begin, 1, framePixels(PLANE_BYTES, 0), { z_index: 0, camera_index: 0, camera: cameras[0] });
+    await waitFor(() => ring.stats().free === 4, 5_000, "both slots released once written");
+    // 4 slots: a plane may wait at most 3 ahead, or the one it waits for would find no free slot.
+    await producer.frame(begin, 2, framePixels(PLANE_BYTES, 6), { z_index: 3, camera_index: 0, camera: cameras[0] });
+    const failed = VolumeFailed.parse((await waitEvent(begin.volume_uid, subjects.volume.failed)).body);
+    expect(failed.reason).toBe("frame 2 (slice 3 of HamCam1) is 4 planes ahead of the next one due; the writer holds at most 3");
+    producer.end(begin, { status: "aborted", frames: 3 });
+    await waitFor(() => ring.stats().free === 4, 5_000, "every slot released");
+  });
+
   it("fails a volume when a plane arrives twice", async () => {
     const begin = producer.acquisition({ num_slices: 3 });
     await producer.begin(begin);
