@@ -1,16 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkTargets, describeViolation, limitViolationError, sweepTargets, type Limits } from "./limits";
-
-const limits: Limits = {
-  x_um: { min: 500, max: 2500 },
-  y_um: { min: -1000, max: 1000 },
-  z_um: { min: 50, max: 250 },
-  f_um: { min: 20, max: 25000 },
-  piezo_um: { min: -200, max: 200, resolution: 0.001 },
-  galvo_deg: { min: -5, max: 5 },
-  exposure_ms: { min: 0.1, max: 10000 },
-  num_slices: { min: 1, max: 2000 },
-};
+import { checkTargets, DEFAULT_LIMITS as limits, describeViolation, limitViolationError, sweepTargets } from "./limits";
 
 describe("checkTargets", () => {
   it("accepts targets inside, on the edges, and omitted fields", () => {

@@ -29,6 +29,21 @@ export const Limits = z.object({
 export type Limits = z.infer<typeof Limits>;
 export type LimitField = keyof Limits;
 
+/**
+ * Travel of an ASI diSPIM as shipped: what the hardware service enforces
+ * unless a site narrows or widens it with GENTLY_LIMITS.
+ */
+export const DEFAULT_LIMITS: Limits = {
+  x_um: { min: 500, max: 2500 },
+  y_um: { min: -1000, max: 1000 },
+  z_um: { min: 50, max: 250 },
+  f_um: { min: 20, max: 25000 },
+  piezo_um: { min: -200, max: 200, resolution: 0.001 },
+  galvo_deg: { min: -5, max: 5 },
+  exposure_ms: { min: 0.1, max: 10000 },
+  num_slices: { min: 1, max: 2000 },
+};
+
 /** One limit a request would break: device, value and the limit. */
 export const LimitViolation = z.object({
   device: z.string(),

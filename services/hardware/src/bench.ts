@@ -1,11 +1,10 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { connectBus, createLogger } from "@gently/bus";
-import { newUid } from "@gently/protocol";
+import { DEFAULT_LIMITS, newUid } from "@gently/protocol";
 import { createRing, nativeLibraryPath, unlinkRing, type Ring } from "@gently/ring";
 import { startTestNats } from "@gently/testing";
 import { Acquisition } from "./acquisition";
 import { Core } from "./core-binding";
-import { DEFAULT_LIMITS } from "./limits";
 import { Microscope } from "./microscope";
 import { RingSlots } from "./ring-slots";
 import { TestReader } from "./test-reader";

@@ -1,6 +1,6 @@
 export { benchHardware, type BenchRow, type HardwareBenchOptions } from "./bench";
 export { Core, type FrameMeta, type CoreSweep, type DeviceList, type PopResult } from "./core-binding";
-export { DEFAULT_LIMITS, loadLimits, checkMove, checkSequence } from "./limits";
+export { loadLimits, checkMove, checkSequence } from "./limits";
 export { HardwareLease, describeHolder, LEASE_TTL_MS, LEASE_HEARTBEAT_MS, type LeaseHolder } from "./lease";
 export { SimTruth, type SimState } from "./sim-truth";
 export { TestReader, type TestReaderOptions, type ReadFrame } from "./test-reader";

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { checkMove, checkSequence, DEFAULT_LIMITS, loadLimits } from "./limits";
+import { DEFAULT_LIMITS } from "@gently/protocol";
+import { checkMove, checkSequence, loadLimits } from "./limits";
 
 describe("hardware limits", () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "gently-limits-"));

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import {
   checkTargets,
+  DEFAULT_LIMITS,
   limitViolationError,
   Limits,
   Range,
@@ -11,18 +12,6 @@ import {
   type MoveRequest,
   type SequenceRequest,
 } from "@gently/protocol";
-
-/** Travel of an ASI diSPIM as shipped; a site narrows or widens it with GENTLY_LIMITS. */
-export const DEFAULT_LIMITS: Limits = {
-  x_um: { min: 500, max: 2500 },
-  y_um: { min: -1000, max: 1000 },
-  z_um: { min: 50, max: 250 },
-  f_um: { min: 20, max: 25000 },
-  piezo_um: { min: -200, max: 200, resolution: 0.001 },
-  galvo_deg: { min: -5, max: 5 },
-  exposure_ms: { min: 0.1, max: 10000 },
-  num_slices: { min: 1, max: 2000 },
-};
 
 /** A limits file names only the axes it changes; the rest keep their defaults. */
 const LimitsFile = z.object(Object.fromEntries(Object.keys(DEFAULT_LIMITS).map((k) => [k, Range.optional()]))).strict();
