@@ -314,6 +314,9 @@ function deletePath(target: Record<string, unknown>, path: string[]): void {
 
 /** A body close to valid with one to three things wrong with it (or, now and then, nothing). */
 export function mutatedBody(schema: JsonSchema, rng: Rng): unknown {
+  // one alternative of a union (an axis of a move, a plan of a submit), so the mutations hit its own fields
+  const alternatives = schema.oneOf ?? schema.anyOf;
+  if (alternatives?.length) schema = rng.pick(alternatives);
   const base = validValue(schema, rng);
   if (base === null || typeof base !== "object" || Array.isArray(base)) return base;
   const body = base as Record<string, unknown>;

@@ -7,7 +7,7 @@ import type { Msg, NatsConnection } from "@nats-io/transport-node";
 import { call, decodeJson } from "@gently/bus";
 import { connect, systemStatus, type GentlyClient } from "@gently/client";
 import * as protocol from "@gently/protocol";
-import { datastore, ERROR_CODES, ErrorBody, frameSink, hw, isPlanName, newUid, plan, PLANS, sam, SERVICE_NAMES, viz, type EndpointContract, type HwState, type NatsUser } from "@gently/protocol";
+import { datastore, ERROR_CODES, ErrorBody, frameSink, hw, isPlanName, newUid, plan, PLAN_NAMES, PLANS, sam, SERVICE_NAMES, viz, type EndpointContract, type HwState, type NatsUser } from "@gently/protocol";
 import { REPO_ROOT } from "@gently/supervisor";
 import { isAlive, startTestSystem, type TestSystem } from "@gently/testing";
 import { fuzzBody, Raw, Rng, toJsonText, type FuzzBody, type JsonSchema } from "./fuzz-bodies";
@@ -89,6 +89,24 @@ function mayAct(contract: EndpointContract, parsed: unknown): boolean {
     return isPlanName(name) && !READ_ONLY_PLANS.has(name) && PLANS[name].params.safeParse(params).success;
   }
   return !HARMLESS_WHEN_VALID.has(contract.subject);
+}
+
+const jsonSchemaOf = (schema: z.ZodType) => z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as JsonSchema;
+
+/**
+ * The JSON Schema bodies are generated from. A submit's params are an open
+ * record in its contract; here they follow the named plan's own schema, so
+ * the fuzz reaches the plan runner's per-plan validation (and runs the
+ * read-only plans) instead of stopping at unknown_plan.
+ */
+function fuzzSchemaOf(contract: EndpointContract): JsonSchema {
+  const schema = jsonSchemaOf(contract.request);
+  if (contract.subject !== plan.submit.subject) return schema;
+  const perPlan = PLAN_NAMES.map((name) => ({
+    ...schema,
+    properties: { ...schema.properties, plan: { const: name }, params: jsonSchemaOf(PLANS[name].params) },
+  }));
+  return { anyOf: [...perPlan, schema] };
 }
 
 /** The concrete subject a request goes to: wildcard tokens (the writer's gently.frames.*.begin) become an id. */
@@ -234,6 +252,8 @@ function mustRefuseJobs(system: TestSystem, symlinkToPasswd: string): Job[] {
     { ring_path: system.storage },
     { width: 16_384, height: 16_384 },
     { num_slices: 100_000, width: 16_384, height: 16_384, dtype: "uint16", cameras: ["HamCam1", "HamCam2"] },
+    // frames that fit a slot, but 1.6 TB of them: no disk holds that
+    { num_slices: 100_000, width: 2048, height: 2048, cameras: ["HamCam1", "HamCam2"] },
   ].map((o) => {
     const acq = newUid();
     return { subject: protocol.subjects.frames.begin(acq), body: begin(acq, o) };
@@ -246,13 +266,34 @@ function mustRefuseJobs(system: TestSystem, symlinkToPasswd: string): Job[] {
     ...submits.map((body) => ({ contract: plan.submit as EndpointContract, subject: plan.submit.subject, body })),
     ...registers.map((body) => ({ contract: datastore.register as EndpointContract, subject: datastore.register.subject, body })),
     ...begins.map(({ subject, body }) => ({ contract: frameSink.begin as EndpointContract, subject, body })),
-  ].map(({ contract, subject, body }, i) => {
-    const data = new TextEncoder().encode(toJsonText(body));
-    const parsed = contract.request.safeParse(decodeJson(data));
-    if (!parsed.success) throw new Error(`hand-written refusal #${i} on ${subject} does not pass its schema: ${parsed.error.message}`);
-    return { contract, subject, label: `must-refuse #${i}`, data, mustRefuse: true };
-  });
+  ].map(({ contract, subject, body }, i) => handWritten(contract, subject, body, `must-refuse #${i}`, true));
   return jobs;
+}
+
+/** Valid requests at the edges of their schemas, on endpoints that only read or compute: an answer or a clean refusal, never a crash. */
+function edgeJobs(volumeUid: string): Job[] {
+  const edges: [EndpointContract, unknown][] = [
+    [sam.detect, { image_uid: volumeUid, options: { channel: 2 ** 31 } }],
+    [sam.detect, { image_uid: volumeUid, options: { min_area_um2: 1e308 } }],
+    [sam.detect, { image_uid: volumeUid, options: { max_area_um2: 5e-324 } }],
+    [sam.detect, { image_uid: volumeUid, options: { min_area_um2: 5e-324, max_area_um2: 1e308, box_padding_px: 512, polarity: "dark", exclude_border: true } }],
+    [sam.detect, { image_uid: volumeUid, options: { method: "sam" } }],
+    [datastore.list, { limit: 1000, offset: 2 ** 53 - 1 }],
+    [datastore.list, { since: "9999-12-31T23:59:59Z", until: "0000-01-01T00:00:00Z" }],
+    [datastore.lineage, { uid: volumeUid }],
+    [plan.history, { limit: 10_000, session_id: "a".repeat(64) }],
+    [plan.queueMove, { run_uid: newUid(), position: 2 ** 53 - 1 }],
+    [hw.stopSequence, { reason: "x".repeat(500) }],
+    [plan.submit, { plan: "detect_embryos", params: { image_uid: volumeUid }, session_id: "a".repeat(64) }],
+  ];
+  return edges.map(([contract, body], i) => handWritten(contract, contract.subject, body, `edge #${i}`, false));
+}
+
+function handWritten(contract: EndpointContract, subject: string, body: unknown, label: string, mustRefuse: boolean): Job {
+  const data = new TextEncoder().encode(toJsonText(body));
+  const parsed = contract.request.safeParse(decodeJson(data));
+  if (!parsed.success) throw new Error(`hand-written ${label} on ${subject} does not pass its schema: ${parsed.error.message}`);
+  return { contract, subject, label, data, mustRefuse };
 }
 
 /** What the service should answer: invalid_request when the body is not JSON or fails its schema. */
@@ -411,13 +452,13 @@ describe("bad input: every request subject and the HTTP API refuse it cleanly, a
     const rng = new Rng(SEED);
     const jobs: Job[] = [];
     for (const contract of contracts.filter((c) => callers.has(c.subject))) {
-      const schema = z.toJSONSchema(contract.request, { io: "input", unrepresentable: "any" }) as JsonSchema;
+      const schema = fuzzSchemaOf(contract);
       for (let index = 0; index < BODIES_PER_SUBJECT; index++) {
         const token = rng.chance(0.8) ? newUid() : rng.pick(["x", "%2e%2e", "_", "0"]);
         jobs.push({ contract, subject: concreteSubject(contract, token), label: `#${index}`, seed: rng.int(2 ** 31), schema, index, mustRefuse: false });
       }
     }
-    jobs.push(...mustRefuseJobs(system, symlinkToPasswd));
+    jobs.push(...mustRefuseJobs(system, symlinkToPasswd), ...edgeJobs(volumeUid));
     rng.shuffle(jobs);
 
     const problems = await runJobs(jobs, connections, callers, [volumeUid]);
