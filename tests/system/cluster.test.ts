@@ -1,12 +1,13 @@
 import path from "node:path";
 import { writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect as natsConnect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { call, decodeJson, ensureCredentials, jetStreamOf, passwordEnvironment, type Credentials } from "@gently/bus";
 import { connect, type GentlyClient } from "@gently/client";
-import { datastore, FrameDescriptor, hw, inboxPrefixFor, newUid, streams, subjects } from "@gently/protocol";
+import { datastore, FrameDescriptor, hw, newUid, streams, subjects } from "@gently/protocol";
 import { REPO_ROOT } from "@gently/supervisor";
 import {
+  connectAccount,
   SMALL_SAMPLE,
   spawnService,
   startTestCluster,
@@ -29,8 +30,7 @@ describe("NATS cluster (3 nodes, JetStream R3)", () => {
   let client: GentlyClient;
   let planRunner: NatsConnection;
 
-  const connectAs = (user: keyof Credentials, url: string) =>
-    natsConnect({ servers: url, user, pass: creds[user], inboxPrefix: inboxPrefixFor(user), maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  const connectAs = (user: keyof Credentials, url: string) => connectAccount(url, creds, user);
 
   beforeAll(async () => {
     creds = ensureCredentials(storage.dir);
@@ -119,6 +119,9 @@ describe("NATS cluster (3 nodes, JetStream R3)", () => {
       "every volume indexed after the node loss",
     );
     expect([...indexed].sort()).toEqual([...result.volume_uids].sort());
-    expect((await call(planRunner, hw.state, {})).laser).toBe("ALL OFF");
+    const state = await call(planRunner, hw.state, {}).catch((err) => {
+      throw new Error(`${String(err)}; hardware's last log lines:\n${services[0]!.lines.slice(-8).join("\n")}`);
+    });
+    expect(state.laser).toBe("ALL OFF");
   }, 180_000);
 });

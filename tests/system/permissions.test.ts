@@ -1,12 +1,10 @@
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Svcm } from "@nats-io/services";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { call, encodeJson, ensureCredentials, passwordEnvironment, type Credentials } from "@gently/bus";
+import { call, encodeJson } from "@gently/bus";
 import { connectNats } from "@gently/client";
 import { hw, microServiceName, subjects } from "@gently/protocol";
-import { REPO_ROOT } from "@gently/supervisor";
-import { spawnService, startTestNats, tempStorage, waitFor, type ServiceProcess, type TestNats } from "@gently/testing";
+import { spawnService, startAccountNats, waitFor, type AccountNats, type ServiceProcess } from "@gently/testing";
 
 /** Requests the hardware service has answered on one endpoint, from $SRV.STATS. */
 async function hwRequests(nc: NatsConnection, endpointName: string): Promise<number> {
@@ -27,39 +25,33 @@ async function subscriptionRefused(nc: NatsConnection, subject: string): Promise
 }
 
 describe("least-privilege NATS accounts (nats.conf)", () => {
-  const storage = tempStorage();
-  let nats: TestNats;
-  let creds: Credentials;
+  let accounts: AccountNats;
   let hardware: ServiceProcess;
   let copilot: NatsConnection;
   let planRunner: NatsConnection;
 
   beforeAll(async () => {
-    creds = ensureCredentials(storage.dir);
-    nats = await startTestNats({ configFile: path.join(REPO_ROOT, "nats.conf"), env: passwordEnvironment(creds) });
+    accounts = await startAccountNats();
+    const { creds } = accounts;
     hardware = spawnService("hardware", {
-      GENTLY_NATS_URL: nats.url,
-      GENTLY_STORAGE: storage.dir,
-      GENTLY_NATS_USER: "hardware",
-      GENTLY_NATS_PASSWORD: creds.hardware,
+      ...accounts.serviceEnv("hardware"),
       GENTLY_RING_PATH: `/dev/shm/gently-test-perm-${process.pid}`,
       GENTLY_RING_SLOTS: "2",
     });
     await hardware.waitForLog((l) => l.includes("service registered"), 30_000);
-    copilot = await connectNats({ url: nats.url, user: "copilot", pass: creds.copilot, reconnect: false });
-    planRunner = await connectNats({ url: nats.url, user: "plan-runner", pass: creds["plan-runner"], reconnect: false });
+    copilot = await connectNats({ url: accounts.nats.url, user: "copilot", pass: creds.copilot, reconnect: false });
+    planRunner = await connectNats({ url: accounts.nats.url, user: "plan-runner", pass: creds["plan-runner"], reconnect: false });
   });
 
   afterAll(async () => {
     await copilot?.close();
     await planRunner?.close();
     await hardware?.stop();
-    await nats?.stop();
-    storage.remove();
+    await accounts?.stop();
   });
 
   it("refuses an account without a password", async () => {
-    await expect(connectNats({ url: nats.url, user: "copilot", pass: "wrong", reconnect: false })).rejects.toThrow(/auth/i);
+    await expect(connectNats({ url: accounts.nats.url, user: "copilot", pass: "wrong", reconnect: false })).rejects.toThrow(/auth/i);
   });
 
   it("lets the plan runner move the stage (the control case)", async () => {

@@ -1,12 +1,12 @@
 import path from "node:path";
 import { writeFileSync } from "node:fs";
-import { connect as natsConnect, type NatsConnection } from "@nats-io/transport-node";
-import { ensureCredentials, passwordEnvironment, type Credentials } from "@gently/bus";
-import { inboxPrefixFor, newUid, SERVICE_NAMES } from "@gently/protocol";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Credentials } from "@gently/bus";
+import { newUid, SERVICE_NAMES } from "@gently/protocol";
 import { freePort, REPO_ROOT } from "@gently/supervisor";
-import { startTestNats, type TestNats } from "./nats";
+import { startAccountNats } from "./accounts";
+import type { TestNats } from "./nats";
 import { spawnTs, waitFor, type ServiceProcess } from "./process";
-import { tempStorage } from "./storage";
 
 export interface TestSystem {
   nats: TestNats;
@@ -35,15 +35,14 @@ export const SMALL_SAMPLE = {
  * against a test nats-server that the test can kill and restart.
  */
 export async function startTestSystem(opts: { env?: NodeJS.ProcessEnv; services?: string[]; sim?: object } = {}): Promise<TestSystem> {
-  const storage = tempStorage("gently-system-");
-  const credentials = ensureCredentials(storage.dir);
-  const nats = await startTestNats({ configFile: path.join(REPO_ROOT, "nats.conf"), env: passwordEnvironment(credentials) });
-  const simConfig = path.join(storage.dir, "sim.json");
+  const accounts = await startAccountNats("gently-system-");
+  const { nats, creds: credentials, storage } = accounts;
+  const simConfig = path.join(storage, "sim.json");
   writeFileSync(simConfig, JSON.stringify(opts.sim ?? SMALL_SAMPLE));
   const httpPort = await freePort();
   const env: NodeJS.ProcessEnv = {
     GENTLY_NATS_URL: nats.url,
-    GENTLY_STORAGE: storage.dir,
+    GENTLY_STORAGE: storage,
     GENTLY_HTTP_PORT: String(httpPort),
     GENTLY_CONFIG: simConfig,
     GENTLY_RING_PATH: `/dev/shm/gently-system-${newUid()}`,
@@ -53,8 +52,6 @@ export async function startTestSystem(opts: { env?: NodeJS.ProcessEnv; services?
     ...opts.env,
   };
   const supervisor = spawnTs(path.join(REPO_ROOT, "libs/supervisor/src/main.ts"), env);
-  const connectAs = (user: keyof Credentials) =>
-    natsConnect({ servers: nats.url, user, pass: credentials[user], inboxPrefix: inboxPrefixFor(user), maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   const pidOf = (service: string): number => {
     const started = supervisor.lines
       .filter((l) => l.includes('"child started"'))
@@ -66,17 +63,16 @@ export async function startTestSystem(opts: { env?: NodeJS.ProcessEnv; services?
   };
   const system: TestSystem = {
     nats,
-    storage: storage.dir,
+    storage,
     credentials,
     supervisor,
     httpPort,
     env,
     pidOf,
-    connectAs,
+    connectAs: (user) => accounts.connectAs(user),
     stop: async () => {
       await supervisor.stop();
-      await nats.stop();
-      storage.remove();
+      await accounts.stop();
     },
   };
   const services = opts.services ?? [...SERVICE_NAMES];

@@ -1,55 +1,36 @@
-import { randomBytes } from "node:crypto";
 import { statSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { call, connectBus, createLogger, passwordEnvironment, type Credentials } from "@gently/bus";
+import { call } from "@gently/bus";
 import { scatterEmbryos, syntheticEmbryoImage } from "@gently/detection";
-import { datastore, NATS_USERS, sam } from "@gently/protocol";
-import { REPO_ROOT } from "@gently/supervisor";
-import { spawnService, startTestNats, tempStorage, waitFor, type ServiceProcess, type TestNats } from "@gently/testing";
+import { datastore, sam } from "@gently/protocol";
+import { spawnService, startAccountNats, waitFor, type AccountNats, type ServiceProcess } from "@gently/testing";
 import { writeImageFile } from "./image-file";
 
-const logger = createLogger("sam-account-test", "silent");
-
 describe("sam under its own NATS account (nats.conf), with the indexer", () => {
-  const storage = tempStorage("gently-sam-account-");
-  let nats: TestNats;
+  let accounts: AccountNats;
   let copilot: NatsConnection;
   const services: ServiceProcess[] = [];
 
   beforeAll(async () => {
-    // Letters first: nats.conf substitutes the variables unquoted, so a password must not look like a number.
-    const creds = Object.fromEntries(NATS_USERS.map((u) => [u, `pw${randomBytes(18).toString("hex")}`])) as Credentials;
-    Object.assign(process.env, passwordEnvironment(creds));
-    nats = await startTestNats({ configFile: path.join(REPO_ROOT, "nats.conf") });
-    copilot = await connectBus({ servers: nats.url, name: "copilot", logger, user: "copilot", pass: creds.copilot });
+    accounts = await startAccountNats("gently-sam-account-");
+    copilot = await accounts.connectAs("copilot");
     for (const name of ["sam", "indexer"] as const) {
-      services.push(
-        spawnService(name, {
-          GENTLY_NATS_URL: nats.url,
-          GENTLY_STORAGE: storage.dir,
-          GENTLY_NATS_USER: name,
-          GENTLY_NATS_PASSWORD: creds[name],
-          GENTLY_SAM_ENCODER: "",
-          GENTLY_SAM_DECODER: "",
-        }),
-      );
+      services.push(spawnService(name, { ...accounts.serviceEnv(name), GENTLY_SAM_ENCODER: "", GENTLY_SAM_DECODER: "" }));
     }
     await Promise.all(services.map((s) => s.waitForLog((l) => l.includes('"msg":"started"'), 45_000)));
   });
 
   afterAll(async () => {
     for (const s of services) expect(await s.stop()).toBe(0);
-    await copilot?.close();
-    await nats?.stop();
-    storage.remove();
+    await accounts?.stop();
   });
 
   it("answers the copilot, and the indexer records both derived items as children of the image", async () => {
     const image = syntheticEmbryoImage({ width: 512, height: 384, embryos: scatterEmbryos(3, 512, 384, 38, 23), texture: 0.3 });
-    const imageUid = await writeImageFile(storage.dir, [[image.data]], { width: 512, height: 384, pixel_size_um: 0.65, stage_x_um: 900, stage_y_um: 40 });
-    const imagePath = path.join(storage.dir, "volumes", `${imageUid}.tif`);
+    const imageUid = await writeImageFile(accounts.storage, [[image.data]], { width: 512, height: 384, pixel_size_um: 0.65, stage_x_um: 900, stage_y_um: 40 });
+    const imagePath = path.join(accounts.storage, "volumes", `${imageUid}.tif`);
     await call(copilot, datastore.register, { uid: imageUid, path: imagePath, data_type: "image", bytes: statSync(imagePath).size, session_id: "synthetic" });
     const reply = await call(copilot, sam.detect, { image_uid: imageUid }, { timeoutMs: 30_000 });
     expect(reply.method).toBe("classical");
