@@ -4,12 +4,12 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decode } from "fast-png";
 import { call, jetStreamOf, publishDurable } from "@gently/bus";
-import { derivedPathFor, writeDerivedItem } from "@gently/datastore";
+import { derivedPathFor, writeDerivedItem, writeSampleVolume } from "@gently/datastore";
 import { datastore, DerivedWritten, newUid, RunProgress, streams, subjects, viz, type Uid, type VolumeWritten } from "@gently/protocol";
 import { waitFor } from "@gently/testing";
 import { mipUidOf } from "./mip-store";
 import { startVizHarness, type VizHarness } from "./test-harness";
-import { announceVolume, writeTestVolume } from "./test-volumes";
+import { announceVolume } from "./announce-volume";
 
 const W = 256;
 const H = 128;
@@ -63,10 +63,10 @@ describe("viz HTTP API (real viz and indexer processes, real NATS, real OME-TIFF
 
   beforeAll(async () => {
     h = await startVizHarness({ indexer: true });
-    rampVolume = await writeTestVolume(h.storage, { size_x: W, size_y: H, size_z: 4, plane: (_c, z) => ramp(z), session_id: "api-ramp" });
-    twoChannel = await writeTestVolume(h.storage, { size_x: 96, size_y: 64, size_z: 5, size_c: 2, plane: (c, z) => noise(96, 64, c, z), session_id: "api-two" });
+    rampVolume = await writeSampleVolume(h.storage, { size_x: W, size_y: H, size_z: 4, plane: (_c, z) => ramp(z), session_id: "api-ramp" });
+    twoChannel = await writeSampleVolume(h.storage, { size_x: 96, size_y: 64, size_z: 5, size_c: 2, plane: (c, z) => noise(96, 64, c, z), session_id: "api-two" });
     // written but never announced: the indexer cannot know it
-    fileOnly = await writeTestVolume(h.storage, { size_x: 32, size_y: 16, size_z: 1, plane: () => new Uint16Array(32 * 16).fill(7) });
+    fileOnly = await writeSampleVolume(h.storage, { size_x: 32, size_y: 16, size_z: 1, plane: () => new Uint16Array(32 * 16).fill(7) });
     await announceVolume(h.js, rampVolume);
     await announceVolume(h.js, twoChannel);
     await waitFor(async () => (await call(h.nc, datastore.get, { uid: twoChannel.uid }).catch(() => null)) !== null, 20_000, "indexer to index the volumes");

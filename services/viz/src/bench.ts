@@ -1,9 +1,9 @@
 import { median } from "@gently/bench-stats";
 import { connectBus, createLogger } from "@gently/bus";
+import { writeSampleVolume } from "@gently/datastore";
 import { startTestNats, tempStorage } from "@gently/testing";
 import { autoWindow, toGray8 } from "./contrast";
 import { encodeGray8Png } from "./png";
-import { writeTestVolume } from "./test-volumes";
 import { TiffVolume } from "./tiff-volume";
 import { startVizServer } from "./viz-server";
 
@@ -48,7 +48,7 @@ export async function benchViz(opts: { size?: number; runs?: number } = {}): Pro
   const nc = await connectBus({ servers: nats.url, name: "viz-bench", logger });
   const server = await startVizServer({ nc, storage: storage.dir, port: 0, host: "127.0.0.1", logger });
   try {
-    const written = await writeTestVolume(storage.dir, { size_x: size, size_y: size, size_z: 2, plane: (_c, z) => samplePlane(size, size, z + 1) });
+    const written = await writeSampleVolume(storage.dir, { size_x: size, size_y: size, size_z: 2, plane: (_c, z) => samplePlane(size, size, z + 1) });
     const url = `http://127.0.0.1:${server.port}/api/images/${written.uid}/slice/1.png`;
     const http: number[] = [];
     let pngBytes = 0;

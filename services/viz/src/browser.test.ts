@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
 import { publishDurable } from "@gently/bus";
-import { writeDerivedItem } from "@gently/datastore";
+import { writeDerivedItem, writeSampleVolume } from "@gently/datastore";
 import { DerivedWritten, newUid, RunProgress, subjects } from "@gently/protocol";
 import { browserSuite, HAS_CHROMIUM, launchChromium, pixelOf, shownImage, type PageGlobals } from "./browser-support";
 import { startVizHarness, type VizHarness } from "./test-harness";
-import { announceVolume, writeTestVolume } from "./test-volumes";
+import { announceVolume } from "./announce-volume";
 
 const W = 256;
 const H = 128;
@@ -34,7 +34,7 @@ describe.skipIf(!HAS_CHROMIUM)(browserSuite("web page with volumes announced as 
   });
 
   it("lists a new volume live, follows it, scrubs z, shows the MIP, overlays detections and shows run progress", async () => {
-    const earlier = await writeTestVolume(h.storage, { size_x: W, size_y: H, size_z: 2, plane: (_c, z) => movingSquare(z), session_id: "browser" });
+    const earlier = await writeSampleVolume(h.storage, { size_x: W, size_y: H, size_z: 2, plane: (_c, z) => movingSquare(z), session_id: "browser" });
     await announceVolume(h.js, earlier);
     // Wait until the DataStore lists it, so the page's first list load includes it.
     await expect.poll(async () => ((await (await fetch(`${h.base}/api/volumes`)).json()) as { items?: unknown[] }).items?.length, { timeout: 20_000 }).toBe(1);
@@ -45,7 +45,7 @@ describe.skipIf(!HAS_CHROMIUM)(browserSuite("web page with volumes announced as 
     await page.evaluate(() => ((globalThis as PageGlobals).marker = 42));
 
     // An acquisition finishes while the page is open: the writer's file and announcement.
-    const volume = await writeTestVolume(h.storage, { size_x: W, size_y: H, size_z: 4, plane: (_c, z) => movingSquare(z), session_id: "browser" });
+    const volume = await writeSampleVolume(h.storage, { size_x: W, size_y: H, size_z: 4, plane: (_c, z) => movingSquare(z), session_id: "browser" });
     await announceVolume(h.js, volume);
     await page.locator(`#volumes li[data-uid="${volume.uid}"].selected`).waitFor();
     expect(await page.evaluate(() => (globalThis as PageGlobals).marker)).toBe(42); // no reload

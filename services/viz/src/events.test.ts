@@ -1,10 +1,11 @@
 import { request as httpRequest, type ClientRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { publishDurable } from "@gently/bus";
+import { writeSampleVolume } from "@gently/datastore";
 import { newUid, RunProgress, subjects, VolumeFailed, type Uid } from "@gently/protocol";
 import { waitFor } from "@gently/testing";
 import { startVizHarness, type VizHarness } from "./test-harness";
-import { announceVolume, writeTestVolume } from "./test-volumes";
+import { announceVolume } from "./announce-volume";
 
 interface SseMessage {
   id: string;
@@ -69,7 +70,7 @@ describe("GET /api/events (SSE from JetStream)", () => {
     await h?.stop();
   });
 
-  const volume = () => writeTestVolume(h.storage, { size_x: 16, size_y: 8, size_z: 1, plane: () => new Uint16Array(16 * 8) });
+  const volume = () => writeSampleVolume(h.storage, { size_x: 16, size_y: 8, size_z: 1, plane: () => new Uint16Array(16 * 8) });
   const progress = (run: Uid, done: number) =>
     publishDurable(h.js, subjects.run.progress(run), RunProgress, { run_uid: run, done, total: 10, phase: "acquiring" }, newUid());
 

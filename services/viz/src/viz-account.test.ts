@@ -2,10 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Svcm, type ServiceInfo } from "@nats-io/services";
 import { ensureStream, jetStreamOf } from "@gently/bus";
+import { writeSampleVolume } from "@gently/datastore";
 import { microServiceName, streams, subjects } from "@gently/protocol";
 import { freePort } from "@gently/supervisor";
 import { spawnService, startAccountNats, waitFor, type AccountNats, type ServiceProcess } from "@gently/testing";
-import { announceVolume, writeTestVolume } from "./test-volumes";
+import { announceVolume } from "./announce-volume";
 
 describe("viz under its own NATS account (nats.conf)", () => {
   let accounts: AccountNats;
@@ -40,7 +41,7 @@ describe("viz under its own NATS account (nats.conf)", () => {
   it("follows the streams, asks the DataStore, announces a MIP and is listed over $SRV, with no permission error", async () => {
     const events = await fetch(`${base}/api/events`);
     const reader = events.body!.getReader();
-    const volume = await writeTestVolume(accounts.storage, { size_x: 32, size_y: 16, size_z: 3, plane: (_c, z) => new Uint16Array(32 * 16).fill(10 * z) });
+    const volume = await writeSampleVolume(accounts.storage, { size_x: 32, size_y: 16, size_z: 3, plane: (_c, z) => new Uint16Array(32 * 16).fill(10 * z) });
     await announceVolume((await jetStreamOf(writer)).js, volume);
     let text = "";
     while (!text.includes(volume.uid)) text += new TextDecoder().decode((await reader.read()).value);
