@@ -19,7 +19,7 @@ const BODIES_PER_SUBJECT = 200;
 /** Requests in flight at once: enough to load every service, few enough for a 2-core machine. */
 const CONCURRENCY = 16;
 const REQUEST_TIMEOUT_MS = 15_000;
-const RANDOM_HTTP_REQUESTS = 300;
+const RANDOM_HTTP_REQUESTS = 1000;
 
 const SEED = process.env.GENTLY_FUZZ_SEED ? Number(process.env.GENTLY_FUZZ_SEED) : randomInt(2 ** 31);
 console.log(`fuzz seed ${SEED} (replay with GENTLY_FUZZ_SEED=${SEED})`);
@@ -566,7 +566,9 @@ describe("bad input: every request subject and the HTTP API refuse it cleanly, a
       await get(`/api/images/${volumeUid}/raw`, false, { headers: { Range: range } });
     }
     for (const method of ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"]) await get(`/api/images/${volumeUid}/raw`, false, { method });
-    await get("/api/events", false, { headers: { "Last-Event-ID": "../../etc/passwd" }, maxBytes: 4096 });
+    for (const id of ["../../etc/passwd", "1-1", "99999999999999999999-0", "-1-0", "1e400-0", "0x10-0", "NaN-NaN", "1-2-3", "", "a".repeat(2000)]) {
+      await get("/api/events", false, { headers: { "Last-Event-ID": id }, streaming: true });
+    }
 
     const rng = new Rng(SEED ^ 0x5bd1e995);
     const segments = [volumeUid, unknownUid, "..", "%2e%2e", "..%2F", "%2F", "%00", "%zz", "%", "%ff%fe", "😀", "%F0%9F%98%80", "a".repeat(3000), "0", "-1", "1e400", "NaN", "raw", "mip.png", "slice", "etc", "passwd", "secrets", "%5C", ".", ""];

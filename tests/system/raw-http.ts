@@ -15,7 +15,14 @@ export interface RawResponse {
 export function rawHttp(
   port: number,
   target: string,
-  opts: { method?: string; headers?: Record<string, string>; timeoutMs?: number; maxBytes?: number } = {},
+  opts: {
+    method?: string;
+    headers?: Record<string, string>;
+    timeoutMs?: number;
+    maxBytes?: number;
+    /** resolve once the head is in, for a stream that does not end (events); a 4xx body is still read */
+    streaming?: boolean;
+  } = {},
 ): Promise<RawResponse> {
   const maxBytes = opts.maxBytes ?? 4 * 1024 * 1024;
   const head = [
@@ -52,6 +59,7 @@ export function rawHttp(
       received += chunk.length;
       // a stream that does not end (events, a big file) has said enough
       if (received >= maxBytes) socket.destroy();
+      if (opts.streaming && /^HTTP\/1\.[01] 2/.test(Buffer.concat(chunks).subarray(0, 12).toString("latin1")) && Buffer.concat(chunks).includes("\r\n\r\n")) socket.destroy();
     });
     socket.on("close", finish);
     socket.on("error", () => undefined);
