@@ -498,28 +498,46 @@ static int wrong_kind(gc_core *c, const char *device, const char *what) {
   return fail(c, GC_E_ARGUMENT, "device '%s' is not %s", device, what);
 }
 
-int gc_get_xy_um(gc_core *c, const char *xy, double *x, double *y) {
+/* GC_OK when `device` names a device of kind `want`, else the refusal (unknown device or wrong kind). */
+static int expect_kind(gc_core *c, const char *device, dev_kind want, const char *what) {
+  dev_kind k = device_kind(c, device, NULL);
+  if (k == D_NONE) return unknown_device(c, device);
+  return k == want ? GC_OK : wrong_kind(c, device, what);
+}
+
+/* The two axes of a two-axis device: the XY stage's x and y, or the scanner's a and b. */
+static void pair_slots(gc_core *c, dev_kind k, double **first, double **second) {
+  *first = k == D_XY ? &c->x_um : &c->galvo_a_deg;
+  *second = k == D_XY ? &c->y_um : &c->galvo_b_deg;
+}
+
+static int get_pair(gc_core *c, const char *device, dev_kind kind, const char *what, double *a, double *b) {
   LOCK(c);
-  dev_kind k = device_kind(c, xy, NULL);
-  if (k == D_NONE) RETURN(c, unknown_device(c, xy));
-  if (k != D_XY) RETURN(c, wrong_kind(c, xy, "an XY stage"));
-  if (!x || !y) RETURN(c, fail(c, GC_E_ARGUMENT, "NULL output pointer"));
-  *x = c->x_um;
-  *y = c->y_um;
+  int rc = expect_kind(c, device, kind, what);
+  if (rc) RETURN(c, rc);
+  if (!a || !b) RETURN(c, fail(c, GC_E_ARGUMENT, "NULL output pointer"));
+  double *first, *second;
+  pair_slots(c, kind, &first, &second);
+  *a = *first;
+  *b = *second;
   RETURN(c, GC_OK);
 }
 
-int gc_set_xy_um(gc_core *c, const char *xy, double x, double y) {
+static int set_pair(gc_core *c, const char *device, dev_kind kind, const char *what, double a, double b) {
   LOCK(c);
-  dev_kind k = device_kind(c, xy, NULL);
-  if (k == D_NONE) RETURN(c, unknown_device(c, xy));
-  if (k != D_XY) RETURN(c, wrong_kind(c, xy, "an XY stage"));
-  int rc = check_finite(c, xy, x, y);
+  int rc = expect_kind(c, device, kind, what);
+  if (!rc) rc = check_finite(c, device, a, b);
   if (rc) RETURN(c, rc);
-  c->x_um = x;
-  c->y_um = y;
+  double *first, *second;
+  pair_slots(c, kind, &first, &second);
+  *first = a;
+  *second = b;
   RETURN(c, GC_OK);
 }
+
+int gc_get_xy_um(gc_core *c, const char *xy, double *x, double *y) { return get_pair(c, xy, D_XY, "an XY stage", x, y); }
+
+int gc_set_xy_um(gc_core *c, const char *xy, double x, double y) { return set_pair(c, xy, D_XY, "an XY stage", x, y); }
 
 static double *stage_slot(gc_core *c, dev_kind k) {
   return k == D_Z ? &c->z_um : k == D_F ? &c->f_um : k == D_PIEZO ? &c->piezo_um : NULL;
@@ -550,26 +568,11 @@ int gc_set_position_um(gc_core *c, const char *stage, double pos) {
 }
 
 int gc_get_scanner_deg(gc_core *c, const char *scanner, double *a, double *b) {
-  LOCK(c);
-  dev_kind k = device_kind(c, scanner, NULL);
-  if (k == D_NONE) RETURN(c, unknown_device(c, scanner));
-  if (k != D_SCANNER) RETURN(c, wrong_kind(c, scanner, "a scanner"));
-  if (!a || !b) RETURN(c, fail(c, GC_E_ARGUMENT, "NULL output pointer"));
-  *a = c->galvo_a_deg;
-  *b = c->galvo_b_deg;
-  RETURN(c, GC_OK);
+  return get_pair(c, scanner, D_SCANNER, "a scanner", a, b);
 }
 
 int gc_set_scanner_deg(gc_core *c, const char *scanner, double a, double b) {
-  LOCK(c);
-  dev_kind k = device_kind(c, scanner, NULL);
-  if (k == D_NONE) RETURN(c, unknown_device(c, scanner));
-  if (k != D_SCANNER) RETURN(c, wrong_kind(c, scanner, "a scanner"));
-  int rc = check_finite(c, scanner, a, b);
-  if (rc) RETURN(c, rc);
-  c->galvo_a_deg = a;
-  c->galvo_b_deg = b;
-  RETURN(c, GC_OK);
+  return set_pair(c, scanner, D_SCANNER, "a scanner", a, b);
 }
 
 int gc_wait_for_device(gc_core *c, const char *device) {

@@ -9,18 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "gently_ring.h"
-
-static int failures = 0;
-#define CHECK(cond, ...)                                  \
-  do {                                                    \
-    if (!(cond)) {                                        \
-      fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond); \
-      fprintf(stderr, __VA_ARGS__);                       \
-      fprintf(stderr, "\n");                              \
-      failures++;                                         \
-    }                                                     \
-  } while (0)
 
 static double now_ms(void) {
   struct timespec ts;
@@ -203,10 +193,5 @@ int main(void) {
   test_cross_process_slow_reader();
   test_open_refuses_non_rings();
   gr_unlink(path);
-  if (failures) {
-    fprintf(stderr, "test_ring: %d failure(s)\n", failures);
-    return 1;
-  }
-  printf("test_ring: ok\n");
-  return 0;
+  return check_report("test_ring");
 }

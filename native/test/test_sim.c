@@ -7,19 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "gently_sim.h"
 #include "sim_json.h"
-
-static int failures = 0;
-#define CHECK(cond, ...)                                              \
-  do {                                                                \
-    if (!(cond)) {                                                    \
-      fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond); \
-      fprintf(stderr, __VA_ARGS__);                                   \
-      fprintf(stderr, "\n");                                          \
-      failures++;                                                     \
-    }                                                                 \
-  } while (0)
 
 #define FULL (2048u * 2048u * 2u)
 static uint16_t *buf, *buf2;
@@ -116,6 +106,18 @@ static void test_defaults_and_errors(void) {
 
   CHECK(gc_set_xy_um(c, "Foo", 1, 2) == GC_E_ARGUMENT && !strcmp(gc_last_error(c), "unknown device 'Foo'"), "%s",
         gc_last_error(c));
+  CHECK(gc_set_scanner_deg(c, "XYStage:XY:31", 0, 0) == GC_E_ARGUMENT &&
+            !strcmp(gc_last_error(c), "device 'XYStage:XY:31' is not a scanner"),
+        "%s", gc_last_error(c));
+  CHECK(gc_get_xy_um(c, "Scanner:AB:33", &x, &y) == GC_E_ARGUMENT &&
+            !strcmp(gc_last_error(c), "device 'Scanner:AB:33' is not an XY stage"),
+        "%s", gc_last_error(c));
+  CHECK(gc_set_scanner_deg(c, "Scanner:AB:33", NAN, 0) == GC_E_ARGUMENT && strstr(gc_last_error(c), "must be finite"), "%s",
+        gc_last_error(c));
+  CHECK(gc_get_scanner_deg(c, "Scanner:AB:33", &a, &b) == GC_OK && a == 0 && b == 0, "scanner unchanged: %g %g", a, b);
+  CHECK(gc_set_xy_um(c, "XYStage:XY:31", 1500, 20) == GC_OK && gc_get_xy_um(c, "XYStage:XY:31", &x, &y) == GC_OK &&
+            x == 1500 && y == 20,
+        "xy read back %g %g", x, y);
   CHECK(gc_set_config(c, "Laser", "bogus") == GC_E_ARGUMENT &&
             !strcmp(gc_last_error(c), "preset 'bogus' not in group 'Laser'"),
         "%s", gc_last_error(c));
@@ -378,10 +380,5 @@ int main(void) {
   test_pop_on_worker_while_main_queries();
   free(buf);
   free(buf2);
-  if (failures) {
-    fprintf(stderr, "test_sim: %d failure(s)\n", failures);
-    return 1;
-  }
-  printf("test_sim: ok\n");
-  return 0;
+  return check_report("test_sim");
 }
