@@ -119,6 +119,12 @@ export class Ring {
   private handle: Ptr | null;
   private pendingAcquires = 0;
   private closeRequested = false;
+  /**
+   * One view per slot, made once: V8 counts every new external ArrayBuffer's
+   * length as fresh memory, so a new 8 MB view per frame would set off a full
+   * garbage collection every few frames.
+   */
+  private readonly slotViews: (Buffer | undefined)[] = [];
   readonly slotBytes: number;
   readonly numSlots: number;
 
@@ -221,8 +227,12 @@ export class Ring {
     if (info.state !== "full" || info.seq !== seq) {
       throw new RingError("stale", `slot ${slot} of ${this.path} does not hold frame ${seq} (it is ${info.state} with frame ${info.seq})`);
     }
-    if (info.bytes === 0) return Buffer.alloc(0);
-    return Buffer.from(koffi.view(this.slotPointer(slot), info.bytes));
+    let whole = this.slotViews[slot];
+    if (!whole) {
+      whole = Buffer.from(koffi.view(this.slotPointer(slot), this.slotBytes));
+      this.slotViews[slot] = whole;
+    }
+    return whole.subarray(0, info.bytes);
   }
 
   /** Free the slot if it still holds frame `seq`; a stale release throws RingError "stale". */
@@ -265,6 +275,7 @@ export class Ring {
   }
 
   private unmap(): void {
+    this.slotViews.length = 0;
     if (this.handle === null) return;
     bind().close(this.handle);
     this.handle = null;

@@ -17,6 +17,7 @@ import { failureOf, type Failure } from "./failure";
 import { frameBytes } from "./frame-size";
 import { quarantineFile } from "./quarantine";
 import type { OpenedVolume } from "./volume-format";
+import type { WriteBehind } from "./write-behind";
 import { volumeWrittenOf } from "./volume-meta";
 
 export interface AcquisitionOptions {
@@ -28,6 +29,8 @@ export interface AcquisitionOptions {
   quarantineDir: string;
   frameTimeoutMs: number;
   progressEveryFrames: number;
+  /** starts the disk writes of what was appended while frames still arrive */
+  writeBehind: WriteBehind;
 }
 
 export type Outcome =
@@ -185,6 +188,7 @@ export class Acquisition {
       () => {
         this.silence.refresh();
         this.releaseWritten(frame, plane);
+        this.opts.writeBehind.appended(frame.view.byteLength);
         this.writeSettled();
       },
       (err) => {

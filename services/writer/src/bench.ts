@@ -14,8 +14,8 @@ import { FrameProducer, framePixels } from "./frame-producer";
 
 /**
  * Write speed of the real writer path — frames committed into the
- * shared-memory ring, announced over NATS, copied out by the writer process,
- * written as OME-TIFF, fsynced, renamed — against `dd conv=fdatasync` of the
+ * shared-memory ring, announced over NATS, written as OME-TIFF by the writer
+ * process straight from the ring slots, fsynced, renamed — against `dd conv=fdatasync` of the
  * same size on the same directory, and against Python tifffile when the
  * system python has it. Disk speed varies several-fold from run to run, so
  * the runs are interleaved (writer, dd, tifffile; then dd, tifffile, writer;
@@ -139,7 +139,7 @@ export async function benchWriter(dir: string, opts: WriterBenchOptions = {}): P
       const t0 = performance.now();
       await producer.begin(begin);
       // Each slot gets pixels once; later frames reuse what the slot holds, as a camera writing
-      // slots by DMA costs this host no copy. The writer still copies every frame out of the ring.
+      // slots by DMA costs this host no copy.
       for (let seq = 0; seq < numSlices; seq++) {
         await producer.frame(begin, seq, seq < ring.numSlots ? framePixels(planeBytes, seq) : undefined);
       }
