@@ -1,6 +1,6 @@
-import { link, mkdir, open, readFile, rename, unlink } from "node:fs/promises";
+import { mkdir, open, readFile, rename, unlink } from "node:fs/promises";
 import path from "node:path";
-import { computeChecksum } from "@gently/ome-tiff";
+import { computeChecksum, fsyncDir, moveNoReplace } from "@gently/ome-tiff";
 import { DerivedWritten, GentlyError } from "@gently/protocol";
 import { LAYOUT, sidecarPathFor } from "./layout";
 
@@ -28,15 +28,6 @@ export type DerivedItemInput = Omit<DerivedWritten, "path" | "bytes" | "checksum
   created?: string;
 };
 
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, "r");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 async function writeDurably(file: string, data: Uint8Array | string, opts: { exclusive: boolean }): Promise<void> {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`);
   const fh = await open(tmp, "w", 0o644);
@@ -47,15 +38,14 @@ async function writeDurably(file: string, data: Uint8Array | string, opts: { exc
     await fh.close();
   }
   if (opts.exclusive) {
-    // link() refuses an existing target where rename() would replace it: data under a uid is never overwritten.
+    // Data under a uid is never overwritten.
     try {
-      await link(tmp, file);
+      await moveNoReplace(tmp, file);
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
       if ((err as NodeJS.ErrnoException).code === "EEXIST") throw new GentlyError("conflict", `${file} already exists`, "uid");
       throw err;
     }
-    await unlink(tmp);
   } else {
     await rename(tmp, file);
   }

@@ -1,6 +1,7 @@
 import { open as fsOpen, rename, stat, statfs, unlink } from "node:fs/promises";
 import { endianness } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { fsyncDir } from "./durable-fs";
 import { SinkError, toSinkError } from "./errors";
 import { partialFileName } from "./leftovers";
 import { bytesPerSample, parseVolumeMeta, planeCount, volumeShape, type VolumeMeta, type VolumeMetaInput } from "./meta";
@@ -37,15 +38,6 @@ export interface OmeTiffSinkResult extends SinkResult {
 type State = "new" | "opening" | "open" | "finalizing" | "finalized" | "failed" | "aborted";
 
 const defaultOpenFile = (path: string): Promise<SinkFileHandle> => fsOpen(path, "wx", 0o644);
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await fsOpen(dir, "r");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 async function exists(path: string): Promise<boolean> {
   try {
