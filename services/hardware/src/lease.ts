@@ -106,9 +106,29 @@ export class HardwareLease {
     } catch (err) {
       if (this.released) return;
       if (isWrongLastSequence(err)) {
-        const entry = await this.kv.get(KEY).catch(() => null);
-        const other = entry?.operation === "PUT" ? ` by ${describeHolder(JSON.parse(entry.string()) as LeaseHolder)}` : "";
-        return this.lose(`the hardware lease was taken${other}`);
+        const entry = await this.kv.get(KEY).catch(() => undefined);
+        if (entry?.operation === "PUT") {
+          const current = JSON.parse(entry.string()) as LeaseHolder;
+          // an earlier renewal landed but its reply was lost (e.g. a NATS node failed over): still ours
+          if (current.instance === this.holder.instance) {
+            this.revision = entry.revision;
+            this.lastRenewedMs = Date.now();
+            this.opts.logger.info({ revision: entry.revision }, "hardware lease renewal had landed; continuing");
+            return this.schedule();
+          }
+          return this.lose(`the hardware lease was taken by ${describeHolder(current)}`);
+        }
+        // null or a delete marker: the key aged out while JetStream could not take renewals
+        // (a cluster failing over). Nobody else has taken the microscope meanwhile, so take the key
+        // back; if another instance got there first, it is theirs. undefined: the read failed, retry.
+        if (entry !== undefined) {
+          const retaken = await this.kv.create(KEY, JSON.stringify(this.holder)).catch(() => null);
+          if (retaken === null) return this.lose("the hardware lease expired and another instance took it");
+          this.revision = retaken;
+          this.lastRenewedMs = Date.now();
+          this.opts.logger.warn({ revision: retaken }, "hardware lease had expired during a NATS outage; taken back");
+          return this.schedule();
+        }
       }
       const silentMs = Date.now() - this.lastRenewedMs;
       this.opts.logger.warn({ err: String(err), silentMs }, "hardware lease renewal failed; retrying");
