@@ -19,6 +19,7 @@ export {
   consumeDurable,
   type StreamSpec,
   type DurableConsumerSpec,
+  type DurablePublishOptions,
 } from "./jetstream";
 export { runProcess, type ProcessContext, type RunningService } from "./lifecycle";
 export { credentialsPath, readCredentials, ensureCredentials, passwordEnvironment, type Credentials } from "./credentials";

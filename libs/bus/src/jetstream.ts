@@ -62,15 +62,44 @@ export async function jetStreamOf(nc: NatsConnection): Promise<{ js: JetStreamCl
   return { js: jetstream(nc), jsm: await jetstreamManager(nc) };
 }
 
-/** Publishes into a stream, deduplicated by msgId (a uid): a repeat of the same uid is stored once. */
+export interface DurablePublishOptions {
+  /** keep retrying through a NATS restart or a cluster fail-over this long (default 60 s) */
+  giveUpAfterMs?: number;
+  /** stop retrying early (e.g. the service is stopping) */
+  shouldStop?: () => boolean;
+  logger?: Logger;
+}
+
+const FIRST_RETRY_MS = 250;
+const MAX_RETRY_MS = 5_000;
+
+/**
+ * Publishes into a stream, deduplicated by msgId (a uid): a repeat of the
+ * same uid is stored once, which makes retrying safe. A publish that is not
+ * acknowledged (NATS restarting, JetStream electing a leader) is retried with
+ * backoff until giveUpAfterMs; a body that fails its schema is never sent.
+ */
 export async function publishDurable<S extends z.ZodType>(
   js: JetStreamClient,
   subject: string,
   schema: S,
   body: z.input<S>,
   msgId: string,
+  opts: DurablePublishOptions = {},
 ): Promise<PubAck> {
-  return js.publish(subject, encodeJson(schema.parse(body)), { msgID: msgId, timeout: 10_000 });
+  const payload = encodeJson(schema.parse(body));
+  const deadline = Date.now() + (opts.giveUpAfterMs ?? 60_000);
+  let wait = FIRST_RETRY_MS;
+  for (;;) {
+    try {
+      return await js.publish(subject, payload, { msgID: msgId, timeout: 10_000 });
+    } catch (err) {
+      if (opts.shouldStop?.() || Date.now() + wait > deadline) throw err;
+      opts.logger?.warn({ subject, msgId, err: String(err), retry_ms: wait }, "publish not acknowledged; retrying");
+      await new Promise((r) => setTimeout(r, wait));
+      wait = Math.min(wait * 2, MAX_RETRY_MS);
+    }
+  }
 }
 
 export interface DurableConsumerSpec<S extends z.ZodType> {

@@ -2,8 +2,6 @@ import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
 import { publishDurable, type Logger } from "@gently/bus";
 import { subjects, VolumeFailed, VolumeWritten } from "@gently/protocol";
 
-const FIRST_RETRY_MS = 500;
-const MAX_RETRY_MS = 5_000;
 /** A finished file must be announced; keep trying through a NATS restart for this long. */
 const GIVE_UP_AFTER_MS = 120_000;
 
@@ -33,23 +31,16 @@ export class Announcer {
     this.closed = true;
   }
 
-  private async publish(
+  private publish(
     subject: string,
     schema: typeof VolumeWritten | typeof VolumeFailed,
     body: VolumeWritten | VolumeFailed,
     msgId: string,
   ): Promise<PubAck> {
-    const deadline = Date.now() + GIVE_UP_AFTER_MS;
-    let wait = FIRST_RETRY_MS;
-    for (;;) {
-      try {
-        return await publishDurable(this.js, subject, schema, body as never, msgId);
-      } catch (err) {
-        if (this.closed || Date.now() + wait > deadline) throw err;
-        this.logger.warn({ subject, msgId, err: String(err), retry_ms: wait }, "announcement not acknowledged; retrying");
-        await new Promise((r) => setTimeout(r, wait));
-        wait = Math.min(wait * 2, MAX_RETRY_MS);
-      }
-    }
+    return publishDurable(this.js, subject, schema, body as never, msgId, {
+      giveUpAfterMs: GIVE_UP_AFTER_MS,
+      shouldStop: () => this.closed,
+      logger: this.logger,
+    });
   }
 }
