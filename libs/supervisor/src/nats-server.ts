@@ -50,6 +50,10 @@ export class NatsServerProcess {
     const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...this.opts.env } });
     this.child = child;
     this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
+    // never outlive our own process, however it ends short of SIGKILL
+    const reap = () => child.kill("SIGKILL");
+    process.once("exit", reap);
+    void this.exited.then(() => process.off("exit", reap));
     const spawnError = new Promise<never>((_, reject) =>
       child.once("error", (err) =>
         reject(new Error(`cannot run ${binary}: ${err.message}. Install it (Debian: apt-get install nats-server) or set GENTLY_NATS_URL`)),

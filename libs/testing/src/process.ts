@@ -39,6 +39,10 @@ export function spawnTs(entry: string, env: NodeJS.ProcessEnv, args: string[] = 
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once("exit", (code, signal) => resolve({ code, signal })),
   );
+  // a test file that ends (or times out) must not leave its processes running
+  const reap = () => child.kill("SIGKILL");
+  process.once("exit", reap);
+  void exited.then(() => process.off("exit", reap));
   return {
     child,
     lines,
