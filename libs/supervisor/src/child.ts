@@ -58,8 +58,12 @@ export class SupervisedChild {
     this.logger.info({ child: this.spec.name, pid: child.pid, restarts: this.restarts }, "child started");
     readline.createInterface({ input: child.stdout! }).on("line", (line) => this.forward(line, 30));
     readline.createInterface({ input: child.stderr! }).on("line", (line) => this.forward(line, 50));
+    // if the supervisor itself dies, its children still get their clean stop (lasers off, drain)
+    const orphaned = () => child.kill("SIGTERM");
+    process.once("exit", orphaned);
     this.exited = new Promise((resolve) => {
       child.once("exit", (code, signal) => {
+        process.off("exit", orphaned);
         resolve();
         if (this.stopping) return;
         if (Date.now() - startedAt >= this.policy.healthyAfterMs) this.delayMs = this.policy.initialDelayMs;
