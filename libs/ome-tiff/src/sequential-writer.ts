@@ -1,14 +1,16 @@
 import { xxh3 } from "@node-rs/xxhash";
+import type { DirectFile } from "./direct-io";
 
 /** The part of a file handle the sink needs; injectable so tests can simulate ENOSPC mid-write. */
 export interface SinkFileHandle {
-  writev(buffers: Uint8Array[]): Promise<{ bytesWritten: number }>;
+  /** Writes at `position` (the file is written front to back, so a handle that ignores it still works). */
+  writev(buffers: Uint8Array[], position: number): Promise<{ bytesWritten: number }>;
   sync(): Promise<void>;
   close(): Promise<void>;
 }
 
 /** Chunks smaller than this are copied into the staging buffer; larger ones go to the kernel as-is. */
-const DIRECT_THRESHOLD_BYTES = 1 << 20;
+export const DIRECT_THRESHOLD_BYTES = 1 << 20;
 const STAGING_BYTES = 4 << 20;
 
 /**
@@ -20,9 +22,13 @@ const STAGING_BYTES = 4 << 20;
 export class SequentialWriter {
   private readonly staging = Buffer.allocUnsafe(STAGING_BYTES);
   private staged = 0;
+  /** File offset of the first staged byte: everything before it was handed to the kernel. */
+  private position = 0;
   private readonly hash = xxh3.Xxh3.withSeed(0n);
   /** Bytes accepted (staged or written). */
   bytesAccepted = 0;
+  /** Bytes of those that went through an O_DIRECT descriptor. */
+  bytesDirect = 0;
 
   constructor(private readonly fh: SinkFileHandle) {}
 
@@ -40,9 +46,11 @@ export class SequentialWriter {
       return;
     }
     const bufs = this.staged > 0 ? [this.staging.subarray(0, this.staged), chunk] : [chunk];
+    const at = this.position;
+    this.position += this.staged + chunk.length;
     this.staged = 0;
     // The kernel copies the chunk on a libuv thread while this thread hashes it: both only read it.
-    const written = this.writeAll(bufs);
+    const written = this.writeAll(bufs, at);
     try {
       this.hash.update(chunk);
     } finally {
@@ -50,11 +58,41 @@ export class SequentialWriter {
     }
   }
 
+  /**
+   * Accepts a chunk at or above the direct threshold and starts writing it through the O_DIRECT
+   * descriptor `direct` (as far as its alignment allows; the rest through the buffered one), the
+   * staged bytes before it through the buffered one. Returns once the chunk is hashed, with the
+   * write's promise: several may be in flight, so the disk never waits for the next chunk. The
+   * caller keeps the chunk unchanged, and the file open, until that promise settled.
+   */
+  startDirect(chunk: Uint8Array, direct: DirectFile): Promise<void> {
+    if (chunk.length < DIRECT_THRESHOLD_BYTES) throw new Error(`startDirect needs at least ${DIRECT_THRESHOLD_BYTES} bytes, got ${chunk.length}`);
+    this.bytesAccepted += chunk.length;
+    const stagedAt = this.position;
+    // A copy: the staging buffer takes the next IFD while this write may still be in flight.
+    const staged = this.staged > 0 ? [Buffer.from(this.staging.subarray(0, this.staged))] : [];
+    const chunkAt = stagedAt + this.staged;
+    this.position = chunkAt + chunk.length;
+    this.staged = 0;
+    const written = settleAll([
+      this.writeAll(staged, stagedAt),
+      direct.write(chunk, chunkAt).then((n) => {
+        this.bytesDirect += n;
+        return n < chunk.length ? this.writeAll([chunk.subarray(n)], chunkAt + n) : undefined;
+      }),
+    ]);
+    // The disk reads the chunk by DMA while this thread hashes it: both only read it.
+    this.hash.update(chunk);
+    return written;
+  }
+
   async flush(): Promise<void> {
     if (this.staged === 0) return;
     const bufs = [this.staging.subarray(0, this.staged)];
+    const at = this.position;
+    this.position += this.staged;
     this.staged = 0;
-    await this.writeAll(bufs);
+    await this.writeAll(bufs, at);
   }
 
   /** xxh3-64 of every byte appended so far, as 16 lowercase hex digits. */
@@ -63,14 +101,16 @@ export class SequentialWriter {
   }
 
   /** writev may write less than asked (signals, >2 GiB, the last bytes before ENOSPC): keep going. */
-  private async writeAll(bufs: Uint8Array[]): Promise<void> {
+  private async writeAll(bufs: Uint8Array[], position: number): Promise<void> {
     let pending = bufs;
+    let at = position;
     for (;;) {
       const want = pending.reduce((n, b) => n + b.length, 0);
       if (want === 0) return;
-      const { bytesWritten } = await this.fh.writev(pending);
+      const { bytesWritten } = await this.fh.writev(pending, at);
       if (bytesWritten === want) return;
       if (bytesWritten <= 0) throw Object.assign(new Error("write made no progress"), { code: "EIO" });
+      at += bytesWritten;
       let skip = bytesWritten;
       const rest: Uint8Array[] = [];
       for (const b of pending) {
@@ -83,4 +123,11 @@ export class SequentialWriter {
       pending = rest;
     }
   }
+}
+
+/** Waits for every write (none may still run when the file is closed), then throws the first failure. */
+async function settleAll(writes: Promise<unknown>[]): Promise<void> {
+  const outcomes = await Promise.allSettled(writes);
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
+  if (failed) throw failed.reason;
 }

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fromFile } from "geotiff";
+import koffi from "koffi";
 import type { VolumeMetaInput } from "./meta";
 
 /** Realistic single-camera metadata; tests override what they exercise. */
@@ -35,6 +36,15 @@ export function planeData(bytes: number, index: number): Buffer {
     buf[i] = s >>> 24;
   }
   return buf;
+}
+
+/** A copy of `bytes` in page-aligned memory, as a camera's ring slot holds a frame (O_DIRECT needs the alignment). */
+export function pageAligned(bytes: Buffer): Buffer {
+  const raw = Buffer.alloc(bytes.length + 4096);
+  const skip = (4096 - Number(koffi.address(raw) % 4096n)) % 4096;
+  const aligned = raw.subarray(skip, skip + bytes.length);
+  bytes.copy(aligned);
+  return aligned;
 }
 
 export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {

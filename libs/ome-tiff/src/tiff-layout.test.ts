@@ -36,4 +36,22 @@ describe("TIFF layout", () => {
     }
     expect(at).toBe(l.totalBytes);
   });
+
+  it("with alignBytes pads each IFD so every plane's pixels start on an aligned offset, in both TIFF flavours", () => {
+    for (const forceBigTiff of [false, true]) {
+      const l = computeLayout({ ...base, width: 256, height: 128, planes: 3, alignBytes: 4096, forceBigTiff });
+      let at = l.headerBytes;
+      for (let i = 0; i < l.planes; i++) {
+        expect(ifdOffset(l, i)).toBe(at);
+        const ifd = encodeIfd(l, i, i === 0 ? new Uint8Array(50_000).fill(0x41) : undefined);
+        expect(ifd.subarray(i === 0 ? l.ifd0Bytes : l.ifdBytes).every((b) => b === 0)).toBe(true);
+        at += ifd.length;
+        expect(pixelOffset(l, i)).toBe(at);
+        expect(at % 4096).toBe(0);
+        at += l.planeSlotBytes;
+      }
+      expect(at).toBe(l.totalBytes);
+    }
+    expect(() => computeLayout({ ...base, width: 33, height: 17, bytesPerSample: 1, alignBytes: 4096 })).toThrow(/multiple/);
+  });
 });

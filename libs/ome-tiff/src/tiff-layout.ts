@@ -6,7 +6,8 @@
  *   header | IFD0 (+ OME-XML, strip arrays) | plane 0 | IFD1 | plane 1 | ... | IFDn-1 | plane n-1
  *
  * Each IFD sits directly before its pixels and already points at the next IFD's (future) offset;
- * the last IFD's next-pointer is 0.
+ * the last IFD's next-pointer is 0. With `alignBytes` (e.g. 4096) every IFD is zero-padded so the
+ * pixels after it start at a multiple of it: planes can then go to disk with O_DIRECT.
  */
 
 export const TIFF_TYPE = { ASCII: 2, SHORT: 3, LONG: 4, LONG8: 16 } as const;
@@ -40,6 +41,8 @@ export interface LayoutInput {
   descriptionBytes: number;
   software: string;
   forceBigTiff: boolean;
+  /** Pixel data starts at multiples of this (zero padding after each IFD); 1 or absent: packed. */
+  alignBytes?: number;
 }
 
 export interface TiffLayout extends LayoutInput {
@@ -47,6 +50,10 @@ export interface TiffLayout extends LayoutInput {
   headerBytes: number;
   ifd0Bytes: number;
   ifdBytes: number;
+  /** IFD 0 plus the padding that aligns plane 0's pixels (= ifd0Bytes when packed). */
+  ifd0SlotBytes: number;
+  /** Any other IFD plus its padding (= ifdBytes when packed). */
+  ifdSlotBytes: number;
   planeBytes: number;
   /** planeBytes rounded up to even, so every IFD starts on a word boundary as TIFF requires. */
   planeSlotBytes: number;
@@ -61,6 +68,7 @@ interface EntrySpec {
 }
 
 const even = (n: number) => n + (n & 1);
+const roundUp = (n: number, to: number) => Math.ceil(n / to) * to;
 
 function entrySpecs(l: LayoutInput, big: boolean, first: boolean): EntrySpec[] {
   const strips = Math.ceil(l.height / l.rowsPerStrip);
@@ -103,13 +111,21 @@ function computeWith(l: LayoutInput, big: boolean): TiffLayout {
   const ifdBytes = ifdBlockSize(entrySpecs(l, big, false), big);
   const planeBytes = l.width * l.height * l.bytesPerSample;
   const planeSlotBytes = even(planeBytes);
-  const totalBytes = headerBytes + ifd0Bytes + planeSlotBytes + (l.planes - 1) * (ifdBytes + planeSlotBytes);
+  const align = l.alignBytes ?? 1;
+  if (!Number.isInteger(align) || align < 1 || (align > 1 && planeSlotBytes % align !== 0)) {
+    throw new Error(`alignBytes ${align} needs planes of a multiple of it, got ${planeSlotBytes} bytes`);
+  }
+  const ifd0SlotBytes = roundUp(headerBytes + ifd0Bytes, align) - headerBytes;
+  const ifdSlotBytes = roundUp(ifdBytes, align);
+  const totalBytes = headerBytes + ifd0SlotBytes + planeSlotBytes + (l.planes - 1) * (ifdSlotBytes + planeSlotBytes);
   return {
     ...l,
     bigTiff: big,
     headerBytes,
     ifd0Bytes,
     ifdBytes,
+    ifd0SlotBytes,
+    ifdSlotBytes,
     planeBytes,
     planeSlotBytes,
     stripsPerPlane: Math.ceil(l.height / l.rowsPerStrip),
@@ -128,11 +144,11 @@ export function computeLayout(l: LayoutInput): TiffLayout {
 
 export function ifdOffset(l: TiffLayout, index: number): number {
   if (index === 0) return l.headerBytes;
-  return l.headerBytes + l.ifd0Bytes + l.planeSlotBytes + (index - 1) * (l.ifdBytes + l.planeSlotBytes);
+  return l.headerBytes + l.ifd0SlotBytes + l.planeSlotBytes + (index - 1) * (l.ifdSlotBytes + l.planeSlotBytes);
 }
 
 export function pixelOffset(l: TiffLayout, index: number): number {
-  return ifdOffset(l, index) + (index === 0 ? l.ifd0Bytes : l.ifdBytes);
+  return ifdOffset(l, index) + (index === 0 ? l.ifd0SlotBytes : l.ifdSlotBytes);
 }
 
 export function encodeHeader(l: TiffLayout): Uint8Array {
@@ -153,7 +169,7 @@ export function encodeHeader(l: TiffLayout): Uint8Array {
 }
 
 /**
- * Encodes IFD `index` (with its out-of-line values) as it must appear at ifdOffset(index).
+ * Encodes IFD `index` (with its out-of-line values and alignment padding) as it must appear at ifdOffset(index).
  * `description` (ASCII, no NUL) is required for IFD 0 and ignored otherwise.
  */
 export function encodeIfd(l: TiffLayout, index: number, description?: Uint8Array): Uint8Array {
@@ -165,7 +181,7 @@ export function encodeIfd(l: TiffLayout, index: number, description?: Uint8Array
   const specs = entrySpecs(l, big, first);
   const size = first ? l.ifd0Bytes : l.ifdBytes;
   const base = ifdOffset(l, index);
-  const buf = new Uint8Array(size);
+  const buf = new Uint8Array(first ? l.ifd0SlotBytes : l.ifdSlotBytes);
   const dv = new DataView(buf.buffer);
   const entryBytes = big ? 20 : 12;
   const inlineMax = big ? 8 : 4;
