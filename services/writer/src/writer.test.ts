@@ -372,4 +372,39 @@ describe("writer service", () => {
       store.close();
     }
   });
+
+  it("writes full frames straight from their ring slots to 4096-aligned file offsets (O_DIRECT), byte for byte", async () => {
+    // 1024×512 uint16 = 1 MiB per frame: the smallest that the sink writes with O_DIRECT.
+    const [width, height] = [1024, 512];
+    const fullRingPath = `${ringPath}-full`;
+    const fullRing = createRing(fullRingPath, { slotBytes: width * height * 2, numSlots: 3 });
+    try {
+      const full = new FrameProducer(nc, fullRing);
+      const begin = full.acquisition({ cameras: ["HamCam1", "HamCam2"], num_slices: 2, width, height });
+      await full.begin(begin);
+      const frames: Buffer[] = [];
+      for (let seq = 0; seq < 4; seq++) {
+        frames.push(framePixels(width * height * 2, seq));
+        await full.frame(begin, seq, frames[seq]);
+      }
+      full.end(begin);
+      const written = VolumeWritten.parse((await waitEvent(begin.volume_uid, subjects.volume.written)).body);
+      expect((await verifyChecksum(written.path, written.checksum as never)).ok).toBe(true);
+      const planes = await geotiffPlanes(written.path);
+      planes.forEach((plane, i) => expect(plane.equals(frames[i]), `plane ${i}`).toBe(true));
+      const tiff = await fromFile(written.path);
+      try {
+        for (let i = 0; i < 4; i++) {
+          const offset = ((await (await tiff.getImage(i)).fileDirectory.loadValue("StripOffsets")) as ArrayLike<number>)[0];
+          expect(offset % 4096, `plane ${i} offset`).toBe(0);
+        }
+      } finally {
+        await tiff.close();
+      }
+      expect(fullRing.stats().free).toBe(3);
+    } finally {
+      fullRing.close();
+      unlinkRing(fullRingPath);
+    }
+  });
 });
