@@ -60,8 +60,9 @@ async function exists(file: string): Promise<boolean> {
  * One acquisition from begin to volume.written or volume.failed. Frames are
  * handled strictly in arrival order and written straight from their ring
  * slots: the sink gets a view of the mapped slot (no copy in this process)
- * and the slot is released once that plane's write returned, when the bytes
- * are in the page cache (durability comes from the fsync at finalize). The
+ * and the slot is released once that plane's write returned: full frames are
+ * then on the disk (O_DIRECT), small ROIs in the page cache (durability comes
+ * from the fsync at finalize either way). The
  * writer thus holds at most the ring's slots, and memory does not grow with
  * the volume; a slow disk slows the camera through the ring. Only a
  * complete, finalized file is announced as written.
