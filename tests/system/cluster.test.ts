@@ -1,5 +1,5 @@
 import path from "node:path";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { call, decodeJson, ensureCredentials, jetStreamOf, passwordEnvironment, type Credentials } from "@gently/bus";
@@ -23,6 +23,7 @@ import {
  * hosts, and one node killed in the middle of a timelapse.
  */
 describe("NATS cluster (3 nodes, JetStream R3)", () => {
+  const ringPath = `/dev/shm/gently-cluster-${newUid()}`;
   const storage = tempStorage("gently-cluster-");
   let creds: Credentials;
   let cluster: TestCluster;
@@ -48,7 +49,7 @@ describe("NATS cluster (3 nodes, JetStream R3)", () => {
     const common = {
       GENTLY_STORAGE: storage.dir,
       GENTLY_CONFIG: simConfig,
-      GENTLY_RING_PATH: `/dev/shm/gently-cluster-${newUid()}`,
+      GENTLY_RING_PATH: ringPath,
       GENTLY_RING_SLOTS: "8",
       GENTLY_JS_REPLICAS: "3",
     };
@@ -70,6 +71,7 @@ describe("NATS cluster (3 nodes, JetStream R3)", () => {
     await client?.close();
     await planRunner?.close();
     for (const s of services) await s.stop();
+    rmSync(ringPath, { force: true });
     await cluster?.stop();
     storage.remove();
   });

@@ -1,5 +1,5 @@
+import { rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { writeFileSync } from "node:fs";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Credentials } from "@gently/bus";
 import { newUid, SERVICE_NAMES } from "@gently/protocol";
@@ -73,6 +73,8 @@ export async function startTestSystem(opts: { env?: NodeJS.ProcessEnv; services?
     stop: async () => {
       await supervisor.stop();
       await accounts.stop();
+      // a hardware service killed during the test cannot unlink its ring
+      rmSync(String(env.GENTLY_RING_PATH), { force: true });
     },
   };
   const services = opts.services ?? [...SERVICE_NAMES];
