@@ -1,37 +1,14 @@
-import cliProgress from "cli-progress";
 import { call, loadConfig } from "@gently/bus";
 import { connectNats } from "@gently/client";
-import { DataStore, openForRebuild, type Progress, type RebuildReport, type VerifyReport } from "@gently/datastore";
+import { DataStore, openForRebuild, type RebuildReport, type VerifyReport } from "@gently/datastore";
 import { datastore, DataType, GentlyError, type DataItem } from "@gently/protocol";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Command } from "../command";
 import { EXIT } from "../exit-codes";
 import { emit, table } from "../output";
+import { progressBar } from "../progress-bar";
 
 const USAGE = "rebuild | verify [--quick] | get <uid> | list [--session S] [--type T] [--run R] [--limit N] | sessions ";
-
-/** A progress bar on a terminal; nothing when output goes to a file or a script (--json). */
-function progressBar(json: boolean): { onProgress?: (p: Progress) => void; stop(): void } {
-  if (json || !process.stderr.isTTY) return { stop() {} };
-  const bar = new cliProgress.SingleBar(
-    { stream: process.stderr, format: "{phase} [{bar}] {value}/{total}", hideCursor: true, clearOnComplete: true },
-    cliProgress.Presets.shades_classic,
-  );
-  let started = false;
-  return {
-    onProgress(p) {
-      if (!started) {
-        bar.start(p.total, 0, { phase: p.phase });
-        started = true;
-      }
-      bar.update(p.done, { phase: p.phase });
-    },
-    stop() {
-      if (started) bar.stop();
-      started = false;
-    },
-  };
-}
 
 function describeRebuild(r: RebuildReport, index: string, movedAside?: string): string {
   const types = Object.entries(r.by_type).map(([t, n]) => `${t} ${n}`).join(", ");
@@ -94,9 +71,9 @@ export const datastoreCommand: Command = {
         // Works on the files directly; refused (exit 1) while the indexer holds the index lock.
         const { storage } = loadConfig();
         const { store, movedAside } = openForRebuild(storage);
-        const bar = progressBar(json);
+        const bar = progressBar(!json);
         try {
-          const report = await store.rebuild({ onProgress: bar.onProgress });
+          const report = await store.rebuild({ onProgress: (p) => bar.update(p) });
           bar.stop();
           emit(json, { ...report, ...(movedAside ? { moved_aside: movedAside } : {}) }, () => describeRebuild(report, store.db.name, movedAside));
           return EXIT.ok;
@@ -107,9 +84,9 @@ export const datastoreCommand: Command = {
       }
       case "verify": {
         const store = new DataStore(loadConfig().storage);
-        const bar = progressBar(json);
+        const bar = progressBar(!json);
         try {
-          const report = await store.verify({ checksums: values.quick !== true, onProgress: bar.onProgress });
+          const report = await store.verify({ checksums: values.quick !== true, onProgress: (p) => bar.update(p) });
           bar.stop();
           emit(json, report, () => describeVerify(report));
           return report.ok ? EXIT.ok : EXIT.failed;

@@ -1,31 +1,6 @@
-import cliProgress from "cli-progress";
 import type { GentlyClient, RunHandle, RunResult } from "@gently/client";
-import type { RunProgress } from "@gently/protocol";
 import { EXIT } from "../exit-codes";
-
-/** A progress bar on a terminal for a run's progress messages; nothing for scripts (--json) or pipes. */
-function progressBar(enabled: boolean): { update(p: RunProgress): void; stop(): void } {
-  if (!enabled || !process.stderr.isTTY) return { update() {}, stop() {} };
-  const bar = new cliProgress.SingleBar(
-    { stream: process.stderr, format: "{phase} [{bar}] {value}/{total} {message}", hideCursor: true, clearOnComplete: true },
-    cliProgress.Presets.shades_classic,
-  );
-  let started = false;
-  return {
-    update(p) {
-      if (!started) {
-        bar.start(Math.max(1, p.total), 0, { phase: p.phase, message: "" });
-        started = true;
-      }
-      bar.setTotal(Math.max(1, p.total));
-      bar.update(p.done, { phase: p.phase, message: p.message ?? "" });
-    },
-    stop() {
-      if (started) bar.stop();
-      started = false;
-    },
-  };
-}
+import { progressBar } from "../progress-bar";
 
 /**
  * Follows a run to its end with a progress bar on a terminal. The first
