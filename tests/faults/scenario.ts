@@ -81,7 +81,7 @@ export async function account(
   const recovery_s = (Date.now() - faultAt) / 1000;
 
   // after a NATS restart JetStream may need a moment before it answers again
-  const stored = await waitFor(() => readStored(ctx.planRunner, streams.data.name, "gently.volume.>"), 30_000, "GENTLY_DATA readable");
+  const stored = await waitFor(() => readStored(ctx.planRunner, streams.data.name, subjects.volume.all), 30_000, "GENTLY_DATA readable");
   const written = stored
     .filter((m) => m.subject === subjects.volume.written)
     .map((m) => VolumeWritten.parse(decodeJson(m.data)))

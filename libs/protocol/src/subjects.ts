@@ -34,10 +34,12 @@ export const subjects = {
   },
   /** durable announcements of data on disk (JetStream stream DATA) */
   volume: {
+    all: "gently.volume.>",
     written: "gently.volume.written",
     failed: "gently.volume.failed",
   },
   derived: {
+    all: "gently.derived.>",
     /** a derived item (detections, label mask, MIP, calibration) was written */
     written: "gently.derived.written",
   },
@@ -82,9 +84,9 @@ export const subjects = {
 /** JetStream streams owned by the system. Created idempotently by the services that publish into them. */
 export const streams = {
   /** volume.written / volume.failed / derived.written: durable, deduplicated by uid */
-  data: { name: "GENTLY_DATA", subjects: ["gently.volume.>", "gently.derived.>"] },
+  data: { name: "GENTLY_DATA", subjects: [subjects.volume.all, subjects.derived.all] },
   /** run documents, replayable by late clients */
-  runs: { name: "GENTLY_RUNS", subjects: ["gently.run.>"] },
+  runs: { name: "GENTLY_RUNS", subjects: [subjects.run.all] },
 } as const;
 
 /** JetStream key-value buckets. */

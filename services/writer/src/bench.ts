@@ -81,7 +81,7 @@ function hasTifffile(): boolean {
 /** Waits for the next volume.written or volume.failed of `uid`. */
 function nextOutcome(nc: NatsConnection, uid: string): Promise<VolumeWritten> {
   return new Promise((resolve, reject) => {
-    const sub = nc.subscribe("gently.volume.>", {
+    const sub = nc.subscribe(subjects.volume.all, {
       callback: (_err, msg) => {
         const body = decodeJson(msg.data) as { uid?: string };
         if (body.uid !== uid) return;

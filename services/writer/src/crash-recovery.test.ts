@@ -33,7 +33,7 @@ describe("writer killed mid-volume", () => {
     storage = tempStorage();
     ring = createRing(ringPath, { slotBytes: PLANE_BYTES, numSlots: 4 });
     nc = await connectBus({ servers: nats.url, name: "writer-crash-test", logger });
-    nc.subscribe("gently.volume.>", {
+    nc.subscribe(subjects.volume.all, {
       callback: (_err, msg) => void seen.push({ subject: msg.subject, body: decodeJson(msg.data) as Record<string, unknown> }),
     });
   });

@@ -28,7 +28,7 @@ describe("writer when the disk fills mid-volume", () => {
     storage = tempStorage();
     ring = createRing(ringPath, { slotBytes: PLANE_BYTES, numSlots: 4 });
     nc = await connectBus({ servers: nats.url, name: "writer-disk-full-test", logger });
-    nc.subscribe("gently.volume.>", {
+    nc.subscribe(subjects.volume.all, {
       callback: (_err, msg) => void seen.push({ subject: msg.subject, body: decodeJson(msg.data) as Record<string, unknown> }),
     });
     writer = spawnService("writer", { GENTLY_NATS_URL: nats.url, GENTLY_STORAGE: storage.dir });

@@ -68,7 +68,7 @@ describe("writer service", () => {
     ring = createRing(ringPath, { slotBytes: PLANE_BYTES, numSlots: 4 });
     nc = await connectBus({ servers: nats.url, name: "writer-test", logger });
     producer = new FrameProducer(nc, ring);
-    nc.subscribe("gently.volume.>", {
+    nc.subscribe(subjects.volume.all, {
       callback: (_err, msg) => {
         const body = decodeJson(msg.data) as Record<string, unknown>;
         const event: Seen = { subject: msg.subject, body, bytes: msg.data.length };
