@@ -18,13 +18,20 @@ export interface LeaseOptions {
   /** bucket max age: how long a dead holder's lease outlives it */
   ttlMs?: number;
   heartbeatMs?: number;
-  /** called once when the lease is gone (taken by someone else, or not renewable for a whole ttl) */
+  /**
+   * How long renewals may fail (JetStream unreachable) before the holder gives up. Longer than the
+   * ttl: while JetStream is down nobody can take the key, and a cluster fail-over can take several
+   * seconds; when JetStream answers again, a key someone else took ends the lease at once.
+   */
+  unreachableGraceMs?: number;
+  /** called once when the lease is gone (taken by someone else, or not renewable for the grace period) */
   onLost: (reason: string) => void;
 }
 
 const KEY = "hardware";
 export const LEASE_TTL_MS = 6_000;
 export const LEASE_HEARTBEAT_MS = 2_000;
+export const LEASE_UNREACHABLE_GRACE_MS = 30_000;
 
 function isWrongLastSequence(err: unknown): boolean {
   return (
@@ -71,7 +78,12 @@ export class HardwareLease {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         const revision = await kv.create(KEY, JSON.stringify(holder));
-        const lease = new HardwareLease(kv, holder, revision, { ...opts, ttlMs, heartbeatMs });
+        const lease = new HardwareLease(kv, holder, revision, {
+          ...opts,
+          ttlMs,
+          heartbeatMs,
+          unreachableGraceMs: opts.unreachableGraceMs ?? LEASE_UNREACHABLE_GRACE_MS,
+        });
         lease.schedule();
         opts.logger.info({ holder, ttlMs, heartbeatMs }, "hardware lease acquired");
         return lease;
@@ -132,7 +144,9 @@ export class HardwareLease {
       }
       const silentMs = Date.now() - this.lastRenewedMs;
       this.opts.logger.warn({ err: String(err), silentMs }, "hardware lease renewal failed; retrying");
-      if (silentMs >= this.opts.ttlMs) return this.lose(`the hardware lease could not be renewed for ${silentMs} ms`);
+      if (silentMs >= this.opts.unreachableGraceMs) {
+        return this.lose(`the hardware lease could not be renewed for ${silentMs} ms`);
+      }
     }
     this.schedule();
   }
