@@ -1,23 +1,19 @@
 import { open as fsOpen, rename, stat, statfs, unlink } from "node:fs/promises";
 import { endianness } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { DIRECT_ALIGN_BYTES, DirectFile } from "./direct-io";
 import { fsyncDir } from "./durable-fs";
 import { SinkError, toSinkError } from "./errors";
 import { partialFileName } from "./leftovers";
 import { bytesPerSample, parseVolumeMeta, planeCount, volumeShape, type VolumeMeta, type VolumeMetaInput } from "./meta";
 import { buildOmeXml } from "./ome-xml";
-import { DIRECT_THRESHOLD_BYTES, SequentialWriter, type SinkFileHandle } from "./sequential-writer";
+import { PASS_THROUGH_BYTES, SequentialWriter, type SinkFileHandle } from "./sequential-writer";
 import type { SinkResult, VolumeSink } from "./sink";
 import { computeLayout, encodeHeader, encodeIfd, type TiffLayout } from "./tiff-layout";
+import { StreamingWriteback, WRITEBACK_WINDOW_BYTES } from "./writeback";
 
 export const SOFTWARE = "gently";
-/**
- * Planes on their way to the disk at once, so it never idles while the event loop hands over the next.
- * Measured on the writer bench: 3 beat 2 by a few percent; 4 was slower (libuv's 4 threads also carry
- * the IFD writes and write-behind kicks).
- */
-const MAX_DIRECT_WRITES_IN_FLIGHT = 3;
+/** Planes start at multiples of this (one memory page). */
+export const PLANE_ALIGN_BYTES = 4096;
 
 export interface OmeTiffSinkOptions {
   /** Where the finished file appears, e.g. ".../embryo_0001.ome.tif". Never overwritten. */
@@ -33,12 +29,18 @@ export interface OmeTiffSinkOptions {
   /** Refuse at open() when the filesystem lacks room for the whole planned file (default true). */
   checkFreeSpace?: boolean;
   /**
-   * Write planes of at least 1 MiB and a multiple of 4096 bytes with O_DIRECT, at 4096-aligned offsets
-   * (default true). Where the filesystem or a plane's memory does not allow it, those bytes go
-   * through the page cache as usual; the file is the same either way.
+   * Start planes of at least 1 MiB and a multiple of 4096 bytes at 4096-aligned offsets (default true;
+   * the IFD before each is zero-padded): a reader can map such a plane page by page, and the
+   * writeback of each plane covers whole pages. false packs the planes back to back.
    */
-  directIo?: boolean;
-  /** Opens the temp file for exclusive creation; replaceable to simulate I/O failures (then no O_DIRECT). */
+  alignPlanes?: boolean;
+  /**
+   * Stream the file to the disk while it is written, keeping at most about two windows of it in the
+   * page cache (default 128 MiB; 0 leaves the writeback to the kernel and the final fsync). See
+   * StreamingWriteback.
+   */
+  writebackWindowBytes?: number;
+  /** Opens the temp file for exclusive creation; replaceable to simulate I/O failures. */
   openFile?: (path: string) => Promise<SinkFileHandle>;
 }
 
@@ -73,15 +75,13 @@ export class OmeTiffSink implements VolumeSink<OmeTiffSinkResult> {
   private meta: VolumeMeta | undefined;
   private layout: TiffLayout | undefined;
   private fh: SinkFileHandle | undefined;
-  private direct: DirectFile | undefined;
+  private writeback: StreamingWriteback | undefined;
   private writer: SequentialWriter | undefined;
   private partialPath: string | undefined;
   private planesQueued = 0;
   private planesWrittenCount = 0;
   /** Serializes every file operation; appendPlane callers need not await one call before the next. */
   private chain: Promise<unknown> = Promise.resolve();
-  /** O_DIRECT plane writes started and not yet settled (each resolves, never rejects). */
-  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(options: OmeTiffSinkOptions) {
     this.opts = options;
@@ -100,9 +100,9 @@ export class OmeTiffSink implements VolumeSink<OmeTiffSinkResult> {
   get plannedBytes(): number | undefined {
     return this.layout?.totalBytes;
   }
-  /** Pixel bytes written with O_DIRECT so far (0 where the filesystem or the planes' memory did not allow it). */
-  get directBytes(): number {
-    return this.writer?.bytesDirect ?? 0;
+  /** Bytes written but not yet confirmed on disk by the streaming writeback (0 without one). */
+  get unconfirmedBytes(): number {
+    return this.writeback?.unconfirmedBytes ?? 0;
   }
   get bigTiff(): boolean | undefined {
     return this.layout?.bigTiff;
@@ -143,8 +143,7 @@ export class OmeTiffSink implements VolumeSink<OmeTiffSinkResult> {
     if (!Number.isInteger(rowsPerStrip) || rowsPerStrip < 1) throw new SinkError("bad_meta", `rowsPerStrip must be a positive integer, got ${rowsPerStrip}`);
     const planeBytes = meta.size_x * meta.size_y * bytesPerSample(meta.dtype);
     // Smaller planes are coalesced in the staging buffer anyway; padding them would only cost space.
-    const direct =
-      (this.opts.directIo ?? true) && !this.opts.openFile && planeBytes >= DIRECT_THRESHOLD_BYTES && planeBytes % DIRECT_ALIGN_BYTES === 0;
+    const aligned = (this.opts.alignPlanes ?? true) && planeBytes >= PASS_THROUGH_BYTES && planeBytes % PLANE_ALIGN_BYTES === 0;
     const layout = computeLayout({
       width: meta.size_x,
       height: meta.size_y,
@@ -154,7 +153,7 @@ export class OmeTiffSink implements VolumeSink<OmeTiffSinkResult> {
       descriptionBytes: description.length + 1,
       software: SOFTWARE,
       forceBigTiff: this.opts.forceBigTiff ?? false,
-      alignBytes: direct ? DIRECT_ALIGN_BYTES : undefined,
+      alignBytes: aligned ? PLANE_ALIGN_BYTES : undefined,
     });
     if (this.opts.maxBytes !== undefined && layout.totalBytes > this.opts.maxBytes) {
       throw new SinkError("disk_full", `volume needs ${layout.totalBytes} bytes, over the ${this.opts.maxBytes}-byte quota`);
@@ -171,8 +170,9 @@ export class OmeTiffSink implements VolumeSink<OmeTiffSinkResult> {
     this.layout = layout;
     this.partialPath = join(this.tmpDir, partialFileName(meta.uid, this.finalPath));
     this.fh = await (this.opts.openFile ?? defaultOpenFile)(this.partialPath);
-    if (direct) this.direct = await DirectFile.open(this.partialPath);
-    this.writer = new SequentialWriter(this.fh);
+    const window = this.opts.writebackWindowBytes ?? WRITEBACK_WINDOW_BYTES;
+    if (window > 0 && this.fh.fd !== undefined) this.writeback = StreamingWriteback.for(this.fh.fd, window);
+    this.writer = new SequentialWriter(this.fh, this.writeback);
     await this.writer.append(encodeHeader(layout));
     await this.writer.append(encodeIfd(layout, 0, description));
     // Put the metadata on disk now: a crash still leaves a partial file that names its volume.
@@ -180,9 +180,7 @@ export class OmeTiffSink implements VolumeSink<OmeTiffSinkResult> {
   }
 
   private async cleanupAfterFailedOpen(): Promise<void> {
-    await this.closeDirect();
-    const fh = this.fh;
-    this.fh = undefined;
+    const fh = await this.takeFile();
     if (fh) await fh.close().catch(() => undefined);
     // Only delete what this sink created: partialPath is set just before the exclusive create.
     if (fh && this.partialPath) await unlink(this.partialPath).catch(() => undefined);
@@ -207,46 +205,18 @@ export class OmeTiffSink implements VolumeSink<OmeTiffSinkResult> {
     }
     const index = this.planesQueued++;
     const bytes = new Uint8Array(plane.buffer, plane.byteOffset, plane.byteLength);
-    const queued = this.enqueue(async (): Promise<{ written: Promise<void> }> => {
+    return this.enqueue(async () => {
       if (this.state !== "open") throw this.failure ?? new SinkError("bad_state", `sink is ${this.state}`);
       const layout = this.layout!;
       try {
         if (index > 0) await this.writer!.append(encodeIfd(layout, index));
-        if (this.direct && layout.planeSlotBytes === layout.planeBytes) return await this.startDirect(bytes, index);
         await this.writer!.append(bytes);
         if (layout.planeSlotBytes > layout.planeBytes) await this.writer!.append(new Uint8Array(1));
         this.planesWrittenCount++;
-        return { written: Promise.resolve() };
       } catch (err) {
         throw this.fail(err, `writing plane ${index}`);
       }
     });
-    return queued.then(({ written }) => written);
-  }
-
-  /** Starts plane `index`'s O_DIRECT write once fewer than the maximum are in flight; resolves to its completion. */
-  private async startDirect(bytes: Uint8Array, index: number): Promise<{ written: Promise<void> }> {
-    while (this.inFlight.size >= MAX_DIRECT_WRITES_IN_FLIGHT) await Promise.race(this.inFlight);
-    // A write in flight may have failed meanwhile: nothing after it may be written.
-    if (this.state !== "open") throw this.failure ?? new SinkError("bad_state", `sink is ${this.state}`);
-    const written = this.writer!.startDirect(bytes, this.direct!).then(
-      () => {
-        this.planesWrittenCount++;
-      },
-      (err: unknown) => {
-        throw this.state === "failed" ? this.failure! : this.fail(err, `writing plane ${index}`);
-      },
-    );
-    const settled: Promise<void> = written.then(
-      () => void this.inFlight.delete(settled),
-      () => void this.inFlight.delete(settled),
-    );
-    this.inFlight.add(settled);
-    return { written };
-  }
-
-  private async settleInFlight(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
   }
 
   finalize(): Promise<OmeTiffSinkResult> {
@@ -256,7 +226,6 @@ export class OmeTiffSink implements VolumeSink<OmeTiffSinkResult> {
       return Promise.reject(err);
     }
     return this.enqueue(async () => {
-      await this.settleInFlight();
       if (this.state !== "open") throw this.failure ?? new SinkError("bad_state", `sink is ${this.state}`);
       const layout = this.layout!;
       const meta = this.meta!;
@@ -270,11 +239,9 @@ export class OmeTiffSink implements VolumeSink<OmeTiffSinkResult> {
         if (this.writer!.bytesAccepted !== layout.totalBytes) {
           throw new SinkError("io", `internal layout error: wrote ${this.writer!.bytesAccepted} bytes, planned ${layout.totalBytes}`);
         }
-        await this.closeDirect();
-        // One fsync of the inode covers the O_DIRECT writes too: their block allocations and the disk's cache.
+        await this.writeback?.drain();
         await this.fh!.sync();
-        const fh = this.fh!;
-        this.fh = undefined;
+        const fh = (await this.takeFile())!;
         await fh.close();
         // rename() would replace an existing file; data is never overwritten.
         if (await exists(this.finalPath)) throw new SinkError("exists", `${this.finalPath} appeared while writing; partial kept at ${this.partialPath}`);
@@ -309,15 +276,12 @@ export class OmeTiffSink implements VolumeSink<OmeTiffSinkResult> {
     if (this.state === "opening") throw new SinkError("bad_state", "abort() while open() is running; await open() first");
     // Let an in-flight write settle first so the handle is not closed under it.
     await this.chain.catch(() => undefined);
-    await this.settleInFlight();
     // A finalize() queued before this abort may have completed meanwhile.
     if ((this.state as State) === "finalized") throw new SinkError("bad_state", "abort() after finalize(): the file is complete");
     this.state = "aborted";
-    await this.closeDirect();
-    const fh = this.fh;
-    this.fh = undefined;
     // A kept partial should hold every plane accepted so far; staged small planes are still in memory.
-    if (fh && options?.keep && this.writer) await this.writer.flush().catch(() => undefined);
+    if (this.fh && options?.keep && this.writer) await this.writer.flush().catch(() => undefined);
+    const fh = await this.takeFile();
     if (fh) await fh.close().catch(() => undefined);
     if (!options?.keep && this.partialPath) {
       await unlink(this.partialPath).catch((err: NodeJS.ErrnoException) => {
@@ -326,10 +290,13 @@ export class OmeTiffSink implements VolumeSink<OmeTiffSinkResult> {
     }
   }
 
-  private async closeDirect(): Promise<void> {
-    const direct = this.direct;
-    this.direct = undefined;
-    await direct?.close().catch(() => undefined);
+  /** Takes the file handle for closing, once no writeback call can still use its descriptor. */
+  private async takeFile(): Promise<SinkFileHandle | undefined> {
+    await this.writeback?.drain();
+    this.writeback = undefined;
+    const fh = this.fh;
+    this.fh = undefined;
+    return fh;
   }
 
   private assertUsable(op: string): void {

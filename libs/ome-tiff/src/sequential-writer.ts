@@ -1,23 +1,26 @@
 import { xxh3 } from "@node-rs/xxhash";
-import type { DirectFile } from "./direct-io";
+import type { StreamingWriteback } from "./writeback";
 
 /** The part of a file handle the sink needs; injectable so tests can simulate ENOSPC mid-write. */
 export interface SinkFileHandle {
   /** Writes at `position` (the file is written front to back, so a handle that ignores it still works). */
   writev(buffers: Uint8Array[], position: number): Promise<{ bytesWritten: number }>;
+  /** The descriptor, where there is one: lets the sink stream the file's pages to the disk as it grows. */
+  readonly fd?: number;
   sync(): Promise<void>;
   close(): Promise<void>;
 }
 
 /** Chunks smaller than this are copied into the staging buffer; larger ones go to the kernel as-is. */
-export const DIRECT_THRESHOLD_BYTES = 1 << 20;
+export const PASS_THROUGH_BYTES = 1 << 20;
 const STAGING_BYTES = 4 << 20;
 
 /**
  * Appends bytes to a file strictly sequentially, hashing them (xxh3-64) in the same order.
  * Small pieces (IFDs, small planes) are coalesced into a staging buffer so the kernel sees large
  * writes; large pieces are passed through without a copy, together with the staged bytes in one
- * writev. Memory use is the staging buffer, independent of volume size.
+ * writev. Memory use is the staging buffer, independent of volume size (and, with a writeback, the
+ * pages it keeps in the cache, likewise bounded).
  */
 export class SequentialWriter {
   private readonly staging = Buffer.allocUnsafe(STAGING_BYTES);
@@ -27,18 +30,20 @@ export class SequentialWriter {
   private readonly hash = xxh3.Xxh3.withSeed(0n);
   /** Bytes accepted (staged or written). */
   bytesAccepted = 0;
-  /** Bytes of those that went through an O_DIRECT descriptor. */
-  bytesDirect = 0;
 
-  constructor(private readonly fh: SinkFileHandle) {}
+  /** With `writeback`, every write is reported to it, and waits for its room first. */
+  constructor(
+    private readonly fh: SinkFileHandle,
+    private readonly writeback?: StreamingWriteback,
+  ) {}
 
   /**
-   * Accepts `chunk`. A chunk at or above the direct threshold is written before this resolves (so the
+   * Accepts `chunk`. A chunk at or above the pass-through size is written before this resolves (so the
    * caller may reuse it afterwards); smaller chunks are copied and may be written later.
    */
   async append(chunk: Uint8Array): Promise<void> {
     this.bytesAccepted += chunk.length;
-    if (chunk.length < DIRECT_THRESHOLD_BYTES) {
+    if (chunk.length < PASS_THROUGH_BYTES) {
       this.hash.update(chunk);
       if (this.staged + chunk.length > STAGING_BYTES) await this.flush();
       this.staging.set(chunk, this.staged);
@@ -56,34 +61,6 @@ export class SequentialWriter {
     } finally {
       await written;
     }
-  }
-
-  /**
-   * Accepts a chunk at or above the direct threshold and starts writing it through the O_DIRECT
-   * descriptor `direct` (as far as its alignment allows; the rest through the buffered one), the
-   * staged bytes before it through the buffered one. Returns once the chunk is hashed, with the
-   * write's promise: several may be in flight, so the disk never waits for the next chunk. The
-   * caller keeps the chunk unchanged, and the file open, until that promise settled.
-   */
-  startDirect(chunk: Uint8Array, direct: DirectFile): Promise<void> {
-    if (chunk.length < DIRECT_THRESHOLD_BYTES) throw new Error(`startDirect needs at least ${DIRECT_THRESHOLD_BYTES} bytes, got ${chunk.length}`);
-    this.bytesAccepted += chunk.length;
-    const stagedAt = this.position;
-    // A copy: the staging buffer takes the next IFD while this write may still be in flight.
-    const staged = this.staged > 0 ? [Buffer.from(this.staging.subarray(0, this.staged))] : [];
-    const chunkAt = stagedAt + this.staged;
-    this.position = chunkAt + chunk.length;
-    this.staged = 0;
-    const written = settleAll([
-      this.writeAll(staged, stagedAt),
-      direct.write(chunk, chunkAt).then((n) => {
-        this.bytesDirect += n;
-        return n < chunk.length ? this.writeAll([chunk.subarray(n)], chunkAt + n) : undefined;
-      }),
-    ]);
-    // The disk reads the chunk by DMA while this thread hashes it: both only read it.
-    this.hash.update(chunk);
-    return written;
   }
 
   async flush(): Promise<void> {
@@ -104,10 +81,12 @@ export class SequentialWriter {
   private async writeAll(bufs: Uint8Array[], position: number): Promise<void> {
     let pending = bufs;
     let at = position;
+    await this.writeback?.room();
     for (;;) {
       const want = pending.reduce((n, b) => n + b.length, 0);
       if (want === 0) return;
       const { bytesWritten } = await this.fh.writev(pending, at);
+      this.writeback?.written(at, bytesWritten);
       if (bytesWritten === want) return;
       if (bytesWritten <= 0) throw Object.assign(new Error("write made no progress"), { code: "EIO" });
       at += bytesWritten;
@@ -123,11 +102,4 @@ export class SequentialWriter {
       pending = rest;
     }
   }
-}
-
-/** Waits for every write (none may still run when the file is closed), then throws the first failure. */
-async function settleAll(writes: Promise<unknown>[]): Promise<void> {
-  const outcomes = await Promise.allSettled(writes);
-  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
-  if (failed) throw failed.reason;
 }

@@ -1,3 +1,4 @@
+import { closeSync, openSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -38,14 +39,38 @@ export function planeData(bytes: number, index: number): Buffer {
   return buf;
 }
 
-/** A copy of `bytes` in page-aligned memory, as a camera's ring slot holds a frame (O_DIRECT needs the alignment). */
-export function pageAligned(bytes: Buffer): Buffer {
-  const raw = Buffer.alloc(bytes.length + 4096);
-  const skip = (4096 - Number(koffi.address(raw) % 4096n)) % 4096;
-  const aligned = raw.subarray(skip, skip + bytes.length);
-  bytes.copy(aligned);
-  return aligned;
+const SYS_CACHESTAT = 451; // x86_64 and arm64, Linux >= 6.5
+const syscall = koffi.load("libc.so.6").func("long syscall(long number, ...)");
+
+/** Pages of one file in the page cache, and how many of them are dirty (cachestat(2)); throws where the kernel lacks it. */
+export function pageCacheOf(file: string): { cached: number; dirty: number } {
+  const fd = openSync(file, "r");
+  try {
+    const range = new BigUint64Array(2); // offset 0, length 0 = the whole file
+    const stat = new BigUint64Array(5); // nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted
+    const rc = syscall(SYS_CACHESTAT, "uint", fd, "void *", range, "void *", stat, "uint", 0) as number;
+    if (rc !== 0) throw new Error(`cachestat failed for ${file}`);
+    return { cached: Number(stat[0]), dirty: Number(stat[1]) };
+  } finally {
+    closeSync(fd);
+  }
 }
+
+const TMPFS_MAGIC = 0x01021994;
+
+/** cachestat works here and the temp directory is on a disk (tmpfs pages never go to a disk or leave the cache). */
+export const pageCacheIsObservable: boolean = (() => {
+  const probe = join(tmpdir(), `gently-cachestat-probe-${process.pid}`);
+  try {
+    writeFileSync(probe, "x");
+    pageCacheOf(probe);
+    return statfsSync(tmpdir()).type !== TMPFS_MAGIC;
+  } catch {
+    return false;
+  } finally {
+    rmSync(probe, { force: true });
+  }
+})();
 
 export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), "gently-ome-tiff-"));

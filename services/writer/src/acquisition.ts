@@ -17,7 +17,6 @@ import { failureOf, type Failure } from "./failure";
 import { frameBytes } from "./frame-size";
 import { quarantineFile } from "./quarantine";
 import type { OpenedVolume } from "./volume-format";
-import type { WriteBehind } from "./write-behind";
 import { volumeWrittenOf } from "./volume-meta";
 
 export interface AcquisitionOptions {
@@ -29,8 +28,6 @@ export interface AcquisitionOptions {
   quarantineDir: string;
   frameTimeoutMs: number;
   progressEveryFrames: number;
-  /** starts the disk writes of what was appended while frames still arrive */
-  writeBehind: WriteBehind;
 }
 
 export type Outcome =
@@ -60,11 +57,12 @@ async function exists(file: string): Promise<boolean> {
  * One acquisition from begin to volume.written or volume.failed. Frames are
  * handled strictly in arrival order and written straight from their ring
  * slots: the sink gets a view of the mapped slot (no copy in this process)
- * and the slot is released once that plane's write returned: full frames are
- * then on the disk (O_DIRECT), small ROIs in the page cache (durability comes
- * from the fsync at finalize either way). The
- * writer thus holds at most the ring's slots, and memory does not grow with
- * the volume; a slow disk slows the camera through the ring. Only a
+ * and the slot is released once that plane's write returned, i.e. the plane
+ * is in the page cache, on its way to the disk (the sink streams it there and
+ * holds back new writes while too much is still on its way; durability comes
+ * from the fsync at finalize). The writer thus holds at most the ring's slots
+ * and a bounded stretch of page cache, and memory does not grow with the
+ * volume; a slow disk slows the camera through the ring. Only a
  * complete, finalized file is announced as written.
  */
 export class Acquisition {
@@ -189,7 +187,6 @@ export class Acquisition {
       () => {
         this.silence.refresh();
         this.releaseWritten(frame, plane);
-        this.opts.writeBehind.appended(frame.view.byteLength);
         this.writeSettled();
       },
       (err) => {

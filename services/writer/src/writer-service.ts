@@ -15,10 +15,6 @@ import { omeTiffFormat } from "./ome-tiff-format";
 import { RingCache } from "./ring-cache";
 import { StorageBudget } from "./storage-budget";
 import type { OpenedVolume, VolumeFormat } from "./volume-format";
-import { WriteBehind } from "./write-behind";
-
-/** Write-behind step: the disk gets the file's dirty pages every 64 MiB (8 planes of 2048 × 2048 uint16). */
-const WRITE_BEHIND_BYTES = 64 << 20;
 
 const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
@@ -112,7 +108,6 @@ export async function startWriter(opts: WriterOptions): Promise<RunningWriter> {
       throw toGentlyError(failure, err instanceof GentlyError ? err.field : undefined);
     }
 
-    const writeBehind = await WriteBehind.open(opened.tempPath, WRITE_BEHIND_BYTES);
     const acq = new Acquisition({
       begin,
       opened,
@@ -122,16 +117,12 @@ export async function startWriter(opts: WriterOptions): Promise<RunningWriter> {
       quarantineDir: config.quarantineDir,
       frameTimeoutMs: config.frameTimeoutMs,
       progressEveryFrames: config.progressEveryFrames,
-      writeBehind,
     });
     active.set(begin.acq_id, acq);
     acq.listen(nc);
     // The subscriptions reach the server before the reply does: no frame can be published to nobody.
     await nc.flush();
-    void acq.outcome.then(() => {
-      budget.release(begin.volume_uid);
-      return writeBehind.close();
-    });
+    void acq.outcome.then(() => budget.release(begin.volume_uid));
     void Promise.all([acq.outcome, acq.closed]).then(() => {
       active.delete(begin.acq_id);
       rings.put(ring);
