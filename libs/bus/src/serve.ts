@@ -79,6 +79,8 @@ export async function startMicroService(nc: NatsConnection, opts: MicroServiceOp
       },
     });
   }
+  // The endpoints' subscriptions reach the server before this resolves: a caller told "ready" never gets "no responders".
+  await nc.flush();
   opts.logger.info({ endpoints: opts.handlers.map((h) => h.contract.subject) }, "service registered");
   return service;
 }
