@@ -40,6 +40,12 @@ async function scenario(name: string, env: NodeJS.ProcessEnv, fault?: (ctx: Scen
     const faultAt = Date.now();
     const recovered = fault ? await fault(ctx) : async () => true;
     const report = await account(ctx, name, run.done(), faultAt, recovered);
+    if (fault) {
+      // Recovered means usable: the next acquisition runs as if nothing had happened.
+      const next = await ctx.client.submit("timelapse_volume", { ...TIMELAPSE, num_timepoints: 1 }, { session_id: `${ctx.session_id}-next` });
+      const result = await next.done();
+      report.next_run = result.status === "success" ? "success" : `${result.status}: ${result.reason}`;
+    }
     reports.push(report);
     return report;
   } finally {
@@ -52,6 +58,7 @@ async function scenario(name: string, env: NodeJS.ProcessEnv, fault?: (ctx: Scen
 function expectSafe(report: FaultReport): void {
   expect(report.lost, "no volume lost or half-registered").toBe(0);
   expect(report.lasers, "lasers off").toBe("ALL OFF");
+  if (report.next_run !== undefined) expect(report.next_run, "the run after recovery").toBe("success");
   expect(["success", "fail", "abort"]).toContain(report.run_status);
   if (report.run_status !== "success") expect(report.run_reason, "a clear reason").toMatch(/\w{4,}/);
   expect(report.written, "the volume finished before the fault is kept").toBeGreaterThanOrEqual(1);

@@ -25,6 +25,8 @@ export interface FaultReport {
   lasers: string;
   /** seconds from the fault until the affected part answered again */
   recovery_s: number;
+  /** outcome of a one-volume run started after recovery (fault scenarios only) */
+  next_run?: string;
 }
 
 /** Light-sheet cameras read a 256×128 ROI: small volumes keep each scenario quick. */
@@ -128,8 +130,10 @@ export async function account(
 }
 
 export function printReport(reports: FaultReport[]): void {
-  const head = ["scenario", "expected", "written", "failed", "indexed", "lost", "run", "lasers", "recovery_s"];
-  const rows = reports.map((r) => [r.scenario, r.expected, r.written, r.failed, r.indexed, r.lost, r.run_status, r.lasers, r.recovery_s].map(String));
+  const head = ["scenario", "expected", "written", "failed", "indexed", "lost", "run", "lasers", "recovery_s", "next run"];
+  const rows = reports.map((r) =>
+    [r.scenario, r.expected, r.written, r.failed, r.indexed, r.lost, r.run_status, r.lasers, r.recovery_s, r.next_run ?? "-"].map(String),
+  );
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ");
   console.log(["", "fault injection report", line(head), ...rows.map(line), ""].join("\n"));

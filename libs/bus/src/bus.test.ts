@@ -13,6 +13,7 @@ import {
   encodeJson,
   ensureStream,
   handle,
+  instanceAnswers,
   jetStreamOf,
   publishDurable,
   startMicroService,
@@ -94,6 +95,19 @@ describe("bus", () => {
       expect(ep?.num_errors).toBeGreaterThanOrEqual(2);
     }
     await expect(call(client, scale, { value: 1, factor: 2 })).resolves.toEqual({ result: 2 });
+  });
+
+  it("tells whether one instance of a service still runs, by its id; the handler sees its own", async () => {
+    const echo = endpoint("whoami", "test.bus.whoami", z.object({}), z.object({ id: z.string() }), "the instance's id");
+    const other = await connectBus({ servers: nats.url, name: "svc-2", logger });
+    const svc = await startMicroService(other, { name: "bus-test-2", version: "1.0.0", description: "x", logger, handlers: [handle(echo, (_req, ctx) => ({ id: ctx.serviceId }))] });
+    const id = svc.info().id;
+    expect(await call(client, echo, {})).toEqual({ id });
+    expect(await instanceAnswers(client, "bus-test-2", id)).toBe(true);
+    expect(await instanceAnswers(client, "bus-test-2", "NOSUCHINSTANCE")).toBe(false);
+    await svc.stop();
+    expect(await instanceAnswers(client, "bus-test-2", id)).toBe(false);
+    await other.close();
   });
 
   it("refuses a bad body on the client side before sending", async () => {

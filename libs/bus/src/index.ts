@@ -5,6 +5,7 @@ export { connectBus, type ConnectOptions } from "./connection";
 export {
   startMicroService,
   handle,
+  instanceAnswers,
   toGentlyError,
   type EndpointHandler,
   type MicroServiceOptions,

@@ -14,6 +14,8 @@ import type { Logger } from "./logger";
 export interface RequestContext {
   logger: Logger;
   msg: ServiceMsg;
+  /** This instance's micro-services id: `$SRV.PING.<service>.<id>` answers while it runs. */
+  serviceId: string;
 }
 
 export interface EndpointHandler<E extends EndpointContract = EndpointContract> {
@@ -73,7 +75,7 @@ export async function startMicroService(nc: NatsConnection, opts: MicroServiceOp
           opts.logger.error({ err, subject: contract.subject }, "endpoint failed");
           return;
         }
-        void respond(handler, msg, opts.logger).then((error) => {
+        void respond(handler, msg, opts.logger, service.info().id).then((error) => {
           if (error) countError(service, contract.name, error);
         });
       },
@@ -83,6 +85,22 @@ export async function startMicroService(nc: NatsConnection, opts: MicroServiceOp
   await nc.flush();
   opts.logger.info({ endpoints: opts.handlers.map((h) => h.contract.subject) }, "service registered");
   return service;
+}
+
+/**
+ * Whether one running instance of a service (its micro-services id, e.g. from
+ * RequestContext.serviceId) answers `$SRV.PING` within `timeoutMs`. false
+ * means stopped, killed or cut off from NATS; ids are never reused, so an
+ * instance that stopped answering never comes back.
+ */
+export async function instanceAnswers(nc: NatsConnection, service: string, id: string, timeoutMs = 1_000): Promise<boolean> {
+  try {
+    const pings = await new Svcm(nc).client({ strategy: "timer", maxWait: timeoutMs }).ping(microServiceName(service), id);
+    for await (const identity of pings) if (identity.id === id) return true;
+  } catch {
+    // no responders: nobody serves that id
+  }
+  return false;
 }
 
 /**
@@ -96,12 +114,12 @@ function countError(service: Service, endpointName: string, error: GentlyError):
 }
 
 /** Answers one request; returns the error it answered with, if any. */
-async function respond(handler: EndpointHandler, msg: ServiceMsg, logger: Logger): Promise<GentlyError | null> {
+async function respond(handler: EndpointHandler, msg: ServiceMsg, logger: Logger, serviceId: string): Promise<GentlyError | null> {
   const { contract } = handler;
   const log = logger.child({ subject: msg.subject });
   try {
     const request = contract.request.parse(decodeJson(msg.data));
-    const reply = await handler.handle(request, { logger: log, msg });
+    const reply = await handler.handle(request, { logger: log, msg, serviceId });
     msg.respond(encodeJson(contract.reply.parse(reply)));
     return null;
   } catch (err) {

@@ -33,7 +33,17 @@ export const AcquisitionBegin = z.object({
 });
 export type AcquisitionBegin = z.infer<typeof AcquisitionBegin>;
 
-export const AcquisitionBeginReply = z.object({ ready: z.literal(true), writer: z.string() });
+export const AcquisitionBeginReply = z.object({
+  ready: z.literal(true),
+  /** who took it, for people: "host:pid" */
+  writer: z.string(),
+  /**
+   * the writer's micro-services instance id: while `$SRV.PING.gently-writer.<id>`
+   * answers, that writer may still be reading the acquisition's ring slots
+   */
+  writer_id: z.string().min(1),
+});
+export type AcquisitionBeginReply = z.infer<typeof AcquisitionBeginReply>;
 
 /**
  * The writer serves begin on every acquisition's subject (gently.frames.*.begin)

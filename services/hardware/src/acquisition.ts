@@ -10,7 +10,7 @@ import {
 import type { FrameMeta } from "./core-binding";
 import { checkSequence, refuseViolations } from "./limits";
 import type { FrameShape, Microscope } from "./microscope";
-import type { RingSlots } from "./ring-slots";
+import type { RingSlots, SlotOwner } from "./ring-slots";
 import { Watchdog } from "./watchdog";
 import type { WriterLink } from "./writer-link";
 
@@ -111,11 +111,16 @@ export class Acquisition {
   private safe = false;
   private readonly watchdog: Watchdog;
 
+  /** whose frames this acquisition's slots hold */
+  private readonly owner: SlotOwner;
+
   private constructor(
     readonly req: SequenceRequest,
     private readonly deps: AcquisitionDeps,
     private readonly shape: FrameShape,
+    writerId: string,
   ) {
+    this.owner = { acqId: req.acq_id, volumeUid: req.volume_uid, writerId };
     this.framesTotal = req.num_slices * req.cameras.length;
     this.watchdog = new Watchdog(req.keepalive_ms, (silentMs) => {
       void this.stop(`owner disappeared (no keepalive for ${silentMs} ms)`);
@@ -164,7 +169,7 @@ export class Acquisition {
       position: microscope.stagePosition(),
       started: new Date().toISOString(),
     };
-    await deps.writer.begin(begin);
+    const { writer_id } = await deps.writer.begin(begin);
     try {
       for (const camera of req.cameras) microscope.core.setExposure(camera, req.exposure_ms);
       microscope.setLaser(req.laser_config);
@@ -175,7 +180,7 @@ export class Acquisition {
       throw err;
     }
     deps.logger.info({ acq_id: req.acq_id, frames: req.num_slices * req.cameras.length, cameras: req.cameras }, "sequence started");
-    return new Acquisition(req, deps, shape);
+    return new Acquisition(req, deps, shape, writer_id);
   }
 
   /** The owner is alive. */
@@ -227,7 +232,7 @@ export class Acquisition {
     const { slots } = this.deps;
     const stopped = () => this.stopping !== null;
     while (this.framesDone + this.dropped < this.framesTotal) {
-      const slot = await slots.take(stopped);
+      const slot = await slots.take(this.owner, stopped);
       if (slot === null) return false;
       let meta: FrameMeta | null;
       try {
@@ -267,7 +272,7 @@ export class Acquisition {
     const { microscope, slots, writer } = this.deps;
     const seq = this.framesDone;
     const bytes = meta.width * meta.height * meta.bytes_per_pixel;
-    slots.commit(slot, seq, bytes);
+    slots.commit(slot, seq, bytes, this.owner);
     const camera = microscope.cameraByIndex(meta.camera_index).name;
     const channel = this.req.cameras.indexOf(camera as SequenceRequest["cameras"][number]);
     const zIndex = this.req.sweep ? meta.seq % this.req.num_slices : meta.seq;
@@ -286,7 +291,7 @@ export async function snapFrame(req: SnapRequest, deps: AcquisitionDeps): Promis
   if (req.exposure_ms !== undefined) microscope.setCamera(camera, req.exposure_ms, undefined);
   const shape = acquisitionShape(deps, [camera]);
   const ends = { acq_id: req.acq_id, volume_uid: req.volume_uid };
-  await writer.begin({
+  const { writer_id } = await writer.begin({
     acq_id: req.acq_id,
     volume_uid: req.volume_uid,
     session_id: req.session_id,
@@ -309,14 +314,15 @@ export async function snapFrame(req: SnapRequest, deps: AcquisitionDeps): Promis
   try {
     if (req.led) microscope.setLed(req.led);
     if (req.laser_config) microscope.setLaser(req.laser_config);
-    const taken = await slots.take(() => false);
+    const owner = { acqId: req.acq_id, volumeUid: req.volume_uid, writerId: writer_id };
+    const taken = await slots.take(owner, () => false);
     if (taken === null) throw new GentlyError("internal", "no ring slot for the snap");
     slot = taken;
     const meta = await microscope.core.snap(camera, slots.pointer(taken), slots.slotBytes);
     const frameSlot = taken;
     slot = null;
     const frame = descriptor(req.acq_id, 0, frameSlot, 0, camera, 0, meta, shape.dtype);
-    slots.commit(frameSlot, 0, frame.bytes);
+    slots.commit(frameSlot, 0, frame.bytes, owner);
     writer.frame(frame);
     makeSafe(deps, false);
     await writer.end({ ...ends, status: "complete", frames: 1, dropped: 0 });

@@ -66,10 +66,11 @@ async function acquisitionFps(nc: NatsConnection, ring: Ring, frames: number): P
   await reader.start();
   try {
     fullSensor(core);
+    const writer = new WriterLink(nc, 10_000);
     const deps = {
       microscope: new Microscope(core, DEFAULT_LIMITS),
-      slots: new RingSlots(ring, 30_000),
-      writer: new WriterLink(nc, 10_000),
+      slots: new RingSlots(ring, { timeoutMs: 30_000, writerAnswers: (id) => writer.answers(id), logger }),
+      writer,
       logger,
       frameTimeoutMs: 10_000,
     };

@@ -30,13 +30,16 @@ runProcess("hardware", async ({ config, logger, nc }) => {
     microscope.lasersOff();
     ring = createRing(hwConfig.ringPath, { slotBytes: microscope.maxFrameBytes(), numSlots: hwConfig.ringSlots });
     logger.info({ core: core.libraryPath, config: hwConfig.coreConfig, ring: ring.path, slots: ring.numSlots, slotBytes: ring.slotBytes }, "microscope ready");
+    const writer = new WriterLink(nc, hwConfig.writerTimeoutMs);
+    const slots = new RingSlots(ring, { timeoutMs: hwConfig.ringTimeoutMs, writerAnswers: (id) => writer.answers(id), logger });
+    writer.watchOutcomes((uid) => slots.volumeSettled(uid), logger);
     service = new HardwareService({
       nc,
       logger,
       version: pkg.version,
       microscope,
-      slots: new RingSlots(ring, hwConfig.ringTimeoutMs),
-      writer: new WriterLink(nc, hwConfig.writerTimeoutMs),
+      slots,
+      writer,
       owner: lease.holder,
       frameTimeoutMs: hwConfig.frameTimeoutMs,
     });

@@ -1,26 +1,69 @@
+import type { Logger } from "@gently/bus";
 import { GentlyError } from "@gently/protocol";
 import type { Ring } from "@gently/ring";
 
 /** How long one wait for a free slot lasts before the caller's stop flag is looked at again. */
 const WAIT_STEP_MS = 250;
+/** While waiting for a slot, how often abandoned slots are looked for again. */
+const RECLAIM_EVERY_MS = 1_000;
+
+/** Which acquisition (and volume) a committed frame belongs to, and which writer instance took that acquisition. */
+export interface SlotOwner {
+  acqId: string;
+  volumeUid: string;
+  writerId: string;
+}
+
+/** Volumes remembered as settled; only the last few acquisitions can still hold slots. */
+const SETTLED_REMEMBERED = 256;
+
+export interface RingSlotsOptions {
+  /** how long to wait for a reader to free a slot before giving up */
+  timeoutMs: number;
+  /** whether a writer instance still runs (WriterLink.answers) */
+  writerAnswers: (writerId: string) => Promise<boolean>;
+  logger: Logger;
+}
 
 /**
  * The producer's side of the ring. A slot taken but not filled (the camera
  * failed, the acquisition was stopped) stays with the producer and is the
  * first one used next time: the ring has no way to hand a WRITING slot
  * back, and resetting the ring would free slots a writer is still reading.
+ *
+ * Slots can be left FULL with nobody to release them: a writer killed
+ * mid-volume, or descriptors lost while NATS was down (the writer never
+ * learnt those frames' slots). So when no slot is free, slots still holding
+ * frames of an earlier acquisition are freed if
+ * - the writer announced that acquisition's volume written or failed: it
+ *   reads none of its slots any more (it handles an acquisition's frames in
+ *   order, before the begin of the one taking slots now), or
+ * - the writer that took it has been replaced: the current acquisition went
+ *   to another writer instance and that one's `$SRV.PING` finds nobody (both
+ *   must hold: a writer only cut off from NATS for a moment is still writing
+ *   from its slots).
  */
 export class RingSlots {
+  readonly ring: Ring;
+  readonly timeoutMs: number;
   private spare: number | null = null;
+  /** owner of each committed slot's latest frame, by slot */
+  private readonly owners = new Map<number, SlotOwner & { seq: number }>();
+  /** writer instances found gone (ids are never reused) */
+  private readonly goneWriters = new Set<string>();
+  /** volumes whose outcome the writer announced, oldest first */
+  private readonly settledVolumes = new Set<string>();
 
   constructor(
-    readonly ring: Ring,
-    /** how long to wait for a reader to free a slot before giving up */
-    readonly timeoutMs: number,
-  ) {}
+    ring: Ring,
+    private readonly opts: RingSlotsOptions,
+  ) {
+    this.ring = ring;
+    this.timeoutMs = opts.timeoutMs;
+  }
 
-  /** A free slot, waiting for readers (back-pressure); null when stopped while waiting. */
-  async take(stopped: () => boolean): Promise<number | null> {
+  /** A free slot for a frame of `current`, waiting for readers (back-pressure); null when stopped while waiting. */
+  async take(current: SlotOwner, stopped: () => boolean): Promise<number | null> {
     if (this.spare !== null) {
       const slot = this.spare;
       this.spare = null;
@@ -30,8 +73,13 @@ export class RingSlots {
     const free = this.ring.tryAcquire();
     if (free !== null) return free;
     const deadline = Date.now() + this.timeoutMs;
+    let nextReclaim = 0;
     for (;;) {
       if (stopped()) return null;
+      if (Date.now() >= nextReclaim) {
+        await this.reclaimAbandoned(current);
+        nextReclaim = Date.now() + RECLAIM_EVERY_MS;
+      }
       const left = deadline - Date.now();
       if (left <= 0) {
         throw new GentlyError(
@@ -53,16 +101,55 @@ export class RingSlots {
     return this.ring.slotPointer(slot);
   }
 
-  commit(slot: number, seq: number, bytes: number): void {
+  commit(slot: number, seq: number, bytes: number, owner: SlotOwner): void {
     this.ring.commit(slot, seq, bytes);
+    this.owners.set(slot, { ...owner, seq });
   }
 
   get slotBytes(): number {
     return this.ring.slotBytes;
   }
 
+  /** The writer announced volume `uid` written or failed (gently.volume.*). */
+  volumeSettled(uid: string): void {
+    this.settledVolumes.add(uid);
+    if (this.settledVolumes.size > SETTLED_REMEMBERED) this.settledVolumes.delete(this.settledVolumes.values().next().value!);
+  }
+
   /** Free slots, counting the one the producer keeps. */
   free(): number {
     return this.ring.stats().free + (this.spare !== null ? 1 : 0);
+  }
+
+  /** Frees the FULL slots of earlier acquisitions that no writer will release (see the class comment). */
+  private async reclaimAbandoned(current: SlotOwner): Promise<void> {
+    const abandoned: { slot: number; owner: SlotOwner & { seq: number }; reason: string }[] = [];
+    const alive = new Set<string>(); // writers that answered in this round: asked once each
+    for (const [slot, owner] of this.owners) {
+      if (owner.acqId === current.acqId) continue;
+      const info = this.ring.slotInfo(slot);
+      if (info.state !== "full" || info.seq !== owner.seq) continue;
+      if (this.settledVolumes.has(owner.volumeUid)) abandoned.push({ slot, owner, reason: "its volume was announced" });
+      else if (owner.writerId !== current.writerId && !alive.has(owner.writerId)) {
+        if (await this.writerGone(owner.writerId)) abandoned.push({ slot, owner, reason: "its writer is gone" });
+        else alive.add(owner.writerId);
+      }
+    }
+    for (const { slot, owner, reason } of abandoned) {
+      this.owners.delete(slot);
+      try {
+        this.ring.release(slot, owner.seq);
+      } catch {
+        continue; // released meanwhile (the ring checks the seq): nothing to reclaim
+      }
+      this.opts.logger.warn({ slot, acq_id: owner.acqId, volume_uid: owner.volumeUid, writer_id: owner.writerId, reason }, "freed a ring slot nobody will release");
+    }
+  }
+
+  private async writerGone(writerId: string): Promise<boolean> {
+    if (this.goneWriters.has(writerId)) return true;
+    if (await this.opts.writerAnswers(writerId)) return false;
+    this.goneWriters.add(writerId);
+    return true;
   }
 }

@@ -285,6 +285,28 @@ describe("hardware service (real process, real NATS, real shared-memory ring)", 
     expect((await state()).ring.free).toBe(4);
   });
 
+  it("frees the slots a dead writer left full once another writer takes the next acquisition", async () => {
+    reader.options = { holdSlots: true };
+    const req = sequence({ num_slices: 10, keepalive_ms: 60_000 });
+    await start(req);
+    await waitFor(async () => (await state()).acquisition?.frames_done === 4, 5_000, "ring full");
+    await hwCall(hw.stopSequence, { acq_id: req.acq_id, reason: "writer killed" });
+    await reader.waitEnd(req.acq_id);
+    // The writer dies holding all 4 slots (kill -9 releases nothing); a new writer instance starts.
+    await reader.stop();
+    reader = new TestReader(nc);
+    await reader.start();
+    expect((await state()).ring.free).toBe(0);
+
+    const next = sequence({ num_slices: 6 });
+    await start(next);
+    expect(await reader.waitEnd(next.acq_id)).toMatchObject({ status: "complete", frames: 6 });
+    expect((await state()).ring.free).toBe(4);
+    const freed = hardware.lines.filter((l) => l.includes("freed a ring slot nobody will release") && l.includes(req.acq_id));
+    expect(freed).toHaveLength(4);
+    expect(freed.every((l) => l.includes("its writer is gone"))).toBe(true);
+  });
+
   it("on SIGTERM ends the running sequence as aborted with the lasers off, and exits cleanly", async () => {
     reader.options = { holdSlots: true };
     const req = sequence({ num_slices: 20, keepalive_ms: 60_000 });

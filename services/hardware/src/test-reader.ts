@@ -1,14 +1,15 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { decodeJson, encodeJson } from "@gently/bus";
-import { AcquisitionBegin, AcquisitionEnd, FrameDescriptor, subjects } from "@gently/protocol";
+import { AcquisitionBegin, AcquisitionEnd, FrameDescriptor, microServiceName, newUid, subjects } from "@gently/protocol";
 import { openRing, type Ring } from "@gently/ring";
 
 /**
  * The writer's side of the frame protocol, for tests: answers
  * frames.<acq>.begin, reads every announced frame out of the shared-memory
  * ring, and releases its slot (after an optional delay, to play a slow
- * writer; or never, to play a dead one). Frames are handled strictly in
- * arrival order, as the real writer does.
+ * writer; or never, to play a stuck one). Frames are handled strictly in
+ * arrival order, as the real writer does. Like a writer instance it has an
+ * id that answers `$SRV.PING` until `stop()` (a writer that died).
  */
 export interface TestReaderOptions {
   /** sleep before releasing each slot */
@@ -25,6 +26,7 @@ export interface ReadFrame {
 }
 
 export class TestReader {
+  readonly id = `test-reader-${newUid()}`;
   readonly begins: AcquisitionBegin[] = [];
   readonly frames = new Map<string, ReadFrame[]>();
   readonly ends = new Map<string, AcquisitionEnd>();
@@ -47,7 +49,12 @@ export class TestReader {
           const begin = AcquisitionBegin.parse(decodeJson(msg.data));
           this.begins.push(begin);
           this.frames.set(begin.acq_id, []);
-          msg.respond(encodeJson({ ready: true, writer: "test-reader" }));
+          msg.respond(encodeJson({ ready: true, writer: "test-reader", writer_id: this.id }));
+        },
+      }),
+      this.nc.subscribe(`$SRV.PING.${microServiceName("writer")}.${this.id}`, {
+        callback: (_err, msg) => {
+          msg.respond(encodeJson({ type: "io.nats.micro.v1.ping_response", name: microServiceName("writer"), id: this.id, version: "0.0.0", metadata: {} }));
         },
       }),
       this.nc.subscribe(subjects.frames.frameAll, {

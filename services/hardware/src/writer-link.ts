@@ -1,12 +1,15 @@
-import type { NatsConnection } from "@nats-io/transport-node";
-import { call, publishValidated } from "@gently/bus";
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { call, instanceAnswers, publishValidated, subscribeValidated, type Logger } from "@gently/bus";
 import {
   AcquisitionEnd,
   frameSink,
   FrameDescriptor,
   GentlyError,
   subjects,
+  VolumeFailed,
+  VolumeWritten,
   type AcquisitionBegin,
+  type AcquisitionBeginReply,
 } from "@gently/protocol";
 
 /**
@@ -21,11 +24,10 @@ export class WriterLink {
   ) {}
 
   /** Asks the writer to open a sink; no writer answering refuses the acquisition. */
-  async begin(begin: AcquisitionBegin): Promise<{ writer: string }> {
+  async begin(begin: AcquisitionBegin): Promise<AcquisitionBeginReply> {
     const contract = { ...frameSink.begin, subject: subjects.frames.begin(begin.acq_id) };
     try {
-      const reply = await call(this.nc, contract, begin, { timeoutMs: this.timeoutMs });
-      return { writer: reply.writer };
+      return await call(this.nc, contract, begin, { timeoutMs: this.timeoutMs });
     } catch (err) {
       if (err instanceof GentlyError && (err.code === "unavailable" || err.code === "timeout")) {
         const why = err.code === "timeout" ? `no writer answered within ${this.timeoutMs} ms` : "nothing answers";
@@ -33,6 +35,16 @@ export class WriterLink {
       }
       throw err;
     }
+  }
+
+  /** Calls `settled(uid)` for every volume the writer announces written or failed. */
+  watchOutcomes(settled: (uid: string) => void, logger: Logger): Subscription {
+    return subscribeValidated(this.nc, subjects.volume.all, VolumeWritten.or(VolumeFailed), (v) => settled(v.uid), { logger });
+  }
+
+  /** Whether the writer instance `writerId` (from a begin reply) still runs and is reachable. */
+  answers(writerId: string): Promise<boolean> {
+    return instanceAnswers(this.nc, "writer", writerId);
   }
 
   frame(frame: FrameDescriptor): void {

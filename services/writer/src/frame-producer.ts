@@ -7,6 +7,7 @@ import {
   newUid,
   subjects,
   type AcquisitionBegin,
+  type AcquisitionBeginReply,
   type CameraName,
 } from "@gently/protocol";
 import type { Ring } from "@gently/ring";
@@ -49,7 +50,7 @@ export class FrameProducer {
   }
 
   /** Asks the writer for a sink; rejects with the writer's GentlyError when it refuses. */
-  begin(begin: AcquisitionBegin): Promise<{ ready: true; writer: string }> {
+  begin(begin: AcquisitionBegin): Promise<AcquisitionBeginReply> {
     return call(this.nc, { ...frameSink.begin, subject: subjects.frames.begin(begin.acq_id) }, begin);
   }
 

@@ -3,7 +3,7 @@ import { mkdir } from "node:fs/promises";
 import os from "node:os";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ensureStream, handle, jetStreamOf, startMicroService, type Logger, type RequestContext } from "@gently/bus";
-import { frameSink, GentlyError, streams, type AcquisitionBegin } from "@gently/protocol";
+import { frameSink, GentlyError, streams, type AcquisitionBegin, type AcquisitionBeginReply } from "@gently/protocol";
 import type { Ring } from "@gently/ring";
 import { Acquisition } from "./acquisition";
 import { Announcer } from "./announce";
@@ -70,7 +70,7 @@ export async function startWriter(opts: WriterOptions): Promise<RunningWriter> {
       .catch((err) => logger.error({ err: String(err), uid: begin.volume_uid }, "volume.failed could not be published"));
   }
 
-  async function admit(begin: AcquisitionBegin, ctx: RequestContext): Promise<{ ready: true; writer: string }> {
+  async function admit(begin: AcquisitionBegin, ctx: RequestContext): Promise<AcquisitionBeginReply> {
     const token = ctx.msg.subject.split(".")[2];
     if (token !== begin.acq_id) {
       throw new GentlyError("invalid_request", `acq_id ${begin.acq_id} does not match the subject ${ctx.msg.subject}`, "acq_id");
@@ -131,7 +131,7 @@ export async function startWriter(opts: WriterOptions): Promise<RunningWriter> {
       { acq_id: begin.acq_id, volume_uid: begin.volume_uid, frames: acq.expectedFrames, bytes: opened.plannedBytes, path: opened.finalPath },
       "acquisition begins",
     );
-    return { ready: true, writer: instance };
+    return { ready: true, writer: instance, writer_id: ctx.serviceId };
   }
 
   const service = await startMicroService(nc, {
@@ -148,8 +148,6 @@ export async function startWriter(opts: WriterOptions): Promise<RunningWriter> {
     ],
     metadata: { format: format.name, instance },
   });
-  // The begin subscription is on the server before anyone is told the writer started.
-  await nc.flush();
 
   return {
     get active() {
