@@ -56,6 +56,12 @@ const SYSTEM_PYTHON = "/usr/bin/python3";
 const TIFFFILE_SCRIPT = fileURLToPath(new URL("../bench/tifffile_write.py", import.meta.url));
 const DD_BLOCK_BYTES = 8 << 20;
 
+/** One timed write: MB/s, and CPU seconds per GB where the contender's process can be measured. */
+interface Sample {
+  mb_s: number;
+  cpu_s_per_gb?: number;
+}
+
 /**
  * Deletes a contender's file and waits for the filesystem to settle: with
  * online discard (ext4 -o discard) the blocks of a deleted 1.6 GB file are
@@ -149,31 +155,27 @@ export async function benchWriter(dir: string, opts: WriterBenchOptions = {}): P
       removeAndSettle(written.path, work);
       return written.bytes / 1e6 / seconds;
     };
-    // A running writer is warm: one small unmeasured volume first (JIT, first-touch of the ring's pages).
-    await acquire(ring.numSlots * 2);
     const ticksPerSecond = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
-    const writerRun = async (): Promise<number> => {
+    const writerRun = async (): Promise<Sample> => {
       const cpu0 = cpuSecondsOf(writer!.pid!, ticksPerSecond);
       const mb_s = await acquire(slices);
-      result.writer_cpu_s_per_gb.push((cpuSecondsOf(writer!.pid!, ticksPerSecond) - cpu0) / (result.bytes / 1e9));
-      return mb_s;
+      return { mb_s, cpu_s_per_gb: (cpuSecondsOf(writer!.pid!, ticksPerSecond) - cpu0) / (result.bytes / 1e9) };
     };
-    const ddRun = (): number => {
+    const ddRun = (): Sample => {
       const out = path.join(volumesDir, "dd.bin");
       const count = Math.ceil((slices * planeBytes) / DD_BLOCK_BYTES);
       const t0 = performance.now();
       execFileSync("dd", ["if=/dev/zero", `of=${out}`, `bs=${DD_BLOCK_BYTES}`, `count=${count}`, "conv=fdatasync"], { stdio: "ignore" });
       const seconds = (performance.now() - t0) / 1000;
       removeAndSettle(out, work);
-      return (count * DD_BLOCK_BYTES) / 1e6 / seconds;
+      return { mb_s: (count * DD_BLOCK_BYTES) / 1e6 / seconds };
     };
-    const tifffileRun = (): number => {
+    const tifffileRun = (): Sample => {
       const out = path.join(volumesDir, "tifffile.ome.tif");
       const printed = execFileSync(SYSTEM_PYTHON, [TIFFFILE_SCRIPT, out, String(slices), String(height), String(width)], { encoding: "utf8" });
       removeAndSettle(out, work);
       const { seconds, bytes, cpu_seconds } = JSON.parse(printed) as { seconds: number; bytes: number; cpu_seconds: number };
-      result.tifffile_cpu_s_per_gb!.push(cpu_seconds / (bytes / 1e9));
-      return bytes / 1e6 / seconds;
+      return { mb_s: bytes / 1e6 / seconds, cpu_s_per_gb: cpu_seconds / (bytes / 1e9) };
     };
 
     const withTifffile = hasTifffile();
@@ -184,22 +186,27 @@ export async function benchWriter(dir: string, opts: WriterBenchOptions = {}): P
     }
     else log(`${SYSTEM_PYTHON} cannot import tifffile (Debian: apt-get install python3-tifffile): no tifffile comparison`);
     log(`writer bench: ${slices} × ${height} × ${width} uint16 (${(result.bytes / 1e9).toFixed(2)} GB) in ${dir}, ${rounds} interleaved rounds`);
-    type Contender = { name: string; run: () => number | Promise<number>; samples: number[] };
+    type Contender = { name: string; run: () => Sample | Promise<Sample>; samples: number[]; cpu?: number[] };
     const contenders: Contender[] = [
-      { name: "writer", run: writerRun, samples: result.writer_mb_s },
+      { name: "writer", run: writerRun, samples: result.writer_mb_s, cpu: result.writer_cpu_s_per_gb },
       { name: "dd", run: ddRun, samples: result.dd_mb_s },
-      ...(result.tifffile_mb_s ? [{ name: "tifffile", run: tifffileRun, samples: result.tifffile_mb_s }] : []),
+      ...(result.tifffile_mb_s ? [{ name: "tifffile", run: tifffileRun, samples: result.tifffile_mb_s, cpu: result.tifffile_cpu_s_per_gb }] : []),
     ];
-    for (let r = 0; r < rounds; r++) {
+    // Round 0 is not counted: whoever ran first would pay for the first touches of memory (page
+    // cache, on a VM the guest's pages themselves), the writer's JIT and the disk waking up.
+    for (let r = 0; r <= rounds; r++) {
       // Each round starts with the next contender, so none always runs right after the same other one.
       const order = contenders.map((_, i) => contenders[(i + r) % contenders.length]);
       const parts: string[] = [];
       for (const c of order) {
-        const mb_s = await c.run();
-        c.samples.push(mb_s);
-        parts.push(`${c.name} ${mb_s.toFixed(0)} MB/s`);
+        const sample = await c.run();
+        if (r > 0) {
+          c.samples.push(sample.mb_s);
+          if (sample.cpu_s_per_gb !== undefined) c.cpu?.push(sample.cpu_s_per_gb);
+        }
+        parts.push(`${c.name} ${sample.mb_s.toFixed(0)} MB/s`);
       }
-      log(`round ${r + 1}: ${parts.join(", ")}`);
+      log(r === 0 ? `warm-up (not counted): ${parts.join(", ")}` : `round ${r}: ${parts.join(", ")}`);
     }
     result.ratio_vs_dd = median(result.writer_mb_s) / median(result.dd_mb_s);
     let summary = `median writer ${median(result.writer_mb_s).toFixed(0)} MB/s; writer/dd ${result.ratio_vs_dd.toFixed(2)} (target ≥ 0.9)`;
