@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Svcm, type ServiceInfo } from "@nats-io/services";
-import { ensureStream, jetStreamOf } from "@gently/bus";
+import { call, ensureStream, jetStreamOf } from "@gently/bus";
 import { writeSampleVolume } from "@gently/datastore";
-import { microServiceName, streams, subjects } from "@gently/protocol";
+import { microServiceName, streams, subjects, viz as vizContract } from "@gently/protocol";
 import { freePort } from "@gently/supervisor";
 import { spawnService, startAccountNats, waitFor, type AccountNats, type ServiceProcess } from "@gently/testing";
 import { announceVolume } from "./announce-volume";
@@ -62,6 +62,8 @@ describe("viz under its own NATS account (nats.conf)", () => {
     const infos: ServiceInfo[] = [];
     for await (const info of await new Svcm(copilot).client().info(microServiceName("viz"))) infos.push(info);
     expect(infos[0]?.endpoints.map((e) => e.subject)).toEqual([subjects.viz.status]);
+    // the copilot may ask where the page is
+    expect(await call(copilot, vizContract.status, {})).toMatchObject({ http_port: Number(new URL(base).port) });
     expect(viz.lines.filter((l) => /permission/i.test(l))).toEqual([]);
   });
 });
