@@ -98,6 +98,8 @@ int gc_get_config(gc_core *core, const char *group, char *out, size_t cap);
 /* Cameras. */
 int gc_set_exposure_ms(gc_core *core, const char *camera, double exposure_ms);
 int gc_get_exposure_ms(gc_core *core, const char *camera, double *exposure_ms);
+/* The ROI is in sensor (unbinned) pixels at any binning, and must be a whole
+ * number of binned pixels; a frame is (width / binning) x (height / binning). */
 int gc_set_roi(gc_core *core, const char *camera, int x, int y, int width, int height);
 int gc_get_roi(gc_core *core, const char *camera, int *x, int *y, int *width, int *height);
 /* Size in bytes of one frame of `camera` with its current ROI. */

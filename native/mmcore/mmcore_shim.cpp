@@ -653,11 +653,26 @@ int gc_get_exposure_ms(gc_core *core, const char *camera, double *exposure_ms) {
   });
 }
 
+/* The camera's binning factor ("2", or "2x2" as some adapters write it); 1 without a Binning property. */
+static int cameraBinning(gc_core *c, const char *camera) {
+  if (!c->mm.hasProperty(camera, MM::g_Keyword_Binning)) return 1;
+  const std::string value = c->mm.getProperty(camera, MM::g_Keyword_Binning);
+  const int b = std::atoi(value.c_str());
+  if (b < 1) fail(GC_E_DEVICE, std::string("camera \"") + camera + "\" reports binning \"" + value + "\"");
+  return b;
+}
+
+/* The ABI's ROI is in sensor pixels at any binning; Micro-Manager's is in binned pixels. */
 int gc_set_roi(gc_core *core, const char *camera, int x, int y, int width, int height) {
   return guard(core, [&] {
     requireDevice(core, camera, MM::CameraDevice);
     if (x < 0 || y < 0 || width <= 0 || height <= 0) fail(GC_E_ARGUMENT, "bad ROI");
-    core->mm.setROI(camera, x, y, width, height);
+    const int b = cameraBinning(core, camera);
+    if (x % b || y % b || width % b || height % b)
+      fail(GC_E_ARGUMENT, "ROI x=" + std::to_string(x) + " y=" + std::to_string(y) + " w=" + std::to_string(width) +
+                              " h=" + std::to_string(height) + " is not a whole number of " + std::to_string(b) + "x" +
+                              std::to_string(b) + " binned pixels");
+    core->mm.setROI(camera, x / b, y / b, width / b, height / b);
     return GC_OK;
   });
 }
@@ -670,6 +685,11 @@ int gc_get_roi(gc_core *core, const char *camera, int *x, int *y, int *width, in
     requireArg(width, "width");
     requireArg(height, "height");
     core->mm.getROI(camera, *x, *y, *width, *height);
+    const int b = cameraBinning(core, camera);
+    *x *= b;
+    *y *= b;
+    *width *= b;
+    *height *= b;
     return GC_OK;
   });
 }

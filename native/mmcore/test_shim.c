@@ -182,6 +182,18 @@ int main(int argc, char **argv) {
   size_t fb;
   OK(gc_frame_bytes(core, "DCam", &fb));
   CHECK(fb == 256u * 128u * 2u || fb == 256u * 128u, "frame bytes %zu", fb);
+  /* The ROI is in sensor pixels at any binning (Micro-Manager's own is in binned pixels). */
+  OK(gc_set_property(core, "DCam", "Binning", "2"));
+  OK(gc_set_roi(core, "DCam", 64, 32, 256, 128));
+  OK(gc_get_roi(core, "DCam", &rx, &ry, &rw, &rh));
+  CHECK(rx == 64 && ry == 32 && rw == 256 && rh == 128, "roi at binning 2: %d %d %d %d", rx, ry, rw, rh);
+  size_t binned;
+  OK(gc_frame_bytes(core, "DCam", &binned));
+  CHECK(binned * 4u == fb, "frame bytes at binning 2: %zu (binning 1: %zu)", binned, fb);
+  CHECK(gc_set_roi(core, "DCam", 1, 0, 256, 128) == GC_E_ARGUMENT, "ROI off the binned grid");
+  printf("ROI off the binned grid: %s\n", gc_last_error(core));
+  OK(gc_set_property(core, "DCam", "Binning", "1"));
+  OK(gc_set_roi(core, "DCam", 0, 0, 256, 128));
   buf_cap = fb;
   buf = malloc(buf_cap);
 
