@@ -438,6 +438,8 @@ int gc_set_property(gc_core *c, const char *device, const char *prop, const char
         int b = (int)v;
         if (k->roi_width < b || k->roi_height < b)
           RETURN(c, bad_value(c, device, prop, value, "ROI smaller than one binned pixel"));
+        if (k->roi_x % b || k->roi_y % b || k->roi_width % b || k->roi_height % b)
+          RETURN(c, bad_value(c, device, prop, value, "the ROI is not a whole number of binned pixels"));
         k->binning = b;
       }
       RETURN(c, GC_OK);
@@ -646,6 +648,10 @@ int gc_set_roi(gc_core *c, const char *camera, int x, int y, int width, int heig
       y > k->sensor_height - height)
     RETURN(c, fail(c, GC_E_ARGUMENT, "camera '%s': ROI x=%d y=%d w=%d h=%d outside the %dx%d sensor", camera, x, y,
                    width, height, k->sensor_width, k->sensor_height));
+  const int b = k->binning;
+  if (x % b || y % b || width % b || height % b)
+    RETURN(c, fail(c, GC_E_ARGUMENT, "camera '%s': ROI x=%d y=%d w=%d h=%d is not a whole number of %dx%d binned pixels",
+                   camera, x, y, width, height, b, b));
   k->roi_x = x;
   k->roi_y = y;
   k->roi_width = width;

@@ -125,6 +125,16 @@ static void test_defaults_and_errors(void) {
         "%s", gc_last_error(c));
   CHECK(gc_set_roi(c, "HamCam1", 0, 2000, 2048, 512) == GC_E_ARGUMENT && strstr(gc_last_error(c), "HamCam1"), "%s",
         gc_last_error(c));
+  /* The ROI is in sensor pixels and a whole number of binned pixels; a frame is ROI / binning. */
+  size_t binned_bytes = 0;
+  CHECK(gc_set_property(c, "HamCam1", "Binning", "2") == GC_OK && gc_set_roi(c, "HamCam1", 64, 32, 256, 128) == GC_OK &&
+            gc_frame_bytes(c, "HamCam1", &binned_bytes) == GC_OK && binned_bytes == 128u * 64u * 2u,
+        "frame bytes at binning 2: %zu", binned_bytes);
+  CHECK(gc_set_roi(c, "HamCam1", 65, 32, 256, 128) == GC_E_ARGUMENT && strstr(gc_last_error(c), "binned pixels"), "%s",
+        gc_last_error(c));
+  CHECK(gc_set_property(c, "HamCam1", "Binning", "1") == GC_OK && gc_set_roi(c, "HamCam1", 2, 0, 254, 128) == GC_OK &&
+            gc_set_property(c, "HamCam1", "Binning", "4") == GC_E_ARGUMENT && strstr(gc_last_error(c), "binned pixels"),
+        "%s", gc_last_error(c));
   CHECK(gc_snap(c, "HamCam1", buf, 100, NULL) == GC_E_BUFFER, "small buffer");
   CHECK(gc_pop_next(c, buf, FULL, NULL, 0, NULL) == GC_E_NOT_RUNNING, "pop without sequence");
   CHECK(gc_set_position_um(c, "PiezoStage:P:34", 12.34567) == GC_OK, "piezo move");
