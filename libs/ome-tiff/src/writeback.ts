@@ -56,18 +56,22 @@ export const WRITEBACK_WINDOW_BYTES = 128 << 20;
  *
  * Durability still comes only from the fsync: a failed call here is ignored
  * because the fsync reports the same write error. Every call runs on a worker
- * thread (a congested disk queue blocks it); `drain` waits for them, so the
- * descriptor is never closed under one.
+ * thread of libuv's pool (a congested disk queue blocks it), which the file
+ * writes share: so at most one writeback start and one wait run at a time,
+ * a start covering everything written since the last one. `drain` waits for
+ * them, so the descriptor is never closed under one.
  */
 export class StreamingWriteback {
   /** End of the bytes reported written. */
   private end = 0;
+  /** Writeback was started for the bytes before this offset. */
+  private kickedUpTo = 0;
+  private kick: Promise<void> | undefined;
   /** Bytes before this offset are queued to be confirmed on disk and dropped. */
   private confirmQueuedUpTo = 0;
   /** Bytes before this offset are on disk and out of the page cache. */
   private confirmedUpTo = 0;
   private confirms: Promise<void> = Promise.resolve();
-  private readonly kicks = new Set<Promise<void>>();
 
   private constructor(
     private readonly fd: number,
@@ -95,9 +99,7 @@ export class StreamingWriteback {
   written(offset: number, length: number): void {
     if (length <= 0) return;
     this.end = Math.max(this.end, offset + length);
-    const kick = onWorker(this.calls.syncFileRange, this.fd, offset, length, SYNC_FILE_RANGE_WRITE);
-    this.kicks.add(kick);
-    void kick.then(() => this.kicks.delete(kick));
+    this.startWriteback();
     const behind = this.end - this.windowBytes;
     if (behind > this.confirmQueuedUpTo) {
       const from = this.confirmQueuedUpTo;
@@ -109,7 +111,18 @@ export class StreamingWriteback {
   /** Waits for every call still running; the descriptor may then be closed. */
   async drain(): Promise<void> {
     await this.confirms;
-    while (this.kicks.size > 0) await Promise.all(this.kicks);
+    while (this.kick) await this.kick;
+  }
+
+  /** Starts the writeback of everything written and not yet started, unless a start is running (it calls again when done). */
+  private startWriteback(): void {
+    if (this.kick || this.kickedUpTo >= this.end) return;
+    const from = this.kickedUpTo;
+    this.kickedUpTo = this.end;
+    this.kick = onWorker(this.calls.syncFileRange, this.fd, from, this.end - from, SYNC_FILE_RANGE_WRITE).then(() => {
+      this.kick = undefined;
+      this.startWriteback();
+    });
   }
 
   private async confirm(from: number, to: number): Promise<void> {
