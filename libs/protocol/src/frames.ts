@@ -68,6 +68,12 @@ export const FrameDescriptor = z.object({
   /** 0-based frame index within the acquisition (cameras interleaved) */
   seq: z.number().int().min(0),
   slot: z.number().int().min(0),
+  /**
+   * the frame's number in the ring, unique over the ring's life (unlike seq, which restarts with
+   * every acquisition): readers name the frame by (slot, ring_seq), so a late release can never
+   * free a later frame; below 2^48
+   */
+  ring_seq: z.number().int().min(0).max(2 ** 48 - 1),
   /** index of the slice in the sweep */
   z_index: z.number().int().min(0),
   camera: CameraName,

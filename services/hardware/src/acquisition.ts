@@ -55,6 +55,7 @@ function descriptor(
   acqId: string,
   seq: number,
   slot: number,
+  ringSeq: number,
   zIndex: number,
   camera: string,
   cameraIndex: number,
@@ -65,6 +66,7 @@ function descriptor(
     acq_id: acqId as FrameDescriptor["acq_id"],
     seq,
     slot,
+    ring_seq: ringSeq,
     z_index: zIndex,
     camera: camera as FrameDescriptor["camera"],
     camera_index: cameraIndex,
@@ -272,11 +274,11 @@ export class Acquisition {
     const { microscope, slots, writer } = this.deps;
     const seq = this.framesDone;
     const bytes = meta.width * meta.height * meta.bytes_per_pixel;
-    slots.commit(slot, seq, bytes, this.owner);
+    const ringSeq = slots.commit(slot, bytes, this.owner);
     const camera = microscope.cameraByIndex(meta.camera_index).name;
     const channel = this.req.cameras.indexOf(camera as SequenceRequest["cameras"][number]);
     const zIndex = this.req.sweep ? meta.seq % this.req.num_slices : meta.seq;
-    writer.frame(descriptor(this.req.acq_id, seq, slot, zIndex, camera, Math.max(0, channel), meta, this.shape.dtype));
+    writer.frame(descriptor(this.req.acq_id, seq, slot, ringSeq, zIndex, camera, Math.max(0, channel), meta, this.shape.dtype));
     this.framesDone = seq + 1;
   }
 }
@@ -321,8 +323,8 @@ export async function snapFrame(req: SnapRequest, deps: AcquisitionDeps): Promis
     const meta = await microscope.core.snap(camera, slots.pointer(taken), slots.slotBytes);
     const frameSlot = taken;
     slot = null;
-    const frame = descriptor(req.acq_id, 0, frameSlot, 0, camera, 0, meta, shape.dtype);
-    slots.commit(frameSlot, 0, frame.bytes, owner);
+    const ringSeq = slots.commit(frameSlot, meta.width * meta.height * meta.bytes_per_pixel, owner);
+    const frame = descriptor(req.acq_id, 0, frameSlot, ringSeq, 0, camera, 0, meta, shape.dtype);
     writer.frame(frame);
     makeSafe(deps, false);
     await writer.end({ ...ends, status: "complete", frames: 1, dropped: 0 });

@@ -19,7 +19,7 @@ describe("ring slots: frames nobody will release", () => {
     ringPath = `/dev/shm/gently-test-slots-${newUid()}`;
     ring = createRing(ringPath, { slotBytes: 4096, numSlots: 2 });
     const slots = new RingSlots(ring, { timeoutMs: 600, writerAnswers: async (id) => alive.has(id), logger });
-    for (let seq = 0; seq < 2; seq++) slots.commit(ring.tryAcquire()!, seq, 4096, { acqId: "acq-a", volumeUid: "vol-a", writerId: "w1" });
+    for (let i = 0; i < 2; i++) slots.commit(ring.tryAcquire()!, 4096, { acqId: "acq-a", volumeUid: "vol-a", writerId: "w1" });
     return slots;
   }
 

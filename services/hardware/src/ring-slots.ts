@@ -48,7 +48,9 @@ export class RingSlots {
   readonly timeoutMs: number;
   private spare: number | null = null;
   /** owner of each committed slot's latest frame, by slot */
-  private readonly owners = new Map<number, SlotOwner & { seq: number }>();
+  private readonly owners = new Map<number, SlotOwner & { ringSeq: number }>();
+  /** the next frame's number in the ring; a restarted service creates a new ring */
+  private nextRingSeq = 0;
   /** writer instances found gone (ids are never reused) */
   private readonly goneWriters = new Set<string>();
   /** volumes whose outcome the writer announced, oldest first */
@@ -101,9 +103,12 @@ export class RingSlots {
     return this.ring.slotPointer(slot);
   }
 
-  commit(slot: number, seq: number, bytes: number, owner: SlotOwner): void {
-    this.ring.commit(slot, seq, bytes);
-    this.owners.set(slot, { ...owner, seq });
+  /** Commits the frame in `slot` and returns its ring_seq (unique over this ring's life). */
+  commit(slot: number, bytes: number, owner: SlotOwner): number {
+    const ringSeq = this.nextRingSeq++;
+    this.ring.commit(slot, ringSeq, bytes);
+    this.owners.set(slot, { ...owner, ringSeq });
+    return ringSeq;
   }
 
   get slotBytes(): number {
@@ -123,12 +128,12 @@ export class RingSlots {
 
   /** Frees the FULL slots of earlier acquisitions that no writer will release (see the class comment). */
   private async reclaimAbandoned(current: SlotOwner): Promise<void> {
-    const abandoned: { slot: number; owner: SlotOwner & { seq: number }; reason: string }[] = [];
+    const abandoned: { slot: number; owner: SlotOwner & { ringSeq: number }; reason: string }[] = [];
     const alive = new Set<string>(); // writers that answered in this round: asked once each
     for (const [slot, owner] of this.owners) {
       if (owner.acqId === current.acqId) continue;
       const info = this.ring.slotInfo(slot);
-      if (info.state !== "full" || info.seq !== owner.seq) continue;
+      if (info.state !== "full" || info.seq !== owner.ringSeq) continue;
       if (this.settledVolumes.has(owner.volumeUid)) abandoned.push({ slot, owner, reason: "its volume was announced" });
       else if (owner.writerId !== current.writerId && !alive.has(owner.writerId)) {
         if (await this.writerGone(owner.writerId)) abandoned.push({ slot, owner, reason: "its writer is gone" });
@@ -138,7 +143,7 @@ export class RingSlots {
     for (const { slot, owner, reason } of abandoned) {
       this.owners.delete(slot);
       try {
-        this.ring.release(slot, owner.seq);
+        this.ring.release(slot, owner.ringSeq);
       } catch {
         continue; // released meanwhile (the ring checks the seq): nothing to reclaim
       }

@@ -203,7 +203,7 @@ describe("hardware service (real process, real NATS, real shared-memory ring)", 
     expect((await state()).laser).toBe("ALL OFF");
   });
 
-  it("waits for a slow reader when the ring is full: 40 frames through 4 slots, nothing dropped, every seq once and in order", async () => {
+  it("waits for a slow reader when the ring is full: 40 frames through 4 slots, nothing dropped, every seq once and in order, ring_seq unique across acquisitions", async () => {
     reader.options = { releaseDelayMs: 15 };
     const req = sequence({ num_slices: 40 });
     await start(req);
@@ -214,6 +214,16 @@ describe("hardware service (real process, real NATS, real shared-memory ring)", 
     expect(new Set(frames.map((f) => f.descriptor.slot)).size).toBeLessThanOrEqual(4);
     expect(reader.errors).toEqual([]);
     reader.options = {};
+
+    // seq restarts with every acquisition; ring_seq never does, so a late release of a frame of
+    // this acquisition can never free a frame of the next one in the same slot.
+    const next = sequence({ num_slices: 6 });
+    await start(next);
+    await reader.waitEnd(next.acq_id);
+    const nextFrames = reader.frames.get(next.acq_id)!;
+    expect(nextFrames.map((f) => f.descriptor.seq)).toEqual([0, 1, 2, 3, 4, 5]);
+    const ringSeqs = [...frames, ...nextFrames].map((f) => f.descriptor.ring_seq);
+    expect(ringSeqs.every((r, i) => i === 0 || r > ringSeqs[i - 1]!)).toBe(true);
   });
 
   it("refuses to move while a sequence runs, and an abort stops it with the lasers off", async () => {

@@ -94,7 +94,7 @@ export class TestReader {
   private async read(frame: FrameDescriptor): Promise<void> {
     const ring = this.ringFor(frame.acq_id);
     const data = this.options.discardPixels ? this.scratch(frame.bytes) : Buffer.alloc(frame.bytes);
-    const n = ring.read(frame.slot, frame.seq, data);
+    const n = ring.read(frame.slot, frame.ring_seq, data);
     if (n !== frame.bytes) throw new Error(`slot ${frame.slot} held ${n} bytes, descriptor says ${frame.bytes}`);
     this.frames.get(frame.acq_id)?.push({ descriptor: frame, data: this.options.discardPixels ? Buffer.alloc(0) : data });
     if (this.options.holdSlots) {
@@ -102,7 +102,7 @@ export class TestReader {
       return;
     }
     if (this.options.releaseDelayMs) await new Promise((r) => setTimeout(r, this.options.releaseDelayMs));
-    ring.release(frame.slot, frame.seq);
+    ring.release(frame.slot, frame.ring_seq);
   }
 
   private scratchBuffer = Buffer.alloc(0);
@@ -114,7 +114,7 @@ export class TestReader {
 
   /** Frees every slot this reader kept (a writer that came back). */
   releaseHeld(): void {
-    for (const frame of this.held.splice(0)) this.ringFor(frame.acq_id).release(frame.slot, frame.seq);
+    for (const frame of this.held.splice(0)) this.ringFor(frame.acq_id).release(frame.slot, frame.ring_seq);
   }
 
   waitEnd(acqId: string, timeoutMs = 30_000): Promise<AcquisitionEnd> {

@@ -39,6 +39,8 @@ type State = "writing" | "finalizing" | "written" | "failed";
 /** A frame the writer holds in its ring slot: `view` is the slot's memory, valid until the slot is released. */
 interface SlotFrame {
   slot: number;
+  /** the frame's number in the ring: (slot, ring_seq) names it there */
+  ring_seq: number;
   seq: number;
   view: Buffer;
 }
@@ -148,7 +150,7 @@ export class Acquisition {
     }
     let view: Buffer;
     try {
-      view = this.opts.ring.slotView(d.slot, d.seq);
+      view = this.opts.ring.slotView(d.slot, d.ring_seq);
     } catch (err) {
       this.releaseQuietly(d);
       await this.fail({ code: "device_error", reason: `frame ${d.seq} could not be read from slot ${d.slot}: ${(err as Error).message}` });
@@ -160,7 +162,7 @@ export class Acquisition {
       return;
     }
     this.received++;
-    const frame: SlotFrame = { slot: d.slot, seq: d.seq, view };
+    const frame: SlotFrame = { slot: d.slot, ring_seq: d.ring_seq, seq: d.seq, view };
     if (placed !== this.nextPlane) {
       this.held.set(placed, frame);
     } else {
@@ -204,7 +206,7 @@ export class Acquisition {
    */
   private releaseWritten(frame: SlotFrame, plane: number): void {
     try {
-      this.opts.ring.release(frame.slot, frame.seq);
+      this.opts.ring.release(frame.slot, frame.ring_seq);
     } catch (err) {
       if (err instanceof RingError && err.code === "stale") {
         void this.fail({ code: "device_error", reason: `slot ${frame.slot} stopped holding frame ${frame.seq} while plane ${plane} was written from it` });
@@ -264,11 +266,11 @@ export class Acquisition {
     this.held.clear();
   }
 
-  private releaseQuietly(d: { slot: number; seq: number }): void {
+  private releaseQuietly(d: { slot: number; ring_seq: number; seq: number }): void {
     try {
-      this.opts.ring.release(d.slot, d.seq);
+      this.opts.ring.release(d.slot, d.ring_seq);
     } catch (err) {
-      this.log.warn({ slot: d.slot, seq: d.seq, err: (err as Error).message }, "could not release a ring slot");
+      this.log.warn({ slot: d.slot, ring_seq: d.ring_seq, seq: d.seq, err: (err as Error).message }, "could not release a ring slot");
     }
   }
 

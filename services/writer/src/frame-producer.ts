@@ -20,6 +20,14 @@ import { frameBytes } from "./frame-size";
  * behind, exactly as it blocks the hardware service.
  */
 export class FrameProducer {
+  /** numbers frames in the ring across acquisitions, as the hardware service does */
+  private nextRingSeq = 0;
+
+  /** A ring_seq for a frame committed outside `frame()` (a test playing a lost descriptor). */
+  takeRingSeq(): number {
+    return this.nextRingSeq++;
+  }
+
   constructor(
     private readonly nc: NatsConnection,
     readonly ring: Ring,
@@ -65,13 +73,15 @@ export class FrameProducer {
     if (slot === null) throw new Error(`no ring slot freed within 30 s at frame ${seq}: the writer stopped releasing`);
     const bytes = frameBytes(begin);
     if (pixels) this.ring.write(slot, pixels);
-    this.ring.commit(slot, seq, pixels?.byteLength ?? bytes);
+    const ringSeq = this.takeRingSeq();
+    this.ring.commit(slot, ringSeq, pixels?.byteLength ?? bytes);
     const c = seq % begin.cameras.length;
     const now_us = Math.round(performance.timeOrigin * 1000 + performance.now() * 1000);
     publishValidated(this.nc, subjects.frames.frame(begin.acq_id), FrameDescriptor, {
       acq_id: begin.acq_id,
       seq,
       slot,
+      ring_seq: ringSeq,
       z_index: Math.floor(seq / begin.cameras.length),
       camera: begin.cameras[c] as CameraName,
       camera_index: c,

@@ -278,8 +278,9 @@ describe("writer service", () => {
     // Frame 1 reaches the ring but its descriptor never reaches the writer.
     const lostSlot = await ring.acquire(5_000);
     ring.write(lostSlot!, framePixels(PLANE_BYTES, 1));
-    ring.commit(lostSlot!, 1, PLANE_BYTES);
-    ring.release(lostSlot!, 1);
+    const lostRingSeq = producer.takeRingSeq();
+    ring.commit(lostSlot!, lostRingSeq, PLANE_BYTES);
+    ring.release(lostSlot!, lostRingSeq);
     // The remaining frames still flow through a 4-slot ring: the writer releases them unwritten.
     for (let seq = 2; seq < 10; seq++) await producer.frame(begin, seq, framePixels(PLANE_BYTES, seq));
     producer.end(begin);
