@@ -57,6 +57,23 @@ export class FrameProducer {
     };
   }
 
+  /**
+   * Gives every free slot distinct pixels (framePixels), so frames committed later without
+   * pixels carry real-looking data, as slots a camera has written by DMA do.
+   */
+  fillSlots(bytes: number): void {
+    const taken: number[] = [];
+    for (let slot = this.ring.tryAcquire(); slot !== null; slot = this.ring.tryAcquire()) {
+      this.ring.write(slot, framePixels(bytes, taken.length));
+      taken.push(slot);
+    }
+    for (const slot of taken) {
+      const ringSeq = this.takeRingSeq();
+      this.ring.commit(slot, ringSeq, bytes);
+      this.ring.release(slot, ringSeq);
+    }
+  }
+
   /** Asks the writer for a sink; rejects with the writer's GentlyError when it refuses. */
   begin(begin: AcquisitionBegin): Promise<AcquisitionBeginReply> {
     return call(this.nc, { ...frameSink.begin, subject: subjects.frames.begin(begin.acq_id) }, begin);
