@@ -60,7 +60,10 @@ export async function runProcess(
 
   let stopping = false;
   const shutdown = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      logger.info({ signal }, "already stopping");
+      return;
+    }
     stopping = true;
     logger.info({ signal }, "stopping");
     const force = setTimeout(() => {
@@ -78,8 +81,10 @@ export async function runProcess(
       process.exit(1);
     }
   };
-  process.once("SIGTERM", () => void shutdown("SIGTERM"));
-  process.once("SIGINT", () => void shutdown("SIGINT"));
+  // Not once: a second signal (Ctrl-C reaches every process of the group, and the supervisor
+  // then sends SIGTERM too) would kill the process mid-stop, before the hardware is made safe.
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
   void nc.closed().then((err) => {
     if (!stopping) {
       logger.fatal({ err }, "NATS connection closed");

@@ -54,7 +54,10 @@ async function main(): Promise<void> {
 
   let stopping = false;
   const shutdown = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      logger.info({ signal }, "already stopping");
+      return;
+    }
     stopping = true;
     logger.info({ signal }, "stopping every service");
     await Promise.all(children.map((child) => child.stop()));
@@ -62,8 +65,10 @@ async function main(): Promise<void> {
     logger.info("system stopped");
     process.exit(0);
   };
-  process.once("SIGTERM", () => void shutdown("SIGTERM"));
-  process.once("SIGINT", () => void shutdown("SIGINT"));
+  // Not once: tsx forwards the signal it gets and Ctrl-C reaches the whole process group, so a
+  // second one is common and must not kill the supervisor before its children and NATS stopped.
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
 }
 
 main().catch((err) => {

@@ -61,7 +61,7 @@ describe("supervised children", () => {
 });
 
 describe("npm start (the supervisor)", () => {
-  it("brings NATS and every listed service up; SIGTERM stops every child and the NATS it started", async () => {
+  it("brings NATS and every listed service up; SIGTERM (and more signals after it) stops every child and the NATS it started", async () => {
     const storage = tempStorage();
     const port = await freePort();
     const env = { GENTLY_STORAGE: storage.dir, GENTLY_NATS_PORT: String(port), GENTLY_HTTP_PORT: String(await freePort()), GENTLY_NATS_URL: "" };
@@ -84,7 +84,7 @@ describe("npm start (the supervisor)", () => {
       expect(pids).toHaveLength(SERVICE_NAMES.length + 1);
       expect(pids.every(isAlive)).toBe(true);
 
-      expect(await supervisor.stop()).toBe(0);
+      expect(await supervisor.stop(["SIGTERM", "SIGINT"])).toBe(0);
       await waitFor(() => pids.every((pid) => !isAlive(pid)), 15_000, "every child to exit");
     } finally {
       await supervisor.kill();

@@ -8,8 +8,8 @@ export interface ServiceProcess {
   lines: string[];
   /** resolves with the first log line matching the predicate */
   waitForLog(match: (line: string) => boolean, timeoutMs?: number): Promise<string>;
-  /** SIGTERM and wait for the exit code */
-  stop(): Promise<number | null>;
+  /** SIGTERM (then `alsoSend`, as a terminal's Ctrl-C and a supervisor may both signal) and wait for the exit code */
+  stop(alsoSend?: NodeJS.Signals[]): Promise<number | null>;
   /** SIGKILL (a crash) */
   kill(): Promise<void>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -64,8 +64,8 @@ export function spawnTs(entry: string, env: NodeJS.ProcessEnv, args: string[] = 
         });
       });
     },
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    async stop(alsoSend = []) {
+      if (child.exitCode === null && child.signalCode === null) for (const signal of ["SIGTERM" as const, ...alsoSend]) child.kill(signal);
       return (await exited).code;
     },
     async kill() {

@@ -317,13 +317,14 @@ describe("hardware service (real process, real NATS, real shared-memory ring)", 
     expect(freed.every((l) => l.includes("its writer is gone"))).toBe(true);
   });
 
-  it("on SIGTERM ends the running sequence as aborted with the lasers off, and exits cleanly", async () => {
+  it("on SIGTERM ends the running sequence as aborted with the lasers off, and exits cleanly, even when more signals follow", async () => {
     reader.options = { holdSlots: true };
     const req = sequence({ num_slices: 20, keepalive_ms: 60_000 });
     await start(req);
     await waitFor(async () => (await state()).acquisition?.frames_done === 4, 5_000, "ring full");
-    expect(await hardware.stop()).toBe(0);
+    expect(await hardware.stop(["SIGINT", "SIGTERM"])).toBe(0);
     expect(await reader.waitEnd(req.acq_id, 1_000)).toMatchObject({ status: "aborted", reason: "hardware service stopping" });
+    expect(hardware.lines.some((l) => l.includes("already stopping"))).toBe(true);
     expect(hardware.lines.some((l) => l.includes("could not switch the lasers off"))).toBe(false);
     reader.releaseHeld();
   });
