@@ -36,8 +36,8 @@ export interface RingSlotsOptions {
  * learnt those frames' slots). So when no slot is free, slots still holding
  * frames of an earlier acquisition are freed if
  * - the writer announced that acquisition's volume written or failed: it
- *   reads none of its slots any more (it handles an acquisition's frames in
- *   order, before the begin of the one taking slots now), or
+ *   reads none of its slots any more (and a late release of one of its
+ *   frames names a ring_seq no later frame has), or
  * - the writer that took it has been replaced: the current acquisition went
  *   to another writer instance and that one's `$SRV.PING` finds nobody (both
  *   must hold: a writer only cut off from NATS for a moment is still writing
