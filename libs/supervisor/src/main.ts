@@ -27,6 +27,8 @@ async function main(): Promise<void> {
       configFile: path.join(REPO_ROOT, "nats.conf"),
       env: passwordEnvironment(credentials!),
       onLog: (line) => logger.debug({ child: "nats-server" }, line),
+      // Ctrl-C must not stop NATS before the services: they are stopped first, then NATS
+      ownProcessGroup: true,
     });
     await nats.start();
     natsUrl = nats.url;

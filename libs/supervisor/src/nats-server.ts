@@ -16,6 +16,12 @@ export interface NatsServerOptions {
   env?: Record<string, string>;
   /** called with each line nats-server logs */
   onLog?: (line: string) => void;
+  /**
+   * Run in a process group of its own, so a terminal's Ctrl-C (SIGINT to the whole foreground
+   * group) does not reach it: its owner stops it after the processes that still need NATS to
+   * stop cleanly (leases, drains). Off for test servers, which then die with a Ctrl-C'd test run.
+   */
+  ownProcessGroup?: boolean;
 }
 
 /**
@@ -47,7 +53,11 @@ export class NatsServerProcess {
       ...(this.opts.args ?? []),
     ];
     const binary = this.opts.binary ?? process.env.GENTLY_NATS_SERVER ?? "nats-server";
-    const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...this.opts.env } });
+    const child = spawn(binary, args, {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...this.opts.env },
+      detached: this.opts.ownProcessGroup ?? false,
+    });
     this.child = child;
     this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
     // never outlive our own process, however it ends short of SIGKILL

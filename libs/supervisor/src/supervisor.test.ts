@@ -61,13 +61,36 @@ describe("supervised children", () => {
 });
 
 describe("npm start (the supervisor)", () => {
-  it("brings NATS and every listed service up; SIGTERM (and more signals after it) stops every child and the NATS it started", async () => {
+  async function startSystem(opts: { processGroup?: boolean } = {}) {
     const storage = tempStorage();
     const port = await freePort();
     const env = { GENTLY_STORAGE: storage.dir, GENTLY_NATS_PORT: String(port), GENTLY_HTTP_PORT: String(await freePort()), GENTLY_NATS_URL: "" };
-    const supervisor = spawnTs(path.join(REPO_ROOT, "libs/supervisor/src/main.ts"), env);
+    const supervisor = spawnTs(path.join(REPO_ROOT, "libs/supervisor/src/main.ts"), env, [], opts);
+    await supervisor.waitForLog((l) => l.includes("system started"), 30_000);
+    const pids = () =>
+      supervisor.lines.filter((l) => l.includes("child started") || l.includes("embedded nats-server started")).map((l) => JSON.parse(l).pid as number);
+    return { storage, port, supervisor, pids };
+  }
+
+  it("on Ctrl-C (SIGINT to its whole process group) stops every service cleanly, then NATS", async () => {
+    const { storage, supervisor, pids } = await startSystem({ processGroup: true });
     try {
-      await supervisor.waitForLog((l) => l.includes("system started"), 30_000);
+      await waitFor(() => supervisor.lines.filter((l) => l.includes('"msg":"started"')).length === SERVICE_NAMES.length, 60_000, "every service started");
+      const started = pids();
+      process.kill(-supervisor.child.pid!, "SIGINT");
+      expect((await supervisor.exited).code).toBe(0);
+      await waitFor(() => started.every((pid) => !isAlive(pid)), 15_000, "every child to exit");
+      expect(supervisor.lines.filter((l) => l.includes('"msg":"stopped"'))).toHaveLength(SERVICE_NAMES.length);
+      expect(supervisor.lines.filter((l) => l.includes("error while stopping"))).toEqual([]);
+    } finally {
+      await supervisor.kill();
+      storage.remove();
+    }
+  }, 180_000);
+
+  it("brings NATS and every listed service up; SIGTERM (and more signals after it) stops every child and the NATS it started", async () => {
+    const { storage, port, supervisor, pids: childPids } = await startSystem();
+    try {
       const status = await run(process.execPath, [path.join(REPO_ROOT, "libs/cli/bin/gently.js"), "status", "--json", "--wait", "90"], {
         env: { ...process.env, GENTLY_NATS_URL: `nats://127.0.0.1:${port}`, GENTLY_STORAGE: storage.dir },
         timeout: 120_000,
@@ -78,9 +101,7 @@ describe("npm start (the supervisor)", () => {
       expect(parsed.healthy).toBe(true);
       expect(parsed.services.map((s: { service: string }) => s.service)).toEqual([...SERVICE_NAMES]);
 
-      const pids = supervisor.lines
-        .filter((l) => l.includes("child started") || l.includes("embedded nats-server started"))
-        .map((l) => JSON.parse(l).pid as number);
+      const pids = childPids();
       expect(pids).toHaveLength(SERVICE_NAMES.length + 1);
       expect(pids.every(isAlive)).toBe(true);
 

@@ -15,12 +15,17 @@ export interface ServiceProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Runs a TypeScript entry point as a real OS process, the way the supervisor does. */
-export function spawnTs(entry: string, env: NodeJS.ProcessEnv, args: string[] = []): ServiceProcess {
+/**
+ * Runs a TypeScript entry point as a real OS process, the way the supervisor does. With
+ * `processGroup` it leads a process group of its own, so a test can signal the whole group
+ * (`process.kill(-pid, ...)`) as a terminal's Ctrl-C does.
+ */
+export function spawnTs(entry: string, env: NodeJS.ProcessEnv, args: string[] = [], opts: { processGroup?: boolean } = {}): ServiceProcess {
   const child = spawn(process.execPath, [...nodeArgsFor(entry), ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, GENTLY_LOG_LEVEL: "debug", ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: opts.processGroup ?? false,
   });
   const lines: string[] = [];
   const waiters: { match: (l: string) => boolean; resolve: (l: string) => void }[] = [];
