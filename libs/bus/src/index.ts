@@ -22,5 +22,5 @@ export {
   type DurableConsumerSpec,
   type DurablePublishOptions,
 } from "./jetstream";
-export { runProcess, type ProcessContext, type RunningService } from "./lifecycle";
+export { onStopSignal, runProcess, type ProcessContext, type RunningService } from "./lifecycle";
 export { credentialsPath, readCredentials, ensureCredentials, passwordEnvironment, type Credentials } from "./credentials";

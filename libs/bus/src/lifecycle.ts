@@ -58,13 +58,7 @@ export async function runProcess(
   }
   logger.info("started");
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) {
-      logger.info({ signal }, "already stopping");
-      return;
-    }
-    stopping = true;
+  const signals = onStopSignal(logger, async (signal) => {
     logger.info({ signal }, "stopping");
     const force = setTimeout(() => {
       logger.error("clean stop took too long; exiting");
@@ -80,15 +74,36 @@ export async function runProcess(
       logger.error({ err }, "error while stopping");
       process.exit(1);
     }
-  };
-  // Not once: a second signal (Ctrl-C reaches every process of the group, and the supervisor
-  // then sends SIGTERM too) would kill the process mid-stop, before the hardware is made safe.
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  process.on("SIGINT", () => void shutdown("SIGINT"));
+  });
   void nc.closed().then((err) => {
-    if (!stopping) {
+    if (!signals.stopping) {
       logger.fatal({ err }, "NATS connection closed");
       process.exit(1);
     }
   });
+}
+
+/**
+ * Runs `stop` on the first SIGTERM or SIGINT; later ones are logged and ignored. Not `once`:
+ * Ctrl-C reaches every process of the foreground group, the supervisor adds its SIGTERM and tsx
+ * forwards signals, and a second signal must not kill a process mid-stop (the hardware before
+ * its lasers are off, the supervisor before its children and NATS stopped).
+ */
+export function onStopSignal(logger: Logger, stop: (signal: NodeJS.Signals) => Promise<void>): { readonly stopping: boolean } {
+  let stopping = false;
+  const handle = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.info({ signal }, "already stopping");
+      return;
+    }
+    stopping = true;
+    void stop(signal);
+  };
+  process.on("SIGTERM", handle);
+  process.on("SIGINT", handle);
+  return {
+    get stopping() {
+      return stopping;
+    },
+  };
 }

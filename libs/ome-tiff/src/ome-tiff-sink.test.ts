@@ -9,7 +9,7 @@ import { parseVolumeMeta } from "./meta";
 import { createOmeTiffSink, OmeTiffSink } from "./ome-tiff-sink";
 import { readOmeMetadata } from "./read";
 import type { SinkFileHandle } from "./sequential-writer";
-import { pageCacheIsObservable, pageCacheOf, planeData, readPlanesWithGeotiff, sampleMeta, withTempDir } from "./test-support";
+import { cachedPagesOf, pageCacheIsObservable, planeData, readPlanesWithGeotiff, sampleMeta, withTempDir } from "./test-support";
 import { childrenNamed, firstChild, parseXml } from "./xml";
 
 async function expectSinkError(p: Promise<unknown>, code: string): Promise<SinkError> {
@@ -147,7 +147,7 @@ describe("OME-TIFF sink: plane layout and streaming to disk", () => {
           await sink.appendPlane(frames[z % frames.length]);
           expect(sink.unconfirmedBytes).toBeLessThan(2 * window + planeBytes + 4096);
         }
-        const cachedBytes = pageCacheOf(sink.tempPath!).cached * 4096;
+        const cachedBytes = cachedPagesOf(sink.tempPath!) * 4096;
         const result = await sink.finalize();
         return { cachedBytes, path: result.path, checksumOk: (await verifyChecksum(result.path, result.checksum)).ok };
       };

@@ -42,15 +42,15 @@ export function planeData(bytes: number, index: number): Buffer {
 const SYS_CACHESTAT = 451; // x86_64 and arm64, Linux >= 6.5
 const syscall = koffi.load("libc.so.6").func("long syscall(long number, ...)");
 
-/** Pages of one file in the page cache, and how many of them are dirty (cachestat(2)); throws where the kernel lacks it. */
-export function pageCacheOf(file: string): { cached: number; dirty: number } {
+/** Pages of one file in the page cache (cachestat(2)); throws where the kernel lacks it. */
+export function cachedPagesOf(file: string): number {
   const fd = openSync(file, "r");
   try {
     const range = new BigUint64Array(2); // offset 0, length 0 = the whole file
     const stat = new BigUint64Array(5); // nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted
     const rc = syscall(SYS_CACHESTAT, "uint", fd, "void *", range, "void *", stat, "uint", 0) as number;
     if (rc !== 0) throw new Error(`cachestat failed for ${file}`);
-    return { cached: Number(stat[0]), dirty: Number(stat[1]) };
+    return Number(stat[0]);
   } finally {
     closeSync(fd);
   }
@@ -63,7 +63,7 @@ export const pageCacheIsObservable: boolean = (() => {
   const probe = join(tmpdir(), `gently-cachestat-probe-${process.pid}`);
   try {
     writeFileSync(probe, "x");
-    pageCacheOf(probe);
+    cachedPagesOf(probe);
     return statfsSync(tmpdir()).type !== TMPFS_MAGIC;
   } catch {
     return false;

@@ -1,5 +1,5 @@
 import path from "node:path";
-import { createLogger, ensureCredentials, loadConfig, passwordEnvironment, readCredentials } from "@gently/bus";
+import { createLogger, ensureCredentials, loadConfig, onStopSignal, passwordEnvironment, readCredentials } from "@gently/bus";
 import type { NatsUser } from "@gently/protocol";
 import { SupervisedChild } from "./child";
 import { NatsServerProcess } from "./nats-server";
@@ -54,23 +54,13 @@ async function main(): Promise<void> {
   for (const child of children) child.start();
   logger.info({ services, storage: config.storage }, "system started");
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) {
-      logger.info({ signal }, "already stopping");
-      return;
-    }
-    stopping = true;
+  onStopSignal(logger, async (signal) => {
     logger.info({ signal }, "stopping every service");
     await Promise.all(children.map((child) => child.stop()));
     await nats?.stop();
     logger.info("system stopped");
     process.exit(0);
-  };
-  // Not once: tsx forwards the signal it gets and Ctrl-C reaches the whole process group, so a
-  // second one is common and must not kill the supervisor before its children and NATS stopped.
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  process.on("SIGINT", () => void shutdown("SIGINT"));
+  });
 }
 
 main().catch((err) => {

@@ -44,8 +44,6 @@ export interface RingSlotsOptions {
  *   from its slots).
  */
 export class RingSlots {
-  readonly ring: Ring;
-  readonly timeoutMs: number;
   private spare: number | null = null;
   /** owner of each committed slot's latest frame, by slot */
   private readonly owners = new Map<number, SlotOwner & { ringSeq: number }>();
@@ -57,12 +55,9 @@ export class RingSlots {
   private readonly settledVolumes = new Set<string>();
 
   constructor(
-    ring: Ring,
+    readonly ring: Ring,
     private readonly opts: RingSlotsOptions,
-  ) {
-    this.ring = ring;
-    this.timeoutMs = opts.timeoutMs;
-  }
+  ) {}
 
   /** A free slot for a frame of `current`, waiting for readers (back-pressure); null when stopped while waiting. */
   async take(current: SlotOwner, stopped: () => boolean): Promise<number | null> {
@@ -74,7 +69,7 @@ export class RingSlots {
     // fast path: a free slot is taken without a trip to koffi's worker thread
     const free = this.ring.tryAcquire();
     if (free !== null) return free;
-    const deadline = Date.now() + this.timeoutMs;
+    const deadline = Date.now() + this.opts.timeoutMs;
     let nextReclaim = 0;
     for (;;) {
       if (stopped()) return null;
@@ -86,7 +81,7 @@ export class RingSlots {
       if (left <= 0) {
         throw new GentlyError(
           "timeout",
-          `no free ring slot within ${this.timeoutMs} ms: all ${this.ring.numSlots} slots of ${this.ring.path} are waiting for a reader (is the writer running?)`,
+          `no free ring slot within ${this.opts.timeoutMs} ms: all ${this.ring.numSlots} slots of ${this.ring.path} are waiting for a reader (is the writer running?)`,
         );
       }
       const slot = await this.ring.acquire(Math.min(WAIT_STEP_MS, left));
