@@ -3,6 +3,7 @@ import { CameraName, finite, LaserPreset, LedPreset, SessionId, StagePosition } 
 import { endpoint } from "./endpoint";
 import { FrameDescriptor } from "./frames";
 import { Limits } from "./limits";
+import { LiveRequest, LiveStarted } from "./live";
 import { subjects } from "./subjects";
 import { Uid } from "./uid";
 
@@ -139,4 +140,11 @@ export const hw = {
   ),
   stopSequence: endpoint("sequence-stop", subjects.hw.stopSequence, StopRequest, StopReply, "stop the running sequence; lasers off"),
   keepalive: endpoint("keepalive", subjects.hw.keepalive, KeepaliveRequest, KeepaliveReply, "the acquisition's owner is alive"),
+  startLive: endpoint(
+    "live-start",
+    subjects.hw.startLive,
+    LiveRequest,
+    LiveStarted,
+    "stream one camera as previews on gently.device.preview until sequence.stop, silence or max_duration_s; lasers off after",
+  ),
 } as const;

@@ -15,3 +15,4 @@ export * from "./documents";
 export * from "./accounts";
 export * from "./viz";
 export * from "./sam";
+export * from "./live";

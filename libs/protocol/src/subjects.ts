@@ -20,6 +20,16 @@ export const subjects = {
     stopSequence: "gently.hw.sequence.stop",
     /** the acquisition's owner proves it is alive; silence trips the lasers-off watchdog */
     keepalive: "gently.hw.keepalive",
+    /** live view: previews only, no file; stopped with sequence.stop */
+    startLive: "gently.hw.live.start",
+  },
+  /** what the devices are doing, for anyone watching (the hardware publishes; nobody commands here) */
+  device: {
+    all: "gently.device.>",
+    /** read-back positions, presets, activity: every 250 ms and on change */
+    state: "gently.device.state",
+    /** reduced camera frames (≤ 512 px, ≤ 10/s per camera) during sequences, snaps and live view */
+    preview: "gently.device.preview",
   },
   /** frame descriptors (pixels stay in shared memory); only the hardware service publishes here */
   frames: {
