@@ -8,6 +8,10 @@ import { z } from "zod";
 export const ERROR_CODES = {
   /** body failed its schema; `field` names the offending path */
   invalid_request: 400,
+  /** a request without the credential the server requires (HTTP token) */
+  unauthorized: 401,
+  /** a request the server refuses whoever sends it (a Host header that is not this server's) */
+  forbidden: 403,
   /** a uid that is not known */
   not_found: 404,
   /** state forbids it now (another owner holds the lease, a sequence is running, ...) */
