@@ -4,6 +4,7 @@ import type { RouteHandler } from "./context";
 import { getEvents } from "./events-api";
 import { sendJson } from "./http-response";
 import { getImage, getMip, getRaw, getSlice } from "./images-api";
+import { getMipSamples, getSliceSamples, getXzSamples, getYzSamples } from "./samples-api";
 
 interface Route {
   pattern: RegExp;
@@ -21,6 +22,10 @@ export const ROUTES: Route[] = [
   { pattern: new RegExp(`^/api/images/${SEGMENT}/slice/${SEGMENT}\\.png$`), handler: getSlice, methods: GET },
   { pattern: new RegExp(`^/api/images/${SEGMENT}/mip\\.png$`), handler: getMip, methods: GET },
   { pattern: new RegExp(`^/api/images/${SEGMENT}/raw$`), handler: getRaw, methods: GET },
+  { pattern: new RegExp(`^/api/images/${SEGMENT}/slice/${SEGMENT}\\.bin$`), handler: getSliceSamples, methods: GET },
+  { pattern: new RegExp(`^/api/images/${SEGMENT}/mip\\.bin$`), handler: getMipSamples, methods: GET },
+  { pattern: new RegExp(`^/api/images/${SEGMENT}/xz/${SEGMENT}\\.bin$`), handler: getXzSamples, methods: GET },
+  { pattern: new RegExp(`^/api/images/${SEGMENT}/yz/${SEGMENT}\\.bin$`), handler: getYzSamples, methods: GET },
   { pattern: /^\/api\/volumes$/, handler: getVolumes, methods: GET },
   { pattern: new RegExp(`^/api/runs/${SEGMENT}$`), handler: getRun, methods: GET },
   { pattern: new RegExp(`^/api/detections/${SEGMENT}$`), handler: getDetections, methods: GET },
