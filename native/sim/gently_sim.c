@@ -18,10 +18,27 @@
 #define DEV_SCANNER "Scanner:AB:33"
 #define DEV_CORE "Core"
 #define DEV_SIM "Sim"
+#define DEV_LASERS "LaserCombiner"
+#define SIM_CORE_VERSION "gently-sim 1.1"
+
+/* Laser lines of DEV_LASERS; property "PowerSetpoint<nm>" is the line's power in percent. */
+static const int laser_lines_nm[SIM_NUM_LASER_LINES] = {405, 488, 561, 637};
 
 static const char *const led_presets[] = {"Open", "Closed"};
 
-typedef enum { D_NONE, D_CAMERA, D_XY, D_Z, D_F, D_PIEZO, D_SCANNER, D_CORE, D_SIM } dev_kind;
+typedef enum { D_NONE, D_CAMERA, D_XY, D_Z, D_F, D_PIEZO, D_SCANNER, D_CORE, D_SIM, D_LASERS } dev_kind;
+
+/* Index into move_ms / busy_until_ns of a motion device; -1 for others. */
+static int motion_index(dev_kind k) {
+  switch (k) {
+    case D_XY: return 0;
+    case D_Z: return 1;
+    case D_F: return 2;
+    case D_PIEZO: return 3;
+    case D_SCANNER: return 4;
+    default: return -1;
+  }
+}
 
 /* ---- helpers --------------------------------------------------------------- */
 
@@ -78,7 +95,7 @@ static dev_kind device_kind(const gc_core *c, const char *name, int *cam) {
     const char *name;
     dev_kind kind;
   } devs[] = {{DEV_XY, D_XY},           {DEV_Z, D_Z},       {DEV_F, D_F},    {DEV_PIEZO, D_PIEZO},
-              {DEV_SCANNER, D_SCANNER}, {DEV_CORE, D_CORE}, {DEV_SIM, D_SIM}};
+              {DEV_SCANNER, D_SCANNER}, {DEV_CORE, D_CORE}, {DEV_SIM, D_SIM},  {DEV_LASERS, D_LASERS}};
   for (size_t i = 0; i < sizeof devs / sizeof devs[0]; i++)
     if (strcmp(name, devs[i].name) == 0) return devs[i].kind;
   return D_NONE;
@@ -169,6 +186,20 @@ static int want_number(const sj_node *n, const char *what, double lo, double hi,
   return 1;
 }
 
+/* "move_ms": {"xy": 10000, "z": ..., "f": ..., "piezo": ..., "scanner": ...}: how long each move takes. */
+static int apply_move_times(gc_core *c, const sj_node *m, char *err, size_t cap) {
+  if (m->type != SJ_OBJECT) return snprintf(err, cap, "config: 'move_ms' must be an object"), 0;
+  static const char *const names[SIM_NUM_MOTION] = {"xy", "z", "f", "piezo", "scanner"};
+  for (const sj_node *f = m->child; f; f = f->next) {
+    int i = 0;
+    while (i < SIM_NUM_MOTION && strcmp(f->key, names[i]) != 0) i++;
+    if (i == SIM_NUM_MOTION)
+      return snprintf(err, cap, "config: unknown key 'move_ms.%s' (have xy, z, f, piezo, scanner)", f->key), 0;
+    if (!want_number(f, f->key, 0, 600000, &c->move_ms[i], err, cap)) return 0;
+  }
+  return 1;
+}
+
 static int apply_config(gc_core *c, const sj_node *root, char *err, size_t cap) {
   if (root->type != SJ_OBJECT) return snprintf(err, cap, "config: top level must be a JSON object"), 0;
   double v;
@@ -182,6 +213,11 @@ static int apply_config(gc_core *c, const sj_node *root, char *err, size_t cap) 
       c->num_embryos = (int)v;
     } else if (strcmp(key, "frame_interval_ms") == 0) {
       if (!want_number(m, "frame_interval_ms", 0, 1e6, &c->frame_interval_ms, err, cap)) return 0;
+    } else if (strcmp(key, "hardware_sweep") == 0) {
+      if (m->type != SJ_BOOL) return snprintf(err, cap, "config: 'hardware_sweep' must be true or false"), 0;
+      c->hardware_sweep = m->number != 0;
+    } else if (strcmp(key, "move_ms") == 0) {
+      if (!apply_move_times(c, m, err, cap)) return 0;
     } else if (strcmp(key, "start") == 0) {
       if (m->type != SJ_OBJECT) return snprintf(err, cap, "config: 'start' must be an object"), 0;
       for (const sj_node *f = m->child; f; f = f->next) {
@@ -287,6 +323,7 @@ gc_core *gc_open(const char *config, char *err, size_t cap) {
   c->laser = 0;    /* ALL OFF */
   c->led_open = 0; /* Closed */
   c->spim_num_slices = 50;
+  c->hardware_sweep = 1;
   default_camera(&c->cameras[0], "HamCam1", 1, 2048, 2048, 0.1625);
   default_camera(&c->cameras[1], "HamCam2", 1, 2048, 2048, 0.1625);
   default_camera(&c->cameras[2], "Bottom PCO", 0, 2048, 2048, 0.65);
@@ -335,6 +372,16 @@ const char *gc_last_error(gc_core *c) { return c ? c->err : "core is NULL"; }
 
 /* ---- devices and properties ------------------------------------------------- */
 
+/* Index of the laser line a "PowerSetpoint<nm>" property names; -1 if none. */
+static int laser_line_of(const char *prop) {
+  for (int i = 0; i < SIM_NUM_LASER_LINES; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "PowerSetpoint%d", laser_lines_nm[i]);
+    if (strcmp(prop, name) == 0) return i;
+  }
+  return -1;
+}
+
 int gc_list_devices(gc_core *c, char *out, size_t cap) {
   LOCK(c);
   RETURN(c, out_text(c, out, cap,
@@ -342,8 +389,10 @@ int gc_list_devices(gc_core *c, char *out, size_t cap) {
                      "\"stages\":[\"" DEV_Z "\",\"" DEV_F "\",\"" DEV_PIEZO "\"],\"scanners\":[\"" DEV_SCANNER "\"],"
                      "\"config_groups\":{\"Laser\":[\"ALL OFF\",\"ALL ON\",\"405 only\",\"488 only\",\"561 only\","
                      "\"488 and 561\",\"637 only\"],\"LED\":[\"Open\",\"Closed\"]},"
-                     "\"other\":[\"" DEV_CORE "\",\"" DEV_SIM "\"]}",
-                     c->cameras[0].name, c->cameras[1].name, c->cameras[2].name));
+                     "\"other\":[\"" DEV_CORE "\",\"" DEV_SIM "\",\"" DEV_LASERS "\"],"
+                     "\"core\":{\"version\":\"" SIM_CORE_VERSION "\",\"device_api\":null,\"hardware_sweep\":%s}}",
+                     c->cameras[0].name, c->cameras[1].name, c->cameras[2].name,
+                     c->hardware_sweep ? "true" : "false"));
 }
 
 int gc_list_properties(gc_core *c, const char *device, char *out, size_t cap) {
@@ -356,6 +405,9 @@ int gc_list_properties(gc_core *c, const char *device, char *out, size_t cap) {
     case D_SCANNER: list = "[\"SPIMNumSlices\"]"; break;
     case D_CORE: list = "[\"Camera\",\"Focus\",\"Galvo\",\"XYStage\"]"; break;
     case D_SIM: list = "[\"FrameIntervalMs\",\"NoiseIndex\",\"Seed\"]"; break;
+    case D_LASERS:
+      list = "[\"PowerSetpoint405\",\"PowerSetpoint488\",\"PowerSetpoint561\",\"PowerSetpoint637\"]";
+      break;
     case D_XY:
     case D_Z:
     case D_F:
@@ -394,6 +446,9 @@ int gc_get_property(gc_core *c, const char *device, const char *prop, char *out,
     if (strcmp(prop, "Seed") == 0) RETURN(c, out_text(c, out, cap, "%llu", (unsigned long long)c->seed));
     if (strcmp(prop, "NoiseIndex") == 0) RETURN(c, out_text(c, out, cap, "%llu", (unsigned long long)c->noise_next));
     if (strcmp(prop, "FrameIntervalMs") == 0) RETURN(c, out_text(c, out, cap, "%.10g", c->frame_interval_ms));
+  } else if (kind == D_LASERS) {
+    int line = laser_line_of(prop);
+    if (line >= 0) RETURN(c, out_text(c, out, cap, "%.10g", c->laser_power_pct[line]));
   }
   RETURN(c, no_property(c, device, prop));
 }
@@ -485,6 +540,13 @@ int gc_set_property(gc_core *c, const char *device, const char *prop, const char
       c->frame_interval_ms = v;
       RETURN(c, GC_OK);
     }
+  } else if (kind == D_LASERS) {
+    int line = laser_line_of(prop);
+    if (line >= 0) {
+      if (!parse_double(value, &v) || v < 0 || v > 100) RETURN(c, bad_value(c, device, prop, value, "percent in [0, 100]"));
+      c->laser_power_pct[line] = v;
+      RETURN(c, GC_OK);
+    }
   }
   RETURN(c, no_property(c, device, prop));
 }
@@ -513,6 +575,12 @@ static void pair_slots(gc_core *c, dev_kind k, double **first, double **second) 
   *second = k == D_XY ? &c->y_um : &c->galvo_b_deg;
 }
 
+/* The device is busy for its configured move time from now (called with mu held). */
+static void start_move(gc_core *c, dev_kind k) {
+  int m = motion_index(k);
+  if (m >= 0 && c->move_ms[m] > 0) c->busy_until_ns[m] = mono_ns() + (uint64_t)(c->move_ms[m] * 1e6);
+}
+
 static int get_pair(gc_core *c, const char *device, dev_kind kind, const char *what, double *a, double *b) {
   LOCK(c);
   int rc = expect_kind(c, device, kind, what);
@@ -534,6 +602,7 @@ static int set_pair(gc_core *c, const char *device, dev_kind kind, const char *w
   pair_slots(c, kind, &first, &second);
   *first = a;
   *second = b;
+  start_move(c, kind);
   RETURN(c, GC_OK);
 }
 
@@ -566,6 +635,7 @@ int gc_set_position_um(gc_core *c, const char *stage, double pos) {
   if (rc) RETURN(c, rc);
   /* The piezo controller resolves 1 nm. */
   *slot = k == D_PIEZO ? sim_round_piezo(pos) : pos;
+  start_move(c, k);
   RETURN(c, GC_OK);
 }
 
@@ -579,9 +649,15 @@ int gc_set_scanner_deg(gc_core *c, const char *scanner, double a, double b) {
 
 int gc_wait_for_device(gc_core *c, const char *device) {
   LOCK(c);
-  /* Simulated moves complete instantly. */
-  if (device_kind(c, device, NULL) == D_NONE) RETURN(c, unknown_device(c, device));
-  RETURN(c, GC_OK);
+  dev_kind k = device_kind(c, device, NULL);
+  if (k == D_NONE) RETURN(c, unknown_device(c, device));
+  int m = motion_index(k);
+  uint64_t until = m >= 0 ? c->busy_until_ns[m] : 0;
+  /* A move in progress is slept out without `mu`, so other calls go on meanwhile. */
+  pthread_mutex_unlock(&c->mu);
+  uint64_t now = mono_ns();
+  if (until > now) sleep_ns(until - now);
+  return GC_OK;
 }
 
 /* ---- config groups ------------------------------------------------------------ */
@@ -712,12 +788,23 @@ int gc_snap(gc_core *c, const char *camera, void *buf, size_t cap, gc_frame_meta
   int rc = check_buffer(c, camera, &st, buf, cap);
   if (rc) RETURN(c, rc);
   uint64_t noise = c->noise_next++;
+  /* The frame is read out exposure + readout after the call, rendered or not. */
+  uint64_t due = mono_ns() + (uint64_t)(sim_first_frame_ms(&st) * 1e6);
   rc = render_unlocked(c, ci, &st, noise, buf);
+  uint64_t now = mono_ns();
+  if (rc == GC_OK && due > now) sleep_ns(due - now);
   if (rc == GC_OK) fill_meta(meta, &st, ci, 0);
   return rc;
 }
 
 /* ---- sequences ------------------------------------------------------------------ */
+
+/* When slice i of a sequence is ready, counted from its start: the camera's
+ * own timing, or config "frame_interval_ms" per slice when set. */
+static uint64_t sequence_frame_due_ns(const gc_core *c, const gcsim_state *st, uint64_t i) {
+  if (c->frame_interval_ms > 0.0) return (uint64_t)((double)(i + 1) * c->frame_interval_ms * 1e6);
+  return (uint64_t)((sim_first_frame_ms(st) + (double)i * sim_frame_interval_ms(st)) * 1e6);
+}
 
 int gc_start_sequence(gc_core *c, const char *cameras, uint32_t count, const gc_sweep *sweep) {
   LOCK(c);
@@ -725,6 +812,8 @@ int gc_start_sequence(gc_core *c, const char *cameras, uint32_t count, const gc_
   if (!cameras || !*cameras) RETURN(c, fail(c, GC_E_ARGUMENT, "no cameras given for the sequence"));
   if (count == 0) RETURN(c, fail(c, GC_E_ARGUMENT, "sequence count must be at least 1"));
   if (sweep && sweep->num_slices == 0) RETURN(c, fail(c, GC_E_ARGUMENT, "sweep has 0 slices"));
+  if (sweep && !c->hardware_sweep)
+    RETURN(c, fail(c, GC_E_ARGUMENT, "this core has no hardware sequencing of piezo and galvo: step the sweep slice by slice"));
   if (sweep && !(isfinite(sweep->piezo_start_um) && isfinite(sweep->piezo_step_um) &&
                  isfinite(sweep->galvo_start_deg) && isfinite(sweep->galvo_step_deg)))
     RETURN(c, fail(c, GC_E_ARGUMENT, "sweep positions must be finite"));
@@ -788,9 +877,9 @@ int gc_pop_next(gc_core *c, void *buf, size_t cap, gc_frame_meta *meta, uint32_t
   int cam = c->seq_cameras[j];
   int rc = check_buffer(c, c->cameras[cam].name, &st, buf, cap);
   if (rc) RETURN(c, rc);
-  if (c->frame_interval_ms > 0.0) {
-    /* Paced mode: slice i (all cameras at once) is ready (i+1) intervals after start. */
-    uint64_t due = c->seq_start_ns + (uint64_t)((double)(i + 1) * c->frame_interval_ms * 1e6);
+  {
+    /* Slice i (all cameras at once) is ready when the camera would deliver it. */
+    uint64_t due = c->seq_start_ns + sequence_frame_due_ns(c, &c->seq_state[0], i);
     uint64_t now = mono_ns();
     if (due > now) {
       uint64_t wait = due - now;

@@ -11,6 +11,10 @@
 #define SIM_MAX_NUCLEI 32
 #define SIM_NUM_CAMERAS 3
 #define SIM_MAX_SENSOR 16384
+/* Motion devices with a move time: XY, Z, F, piezo, scanner. */
+#define SIM_NUM_MOTION 5
+/* Laser lines of the combiner device, in nm: 405, 488, 561, 637. */
+#define SIM_NUM_LASER_LINES 4
 
 /* Sample-independent detector constants (ADU; the sim's gain is 1 ADU/e-). */
 #define SIM_DARK_OFFSET_ADU 100.0f
@@ -67,6 +71,17 @@ struct gc_core {
   double frame_interval_ms;
   uint64_t noise_next;
 
+  /* A core without hardware sequencing (config "hardware_sweep": false):
+   * gc_start_sequence refuses a sweep, as MMCore does on non-Tiger stages. */
+  int hardware_sweep;
+  /* How long a move of each motion device takes (config "move_ms"); a move
+   * holds its device busy until then and gc_wait_for_device sleeps it out
+   * without holding `mu`. Indexed by sim_motion. */
+  double move_ms[SIM_NUM_MOTION];
+  uint64_t busy_until_ns[SIM_NUM_MOTION];
+  /* Laser power set points in percent, one per line of SIM_LASER_LINES_NM. */
+  double laser_power_pct[SIM_NUM_LASER_LINES];
+
   /* running sequence */
   int seq_running;
   int seq_num_cameras;
@@ -91,5 +106,10 @@ int sim_check_state(const gc_core *core, int camera, const gcsim_state *st, char
 /* Renders into out (width*height uint16); the state must have passed sim_check_state. */
 int sim_render(const gc_core *core, int camera, const gcsim_state *st, uint64_t noise_index, uint16_t *out);
 double sim_round_piezo(double um);
+/* Camera timing for a state (ms): rolling-shutter readout of the ROI, the
+ * time from a snap to its frame, and the interval between sequence frames. */
+double sim_readout_ms(const gcsim_state *st);
+double sim_first_frame_ms(const gcsim_state *st);
+double sim_frame_interval_ms(const gcsim_state *st);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -12,7 +13,15 @@
 #include "sim_json.h"
 
 #define FULL (2048u * 2048u * 2u)
+/* Galvo angle that puts the sheet in focus on the plane at piezo p. */
+#define IN_FOCUS_DEG(p) (GCSIM_GALVO_SLOPE_DEG_PER_UM * (p) + GCSIM_GALVO_OFFSET_DEG)
 static uint16_t *buf, *buf2;
+
+static uint64_t mono_ns_test(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 static gc_core *open_core(const char *config) {
   char err[256] = "";
@@ -207,7 +216,7 @@ static void test_light_sheet_signal_and_focus(void) {
   gc_set_config(c, "Laser", "488 only");
   gcsim_state st;
   gcsim_get_state(c, "HamCam1", &st);
-  st.galvo_b_deg = 0.01 * piezo;
+  st.galvo_b_deg = IN_FOCUS_DEG(piezo);
   gcsim_render(c, "HamCam1", &st, 0, buf, FULL);
   /* centre 64x64 of the 2048x512 frame vs. a corner */
   double centre = 0, corner = 0;
@@ -227,10 +236,10 @@ static void test_light_sheet_signal_and_focus(void) {
   CHECK(fabs((centre2 - 100) / (centre - 100) - 2.0) < 0.05, "signal doubles with exposure: %.1f -> %.1f", centre,
         centre2);
   st.exposure_ms = 10;
-  /* galvo sweep: the variance of the centre region peaks at 0.01 * piezo */
+  /* galvo sweep: the variance of the centre region peaks where the sheet is in focus */
   double best_var = -1, best_galvo = 1e9;
   for (int k = -10; k <= 10; k++) {
-    st.galvo_b_deg = 0.01 * piezo + k * 0.005;
+    st.galvo_b_deg = IN_FOCUS_DEG(piezo) + k * 0.005;
     gcsim_render(c, "HamCam1", &st, 100 + (uint64_t)(k + 10), buf, FULL);
     double s = 0, s2 = 0;
     for (int j = 0; j < 256; j++)
@@ -241,10 +250,10 @@ static void test_light_sheet_signal_and_focus(void) {
     double n = 256.0 * 512.0, var = s2 / n - (s / n) * (s / n);
     if (var > best_var) best_var = var, best_galvo = st.galvo_b_deg;
   }
-  CHECK(fabs(best_galvo - 0.01 * piezo) < 1e-9, "focus peak at galvo %.4f (true %.4f)", best_galvo, 0.01 * piezo);
+  CHECK(fabs(best_galvo - IN_FOCUS_DEG(piezo)) < 1e-9, "focus peak at galvo %.4f (true %.4f)", best_galvo, IN_FOCUS_DEG(piezo));
   /* far above the embryo: nothing but background */
   st.piezo_um = e.z_um + 40;
-  st.galvo_b_deg = 0.01 * st.piezo_um;
+  st.galvo_b_deg = IN_FOCUS_DEG(st.piezo_um);
   gcsim_render(c, "HamCam1", &st, 0, buf, FULL);
   CHECK(mean(buf, 2048 * 512) < 130, "no embryo section 40 um away: %.1f", mean(buf, 2048 * 512));
   gc_close(c);
@@ -319,6 +328,58 @@ static void test_paced_sequence_times_out(void) {
   gc_close(c);
 }
 
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Frames take the time of a real sCMOS: a snap exposure + readout, a sequence
+ * max(exposure, readout) per slice (2048x512 at 10 ms: 100 frames/s). */
+static void test_camera_timing(void) {
+  gc_core *c = open_core(NULL);
+  gc_set_exposure_ms(c, "HamCam1", 10);
+  double t0 = now_s();
+  CHECK(gc_snap(c, "HamCam1", buf, FULL, NULL) == GC_OK, "snap");
+  double snap_s = now_s() - t0;
+  CHECK(snap_s >= 0.0124 && snap_s < 0.2, "snap takes exposure + readout (12.5 ms): %.1f ms", snap_s * 1e3);
+  t0 = now_s();
+  gc_start_sequence(c, "HamCam1", 100, NULL);
+  int ok = 1;
+  for (int i = 0; i < 100; i++) ok &= gc_pop_next(c, buf, FULL, NULL, 1000, NULL) == GC_OK;
+  double seq_s = now_s() - t0;
+  CHECK(ok, "100 frames popped");
+  CHECK(seq_s >= 1.0 && seq_s < 1.5, "100 slices at 10 ms take ~1 s: %.3f s", seq_s);
+  /* short exposure: the readout of the 512-row ROI (2.5 ms) sets the pace */
+  gc_set_exposure_ms(c, "HamCam1", 0.5);
+  t0 = now_s();
+  gc_start_sequence(c, "HamCam1", 40, NULL);
+  for (int i = 0; i < 40; i++) ok &= gc_pop_next(c, buf, FULL, NULL, 1000, NULL) == GC_OK;
+  seq_s = now_s() - t0;
+  CHECK(ok && seq_s >= 40 * 0.00249, "readout-limited: %.1f ms for 40 frames", seq_s * 1e3);
+  gc_close(c);
+}
+
+/* The default sweep (piezo 50 +- 25 um, galvo 0 +- 0.5 deg) cuts through
+ * embryo 0 in focus at its centre slice. */
+static void test_embryo_inside_default_sweep(void) {
+  gc_core *c = open_core(NULL);
+  embryo_pos e = first_embryo(c);
+  CHECK(e.z_um >= 45 && e.z_um <= 55, "embryo depth %.1f um inside 25..75", e.z_um);
+  CHECK(fabs(IN_FOCUS_DEG(50.0)) < 1e-12 && fabs(IN_FOCUS_DEG(75.0) - 0.5) < 1e-12, "default sweep in focus");
+  gc_set_position_um(c, "PiezoStage:P:34", 50);
+  gc_set_config(c, "Laser", "488 and 561");
+  gcsim_state st;
+  gcsim_get_state(c, "HamCam1", &st);
+  st.exposure_ms = 5;
+  gcsim_render(c, "HamCam1", &st, 0, buf, FULL);
+  uint16_t mx = 0;
+  for (size_t i = 0; i < 2048u * 512u; i++) mx = buf[i] > mx ? buf[i] : mx;
+  CHECK(mx > 300 && median(buf, 2048 * 512) < 130, "embryo well above background: max %u, median %.0f", mx,
+        median(buf, 2048 * 512));
+  gc_close(c);
+}
+
 static void test_config_file(void) {
   char path[64];
   snprintf(path, sizeof path, "/tmp/gently-sim-test-%d.json", (int)getpid());
@@ -342,6 +403,42 @@ static void test_config_file(void) {
   CHECK(!gc_open(path, err, sizeof err) && strstr(err, "'sede'"), "typo named: %s", err);
   unlink(path);
   CHECK(!gc_open("/nonexistent.json", err, sizeof err) && strstr(err, "/nonexistent.json"), "%s", err);
+}
+
+/* A core without hardware sequencing and with slow moves: sweeps are refused, a
+ * move's wait takes its time without blocking other calls, laser powers round-trip. */
+static void test_stepped_core_and_slow_moves(void) {
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/gently-sim-step-%d.json", (int)getpid());
+  FILE *f = fopen(path, "w");
+  fprintf(f, "{\"hardware_sweep\": false, \"move_ms\": {\"xy\": 300, \"piezo\": 0}}");
+  fclose(f);
+  gc_core *c = open_core(path);
+  unlink(path);
+  char devices[2048];
+  CHECK(gc_list_devices(c, devices, sizeof devices) == GC_OK && strstr(devices, "\"hardware_sweep\":false"), "%s", devices);
+  gc_sweep sweep = {4, -2, 1, -0.02, 0.01};
+  CHECK(gc_start_sequence(c, "HamCam1", 4, &sweep) == GC_E_ARGUMENT && strstr(gc_last_error(c), "no hardware sequencing"),
+        "sweep refused: %s", gc_last_error(c));
+  CHECK(gc_start_sequence(c, "HamCam1,HamCam2", 1, NULL) == GC_OK, "a sweep-less sequence still runs");
+  gc_stop_sequence(c);
+  uint64_t t0 = mono_ns_test();
+  CHECK(gc_set_xy_um(c, "XYStage:XY:31", 1600, 10) == GC_OK, "move");
+  double x, y;
+  CHECK(gc_get_xy_um(c, "XYStage:XY:31", &x, &y) == GC_OK && x == 1600, "position answers at once during the move");
+  CHECK(mono_ns_test() - t0 < 100000000ull, "set returns before the move ends");
+  CHECK(gc_wait_for_device(c, "XYStage:XY:31") == GC_OK, "wait");
+  CHECK(mono_ns_test() - t0 >= 290000000ull, "wait lasted the move time: %llu ns", (unsigned long long)(mono_ns_test() - t0));
+  CHECK(gc_set_property(c, "LaserCombiner", "PowerSetpoint488", "5.5") == GC_OK, "set power");
+  CHECK(!strcmp(prop(c, "LaserCombiner", "PowerSetpoint488"), "5.5"), "power read back: %s", prop(c, "LaserCombiner", "PowerSetpoint488"));
+  CHECK(gc_set_property(c, "LaserCombiner", "PowerSetpoint488", "101") == GC_E_ARGUMENT, "power above 100 %% refused");
+  gc_close(c);
+  f = fopen(path, "w");
+  fprintf(f, "{\"move_ms\": {\"xyz\": 3}}");
+  fclose(f);
+  char err[256] = "";
+  CHECK(!gc_open(path, err, sizeof err) && strstr(err, "move_ms.xyz"), "unknown motion device named: %s", err);
+  unlink(path);
 }
 
 typedef struct {
@@ -386,8 +483,11 @@ int main(void) {
   test_bottom_camera_brightfield();
   test_dual_camera_sweep_sequence();
   test_paced_sequence_times_out();
+  test_camera_timing();
+  test_embryo_inside_default_sweep();
   test_config_file();
   test_pop_on_worker_while_main_queries();
+  test_stepped_core_and_slow_moves();
   free(buf);
   free(buf2);
   return check_report("test_sim");
