@@ -24,3 +24,4 @@ export {
 } from "./jetstream";
 export { onStopSignal, runProcess, type ProcessContext, type RunningService } from "./lifecycle";
 export { credentialsPath, readCredentials, ensureCredentials, passwordEnvironment, type Credentials } from "./credentials";
+export { Liveness, processLiveness } from "./liveness";

@@ -13,6 +13,7 @@ import {
 } from "@nats-io/jetstream";
 import type { z } from "zod";
 import { decodeJson, encodeJson } from "./codec";
+import { processLiveness } from "./liveness";
 import type { Logger } from "./logger";
 
 export interface StreamSpec {
@@ -141,9 +142,14 @@ export async function consumeDurable<S extends z.ZodType>(
     await jsm.consumers.add(spec.stream, config);
   }
   const consumer = await js.consumers.get(spec.stream, spec.durable);
-  const messages: ConsumerMessages = await consumer.consume({ max_messages: 64 });
+  // A deleted consumer (or stream) ends the loop instead of waiting forever for it to come back:
+  // the process then exits and recreates it on restart. Before, it indexed nothing and logged nothing.
+  const messages: ConsumerMessages = await consumer.consume({ max_messages: 64, abort_on_missing_resource: true });
+  const part = `consumer ${spec.durable} on ${spec.stream}`;
+  void watchConsumer(messages, part, spec.logger);
   const done = (async () => {
     for await (const m of messages) {
+      processLiveness.recover(part);
       let body: z.output<S>;
       try {
         body = spec.schema.parse(decodeJson(m.data));
@@ -161,6 +167,7 @@ export async function consumeDurable<S extends z.ZodType>(
       }
     }
   })();
+  processLiveness.require(part, done);
   return {
     stop: async () => {
       await messages.close();
@@ -168,4 +175,27 @@ export async function consumeDurable<S extends z.ZodType>(
     },
     done,
   };
+}
+
+/** Logs what the client reports about a consumer and marks it degraded while it gets nothing (missed heartbeats, gone). */
+async function watchConsumer(messages: ConsumerMessages, part: string, logger: Logger): Promise<void> {
+  for await (const status of messages.status()) {
+    switch (status.type) {
+      case "heartbeats_missed":
+        processLiveness.degrade(part, `missed ${status.count} heartbeats`);
+        logger.warn({ consumer: part, count: status.count }, "consumer missed its heartbeats");
+        break;
+      case "consumer_deleted":
+      case "consumer_not_found":
+      case "stream_not_found":
+        processLiveness.degrade(part, status.type.replaceAll("_", " "));
+        logger.error({ consumer: part, status: status.type }, "consumer is gone");
+        break;
+      case "heartbeat":
+        processLiveness.recover(part);
+        break;
+      default:
+        break;
+    }
+  }
 }

@@ -1,6 +1,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { loadConfig, natsUrlOf, type GentlyConfig } from "./config";
 import { connectBus } from "./connection";
+import { processLiveness } from "./liveness";
 import { createLogger, type Logger } from "./logger";
 
 export interface ProcessContext {
@@ -12,7 +13,11 @@ export interface ProcessContext {
 /** What a service hands back once started: how to stop it, and a promise of how it ended. */
 export interface RunningService {
   stop(): Promise<void>;
-  stopped?: Promise<unknown>;
+  /**
+   * Resolves (with the reason) when the service can no longer do its work on its own, beyond
+   * what the bus helpers already watch (see Liveness); the process then exits non-zero.
+   */
+  stopped?: Promise<string>;
 }
 
 /**
@@ -59,6 +64,7 @@ export async function runProcess(
   logger.info("started");
 
   const signals = onStopSignal(logger, async (signal) => {
+    processLiveness.stop();
     logger.info({ signal }, "stopping");
     const force = setTimeout(() => {
       logger.error("clean stop took too long; exiting");
@@ -74,6 +80,16 @@ export async function runProcess(
       logger.error({ err }, "error while stopping");
       process.exit(1);
     }
+  });
+  // A required part that ended on its own: stop what still runs, exit non-zero, be restarted.
+  void Promise.race([processLiveness.stopped, service.stopped ?? new Promise<never>(() => undefined)]).then(async (reason) => {
+    if (signals.stopping) return;
+    processLiveness.stop();
+    logger.fatal({ reason }, "a required part of the service stopped; exiting to be restarted");
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    await service.stop().catch((err) => logger.error({ err }, "error while stopping"));
+    process.exit(1);
   });
   void nc.closed().then((err) => {
     if (!signals.stopping) {

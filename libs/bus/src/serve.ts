@@ -9,6 +9,7 @@ import {
 } from "@gently/protocol";
 import { z } from "zod";
 import { decodeJson, encodeJson } from "./codec";
+import { processLiveness } from "./liveness";
 import type { Logger } from "./logger";
 
 export interface RequestContext {
@@ -64,7 +65,10 @@ export async function startMicroService(nc: NatsConnection, opts: MicroServiceOp
     description: opts.description,
     queue: opts.queue ?? microServiceName(opts.name),
     metadata: opts.metadata,
+    // every endpoint's stats carry how the instance judges itself: `gently status` tells up from degraded
+    statsHandler: async () => ({ liveness: processLiveness.report() }),
   });
+  processLiveness.require(`micro-service ${microServiceName(opts.name)}`, service.stopped);
   for (const handler of opts.handlers) {
     const { contract } = handler;
     service.addEndpoint(contract.name, {

@@ -1,12 +1,19 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { z } from "zod";
 import { decodeJson, encodeJson } from "./codec";
+import { processLiveness } from "./liveness";
 import type { Logger } from "./logger";
 
 export interface SubscribeOptions {
   logger: Logger;
   /** queue group, when instances of a service share the stream */
   queue?: string;
+  /**
+   * The service cannot work without this subscription (it lives as long as the process): when it
+   * ends on its own (a permission revoked, the connection closed) the process exits to be
+   * restarted. Named by what it is for, e.g. "volume outcomes".
+   */
+  requiredFor?: string;
 }
 
 /**
@@ -20,7 +27,7 @@ export function subscribeValidated<S extends z.ZodType>(
   handler: (body: z.output<S>, subject: string, reply?: string) => Promise<void> | void,
   opts: SubscribeOptions,
 ): Subscription {
-  return nc.subscribe(subject, {
+  const sub = nc.subscribe(subject, {
     queue: opts.queue,
     callback: (err, msg) => {
       if (err) {
@@ -39,6 +46,8 @@ export function subscribeValidated<S extends z.ZodType>(
       );
     },
   });
+  if (opts.requiredFor) processLiveness.require(`subscription ${subject} (${opts.requiredFor})`, sub.closed);
+  return sub;
 }
 
 /** Publishes a body after checking it against its schema (a bug here must not reach other processes). */

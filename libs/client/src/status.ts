@@ -1,14 +1,19 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Svcm, type ServiceInfo, type ServiceStats } from "@nats-io/services";
-import { microServiceName, SERVICE_NAMES } from "@gently/protocol";
+import { microServiceName, SERVICE_NAMES, ServiceLiveness } from "@gently/protocol";
 
 export interface ServiceHealth {
   service: string;
   /** answered $SRV.PING within the timeout */
   up: boolean;
+  /** down: no instance answers; degraded: one answers but says a part of it does not work (reasons) */
+  state: "up" | "degraded" | "down";
+  reasons: string[];
   instances: {
     id: string;
     version: string;
+    state: ServiceLiveness["state"];
+    reasons: string[];
     endpoints: { name: string; subject: string; requests: number; errors: number; last_error?: string }[];
   }[];
 }
@@ -40,32 +45,50 @@ export async function systemStatus(
         collect<ServiceInfo>(client.info(name)).catch(() => []),
         collect<ServiceStats>(client.stats(name)).catch(() => []),
       ]);
+      const instances = infos.map((info) => {
+        const s = stats.find((st) => st.id === info.id);
+        const liveness = livenessOf(s);
+        return {
+          id: info.id,
+          version: info.version,
+          ...liveness,
+          endpoints: info.endpoints.map((ep) => {
+            const es = s?.endpoints?.find((e) => e.name === ep.name);
+            return {
+              name: ep.name,
+              subject: ep.subject,
+              requests: es?.num_requests ?? 0,
+              errors: es?.num_errors ?? 0,
+              ...(es?.last_error ? { last_error: es.last_error } : {}),
+            };
+          }),
+        };
+      });
+      const degraded = instances.filter((i) => i.state === "degraded");
       return {
         service,
-        up: infos.length > 0,
-        instances: infos.map((info) => {
-          const s = stats.find((st) => st.id === info.id);
-          return {
-            id: info.id,
-            version: info.version,
-            endpoints: info.endpoints.map((ep) => {
-              const es = s?.endpoints?.find((e) => e.name === ep.name);
-              return {
-                name: ep.name,
-                subject: ep.subject,
-                requests: es?.num_requests ?? 0,
-                errors: es?.num_errors ?? 0,
-                ...(es?.last_error ? { last_error: es.last_error } : {}),
-              };
-            }),
-          };
-        }),
+        up: instances.length > 0,
+        state: instances.length === 0 ? "down" : degraded.length > 0 ? "degraded" : "up",
+        reasons: degraded.flatMap((i) => i.reasons),
+        instances,
       };
     }),
   );
   return {
     nats: { url: nc.getServer(), connected: !nc.isClosed() },
     services: health,
-    healthy: health.every((h) => h.up),
+    healthy: health.every((h) => h.state === "up"),
   };
+}
+
+/**
+ * An instance's own judgement, from the data of its endpoint stats (libs/bus puts it there).
+ * Stats that did not arrive say nothing against it: $SRV.INFO answered, so it is up.
+ */
+function livenessOf(stats: ServiceStats | undefined): ServiceLiveness {
+  for (const endpoint of stats?.endpoints ?? []) {
+    const parsed = ServiceLiveness.safeParse((endpoint.data as { liveness?: unknown } | undefined)?.liveness);
+    if (parsed.success) return parsed.data;
+  }
+  return { state: "up", reasons: [] };
 }

@@ -39,7 +39,10 @@ export class WriterLink {
 
   /** Calls `settled(uid)` for every volume the writer announces written or failed. */
   watchOutcomes(settled: (uid: string) => void, logger: Logger): Subscription {
-    return subscribeValidated(this.nc, subjects.volume.all, VolumeWritten.or(VolumeFailed), (v) => settled(v.uid), { logger });
+    return subscribeValidated(this.nc, subjects.volume.all, VolumeWritten.or(VolumeFailed), (v) => settled(v.uid), {
+      logger,
+      requiredFor: "freeing ring slots of settled volumes",
+    });
   }
 
   /** Whether the writer instance `writerId` (from a begin reply) still runs and is reachable. */

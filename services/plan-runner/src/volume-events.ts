@@ -29,8 +29,8 @@ export class VolumeAnnouncements {
     private readonly logger: Logger,
   ) {
     this.subs = [
-      subscribeValidated(nc, subjects.volume.written, VolumeWritten, (w) => this.written(w), { logger }),
-      subscribeValidated(nc, subjects.volume.failed, VolumeFailed, (f) => this.failed(f), { logger }),
+      subscribeValidated(nc, subjects.volume.written, VolumeWritten, (w) => this.written(w), { logger, requiredFor: "volume outcomes" }),
+      subscribeValidated(nc, subjects.volume.failed, VolumeFailed, (f) => this.failed(f), { logger, requiredFor: "volume outcomes" }),
     ];
     void this.catchUpAfterReconnects();
   }

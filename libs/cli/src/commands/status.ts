@@ -12,19 +12,25 @@ function describe(status: SystemStatus): string {
       s.instances.reduce((n, i) => n + i.endpoints.reduce((m, e) => m + e[key], 0), 0);
     rows.push([
       s.service,
-      s.up ? `up${s.instances.length > 1 ? ` ×${s.instances.length}` : ""}` : "DOWN",
+      s.state === "down" ? "DOWN" : `${s.state === "degraded" ? "DEGRADED" : "up"}${s.instances.length > 1 ? ` ×${s.instances.length}` : ""}`,
       inst?.version ?? "-",
       String(inst?.endpoints.length ?? 0),
       String(sum("requests")),
       String(sum("errors")),
     ]);
   }
-  return `NATS ${status.nats.url}: connected\n${table(rows)}\n${status.healthy ? "all services answer" : "some services do not answer"}`;
+  const degraded = status.services.flatMap((s) => s.reasons.map((r) => `${s.service} degraded: ${r}`));
+  const verdict = status.healthy
+    ? "all services answer"
+    : status.services.some((s) => s.state === "down")
+      ? "some services do not answer"
+      : "every service answers, some degraded";
+  return `NATS ${status.nats.url}: connected\n${table(rows)}\n${[...degraded, verdict].join("\n")}`;
 }
 
 export const statusCommand: Command = {
   name: "status",
-  summary: "which services answer, their versions and health (exit 0 only when all answer)",
+  summary: "which services are up, degraded or down, their versions and health (exit 0 only when all are up)",
   options: {
     wait: { type: "string", description: "keep asking for up to this many seconds until all answer" },
     service: { type: "string", description: "check one service only (container healthchecks)" },
