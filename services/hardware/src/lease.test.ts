@@ -5,7 +5,7 @@ import { call, connectBus, createLogger } from "@gently/bus";
 import { buckets, hw, newUid } from "@gently/protocol";
 import { unlinkRing } from "@gently/ring";
 import { spawnService, startTestNats, tempStorage, waitFor, type ServiceProcess, type TestNats } from "@gently/testing";
-import { LEASE_TTL_MS, type LeaseHolder } from "./lease";
+import { describeHolder, holderOf, LEASE_TTL_MS, type LeaseHolder } from "./lease";
 import { TestReader } from "./test-reader";
 
 const logger = createLogger("hardware-lease-test", "silent");
@@ -105,5 +105,22 @@ describe("hardware lease (one owner of the microscope per NATS)", () => {
     expect(code).toBe(1);
     expect(first.lines.some((l) => l.includes("could not switch the lasers off"))).toBe(false);
     await reader.stop();
+  });
+
+  it("a lease value that names no holder is held by an unknown holder, named with its raw value", async () => {
+    const garbage = '{"instance": 7, "note": "not a holder"}';
+    expect(holderOf(garbage)).toEqual({ raw: garbage });
+    expect(holderOf("not json {")).toEqual({ raw: "not json {" });
+    expect(describeHolder(holderOf("not json {"))).toBe('an unknown holder (lease value "not json {")');
+
+    await kv.put("hardware", "not json {");
+    const refused = start();
+    const { code } = await refused.exited;
+    expect(code).not.toBe(0);
+    const refusal = refused.lines.find((l) => l.includes("already held"));
+    expect(refusal).toContain("an unknown holder (lease value");
+    expect(refusal).toContain("not json {");
+    expect(refused.lines.some((l) => l.includes("undefined"))).toBe(false);
+    expect(refused.lines.some((l) => l.includes("microscope ready"))).toBe(false);
   });
 });

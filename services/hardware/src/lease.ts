@@ -2,7 +2,7 @@ import os from "node:os";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Kvm, type KV } from "@nats-io/kv";
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
-import { buckets, GentlyError, newUid } from "@gently/protocol";
+import { buckets, GentlyError, HwState, newUid } from "@gently/protocol";
 import type { Logger } from "@gently/bus";
 
 /** Who holds the microscope: shown in refusals and in state.owner. */
@@ -40,7 +40,24 @@ function isWrongLastSequence(err: unknown): boolean {
   );
 }
 
-export function describeHolder(h: LeaseHolder): string {
+/** A lease value that names no holder (corrupt, or written by something that is not a hardware service). */
+export interface UnknownHolder {
+  raw: string;
+}
+
+/** The holder a lease value names; anything that does not parse as one is an unknown holder, kept with its raw text. */
+export function holderOf(raw: string): LeaseHolder | UnknownHolder {
+  try {
+    const parsed = HwState.shape.owner.safeParse(JSON.parse(raw));
+    if (parsed.success) return parsed.data;
+  } catch {
+    // not JSON: an unknown holder
+  }
+  return { raw };
+}
+
+export function describeHolder(h: LeaseHolder | UnknownHolder): string {
+  if ("raw" in h) return `an unknown holder (lease value ${JSON.stringify(h.raw.slice(0, 200))})`;
   return `instance ${h.instance} on host ${h.host} (pid ${h.pid}) since ${h.since}`;
 }
 
@@ -92,10 +109,10 @@ export class HardwareLease {
       }
       const entry = await kv.get(KEY);
       if (entry && entry.operation === "PUT") {
-        const current = JSON.parse(entry.string()) as LeaseHolder;
+        const current = holderOf(entry.string());
         throw new GentlyError(
           "conflict",
-          `the microscope is already held by hardware ${describeHolder(current)}; refusing to start a second hardware service ` +
+          `the microscope is already held by ${"raw" in current ? "" : "hardware "}${describeHolder(current)}; refusing to start a second hardware service ` +
             `(the lease expires ${ttlMs} ms after its holder stops renewing it)`,
           undefined,
           { holder: current },
@@ -120,9 +137,9 @@ export class HardwareLease {
       if (isWrongLastSequence(err)) {
         const entry = await this.kv.get(KEY).catch(() => undefined);
         if (entry?.operation === "PUT") {
-          const current = JSON.parse(entry.string()) as LeaseHolder;
+          const current = holderOf(entry.string());
           // an earlier renewal landed but its reply was lost (e.g. a NATS node failed over): still ours
-          if (current.instance === this.holder.instance) {
+          if ("instance" in current && current.instance === this.holder.instance) {
             this.revision = entry.revision;
             this.lastRenewedMs = Date.now();
             this.opts.logger.info({ revision: entry.revision }, "hardware lease renewal had landed; continuing");
