@@ -6,7 +6,7 @@ import { GentlyError } from "@gently/protocol";
 type FileHandle = Awaited<ReturnType<typeof open>>;
 export type Plane = Uint16Array | Uint8Array;
 
-/** Size of a stored volume as viz addresses it: planes by (channel, z). */
+/** Size of a stored volume as its readers address it: planes by (channel, z). */
 export interface VolumeGeometry {
   size_x: number;
   size_y: number;
@@ -84,7 +84,7 @@ export class TiffVolume {
     }
     const compression = Number(dir.getValue("Compression") ?? COMPRESSION_NONE);
     if (compression !== COMPRESSION_NONE || image.getSamplesPerPixel() !== 1 || image.isTiled) {
-      throw new GentlyError("internal", `plane ${ifd} of ${this.path} is compressed, tiled or multi-sample; viz reads gently's uncompressed strips only`);
+      throw new GentlyError("internal", `plane ${ifd} of ${this.path} is compressed, tiled or multi-sample; gently reads its own uncompressed strips only`);
     }
     const offsets = Array.from((await dir.loadValue("StripOffsets")) as ArrayLike<number | bigint>, Number);
     const counts = Array.from((await dir.loadValue("StripByteCounts")) as ArrayLike<number | bigint>, Number);
@@ -126,7 +126,7 @@ function planeKey(c: number, z: number): string {
 function dtypeOf(bits: number): "uint8" | "uint16" {
   if (bits === 8) return "uint8";
   if (bits === 16) return "uint16";
-  throw new GentlyError("internal", `volume has ${bits}-bit samples; viz reads 8- and 16-bit only`);
+  throw new GentlyError("internal", `volume has ${bits}-bit samples; gently reads 8- and 16-bit only`);
 }
 
 async function readFully(fh: FileHandle, into: Uint8Array, at: number, length: number, position: number): Promise<void> {

@@ -2,9 +2,8 @@ import { median } from "@gently/bench-stats";
 import { connectBus, createLogger } from "@gently/bus";
 import { writeSampleVolume } from "@gently/datastore";
 import { startTestNats, tempStorage } from "@gently/testing";
-import { autoWindow, toGray8 } from "./contrast";
+import { autoWindow, TiffVolume, toGray8 } from "@gently/preview";
 import { encodeGray8Png } from "./png";
-import { TiffVolume } from "./tiff-volume";
 import { startVizServer } from "./viz-server";
 
 export interface VizBenchResult {

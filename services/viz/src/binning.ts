@@ -1,4 +1,4 @@
-import type { Plane } from "./tiff-volume";
+import type { Plane } from "@gently/preview";
 
 /**
  * Mean of each bin×bin block (rounded), dropping the partial blocks at the

@@ -3,7 +3,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { GentlyError, type DataItem } from "@gently/protocol";
 import { findItem } from "./datastore-client";
 import type { StoragePaths } from "./storage-paths";
-import type { VolumeGeometry } from "./tiff-volume";
+import type { VolumeGeometry } from "@gently/preview";
 import type { VolumeCache } from "./volume-cache";
 
 export interface ImageMetadata {

@@ -1,7 +1,7 @@
 import { GentlyError } from "@gently/protocol";
 import { z } from "zod";
 import { binPlane } from "./binning";
-import { autoWindow, toGray8, type Window } from "./contrast";
+import { autoWindow, previewOptionsOf, PreviewQuery, toGray8, volumePreview, type Plane, type VolumeGeometry, type Window } from "@gently/preview";
 import type { RouteHandler } from "./context";
 import { sendJson, sendImmutable } from "./http-response";
 import { imageMetadata } from "./image-metadata";
@@ -9,7 +9,6 @@ import { encodeGray8Png } from "./png";
 import { intParam, parseQuery } from "./query";
 import { sendFile } from "./raw-file";
 import { assertUid } from "./storage-paths";
-import type { Plane, VolumeGeometry } from "./tiff-volume";
 
 /** Most channels a volume can have (two cameras today). */
 export const MAX_CHANNEL = 15;
@@ -65,6 +64,30 @@ export const getMip: RouteHandler = async (ctx, { res, url, params: [uid] }) => 
   });
   res.setHeader("X-Gently-Window", `${rendered.window.min},${rendered.window.max}`);
   sendImmutable(res, "image/png", rendered.png);
+};
+
+/**
+ * The JPEG the copilot shows the model (percentile stretch, at most `max`
+ * pixels, dual cameras side by side unless `c` picks one): the same function
+ * as the HTTP API's and the MCP server's, with the MIP from viz's cache.
+ */
+export const getMipJpeg: RouteHandler = async (ctx, { res, url, params: [uid] }) => {
+  assertUid(uid);
+  const options = previewOptionsOf(parseQuery(url, PreviewQuery));
+  const file = await ctx.storage.volumeFile(uid);
+  const preview = await ctx.volumes.use(file, (volume) =>
+    volumePreview(volume, { kind: "mip" }, options, async (c) => (await ctx.mips.get(uid, volume, c)).pixels),
+  );
+  sendImmutable(res, "image/jpeg", preview.jpeg);
+};
+
+export const getSliceJpeg: RouteHandler = async (ctx, { res, url, params: [uid, zText] }) => {
+  assertUid(uid);
+  if (!/^\d{1,5}$/.test(zText)) throw new GentlyError("invalid_request", `z: must be an integer in [0, ${MAX_Z}]`, "z");
+  const options = previewOptionsOf(parseQuery(url, PreviewQuery));
+  const file = await ctx.storage.volumeFile(uid);
+  const preview = await ctx.volumes.use(file, (volume) => volumePreview(volume, { kind: "slice", z: Number(zText) }, options));
+  sendImmutable(res, "image/jpeg", preview.jpeg);
 };
 
 export const getRaw: RouteHandler = async (ctx, { req, res, url, params: [uid] }) => {

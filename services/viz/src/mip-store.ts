@@ -5,8 +5,7 @@ import { decode, encode } from "fast-png";
 import { derivedPathFor, sidecarPathFor, writeDerivedItem, writeDerivedSidecar, type DerivedItemInput } from "@gently/datastore";
 import { jetStreamOf, publishDurable, type Logger } from "@gently/bus";
 import { DerivedWritten, GentlyError, isUid, SessionId, subjects, type Uid } from "@gently/protocol";
-import { maxProjection } from "./max-projection";
-import type { Plane, TiffVolume } from "./tiff-volume";
+import { maxProjection, type Plane, type TiffVolume } from "@gently/preview";
 
 const UID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 /** MIPs kept decoded in memory; a 2048x2048 uint16 MIP is 8 MiB. */

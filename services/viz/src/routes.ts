@@ -3,7 +3,7 @@ import { getDetections, getRun, getVolumes } from "./catalog-api";
 import type { RouteHandler } from "./context";
 import { getEvents } from "./events-api";
 import { sendJson } from "./http-response";
-import { getImage, getMip, getRaw, getSlice } from "./images-api";
+import { getImage, getMip, getMipJpeg, getRaw, getSlice, getSliceJpeg } from "./images-api";
 import { getMipSamples, getSliceSamples, getXzSamples, getYzSamples } from "./samples-api";
 
 interface Route {
@@ -21,6 +21,8 @@ export const ROUTES: Route[] = [
   { pattern: new RegExp(`^/api/images/${SEGMENT}$`), handler: getImage, methods: GET },
   { pattern: new RegExp(`^/api/images/${SEGMENT}/slice/${SEGMENT}\\.png$`), handler: getSlice, methods: GET },
   { pattern: new RegExp(`^/api/images/${SEGMENT}/mip\\.png$`), handler: getMip, methods: GET },
+  { pattern: new RegExp(`^/api/images/${SEGMENT}/slice/${SEGMENT}\\.jpg$`), handler: getSliceJpeg, methods: GET },
+  { pattern: new RegExp(`^/api/images/${SEGMENT}/mip\\.jpg$`), handler: getMipJpeg, methods: GET },
   { pattern: new RegExp(`^/api/images/${SEGMENT}/raw$`), handler: getRaw, methods: GET },
   { pattern: new RegExp(`^/api/images/${SEGMENT}/slice/${SEGMENT}\\.bin$`), handler: getSliceSamples, methods: GET },
   { pattern: new RegExp(`^/api/images/${SEGMENT}/mip\\.bin$`), handler: getMipSamples, methods: GET },

@@ -5,7 +5,7 @@ import type { RouteHandler } from "./context";
 import { MAX_CHANNEL, MAX_Z } from "./images-api";
 import { intParam, parseQuery } from "./query";
 import { assertUid } from "./storage-paths";
-import type { Plane, TiffVolume, VolumeGeometry } from "./tiff-volume";
+import type { Plane, TiffVolume, VolumeGeometry } from "@gently/preview";
 
 /**
  * Raw samples for the viewer, which does contrast, LUTs, histogram and pixel

@@ -1,4 +1,4 @@
-import { TiffVolume } from "./tiff-volume";
+import { TiffVolume } from "@gently/preview";
 
 interface Entry {
   volume: Promise<TiffVolume>;
