@@ -22,6 +22,6 @@ export {
   type DurableConsumerSpec,
   type DurablePublishOptions,
 } from "./jetstream";
-export { onStopSignal, runProcess, type ProcessContext, type RunningService } from "./lifecycle";
+export { EXIT_FATAL_CONFIG, FatalConfigError, onStopSignal, runProcess, type ProcessContext, type RunningService } from "./lifecycle";
 export { credentialsPath, readCredentials, ensureCredentials, passwordEnvironment, type Credentials } from "./credentials";
 export { Liveness, processLiveness } from "./liveness";

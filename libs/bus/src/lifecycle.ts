@@ -21,6 +21,18 @@ export interface RunningService {
 }
 
 /**
+ * Exit code of a process whose configuration or libraries cannot work (a
+ * missing device, an adapter that does not load): restarting cannot help, so
+ * the supervisor does not restart it (sysexits' EX_CONFIG).
+ */
+export const EXIT_FATAL_CONFIG = 78;
+
+/** Thrown by a service's start when its configuration cannot work; the process exits with EXIT_FATAL_CONFIG. */
+export class FatalConfigError extends Error {
+  override readonly name = "FatalConfigError";
+}
+
+/**
  * The whole life of a service process: config, logger, NATS connection,
  * start, then a clean stop (service first, then drain NATS) on SIGTERM or
  * SIGINT. Unexpected failures end the process with a non-zero code so the
@@ -44,7 +56,7 @@ export async function runProcess(
     config = loadConfig();
   } catch (err) {
     logger.fatal({ err: String(err) }, "bad configuration");
-    process.exit(2);
+    process.exit(EXIT_FATAL_CONFIG);
   }
   const nc = await connectBus({
     servers: natsUrlOf(config).split(","),
@@ -57,9 +69,12 @@ export async function runProcess(
   try {
     service = await start({ config, logger, nc });
   } catch (err) {
-    logger.fatal({ err }, "failed to start");
+    const fatal = err instanceof FatalConfigError;
+    // The message alone: it is what `gently status` shows for a service that failed for good.
+    if (fatal) logger.fatal({ fatal_config: true }, err.message);
+    else logger.fatal({ err }, "failed to start");
     await nc.close().catch(() => undefined);
-    process.exit(1);
+    process.exit(fatal ? EXIT_FATAL_CONFIG : 1);
   }
   logger.info("started");
 
