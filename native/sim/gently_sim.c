@@ -942,9 +942,9 @@ int gcsim_truth_json(gc_core *c, char *out, size_t cap) {
     else used += (size_t)n_;                                                 \
   } while (0)
   EMIT("{\"seed\":%llu,\"galvo_slope_deg_per_um\":%.17g,\"galvo_offset_deg\":%.17g,\"noise_index\":%llu,"
-       "\"dark_offset_adu\":%g,\"read_noise_adu\":%g,\"cameras\":[",
+       "\"dark_offset_adu\":%g,\"read_noise_adu\":%g,\"line_time_ms\":%g,\"cameras\":[",
        (unsigned long long)c->seed, GCSIM_GALVO_SLOPE_DEG_PER_UM, GCSIM_GALVO_OFFSET_DEG,
-       (unsigned long long)c->noise_next, (double)SIM_DARK_OFFSET_ADU, (double)SIM_READ_NOISE_ADU);
+       (unsigned long long)c->noise_next, (double)SIM_DARK_OFFSET_ADU, (double)SIM_READ_NOISE_ADU, SIM_LINE_TIME_MS);
   for (int i = 0; i < SIM_NUM_CAMERAS; i++) {
     const sim_camera *k = &c->cameras[i];
     EMIT("%s{\"name\":\"%s\",\"index\":%d,\"light_sheet\":%s,\"pixel_size_um\":%.17g,\"sensor_width\":%d,"

@@ -39,6 +39,14 @@
  *   brighter nuclei; contrast falls off as 1 / (1 + ((z - 150 µm) / 40 µm)^2)
  *   with the Z stage position z. Lasers do not reach it.
  * - All signal is proportional to exposure_ms and to binning^2.
+ * - Embryos lie at piezo 45…55 µm (± their ~15 µm half-thickness), inside
+ *   the default sweep of 50 ± 25 µm.
+ * - Timing of a rolling-shutter sCMOS: readout = ROI rows (unbinned) ×
+ *   4.87 µs (2048 rows ≈ 10 ms). A snap returns exposure + readout after it
+ *   was called; in a sequence slice 0 is ready after exposure + readout and
+ *   each next slice max(exposure, readout) later (the next exposure overlaps
+ *   the readout), all cameras of a slice at once: 2048×512 at 10 ms runs at
+ *   100 frames/s. Config "frame_interval_ms" > 0 replaces that interval.
  * - Noise: value = round(offset + S + sqrt(S + read^2) * g), clamped to
  *   uint16, where g is an Irwin-Hall(4) approximation of N(0,1) drawn from a
  *   32-bit hash of (seed, camera_index, noise_index, sensor pixel index).
@@ -63,8 +71,10 @@
 extern "C" {
 #endif
 
-#define GCSIM_GALVO_SLOPE_DEG_PER_UM 0.01
-#define GCSIM_GALVO_OFFSET_DEG 0.0
+/* The sheet is in focus on the plane of the default sweep at every slice
+ * (piezo 50 ± 25 µm with galvo 0 ± 0.5°). */
+#define GCSIM_GALVO_SLOPE_DEG_PER_UM 0.02
+#define GCSIM_GALVO_OFFSET_DEG (-1.0)
 
 /* Everything a frame depends on besides the sample, seed and noise index. */
 typedef struct gcsim_state {
@@ -84,7 +94,7 @@ typedef struct gcsim_state {
 /* JSON ground truth: {"seed", "embryos":[{"x_um","y_um","z_um","a_um","b_um",
  * "c_um","angle_deg","nuclei"}], "cameras":[{"name","pixel_size_um",
  * "sensor_width","sensor_height"}], "galvo_slope_deg_per_um",
- * "galvo_offset_deg", "noise_index"}. */
+ * "galvo_offset_deg", "noise_index", "line_time_ms" (camera row readout)}. */
 int gcsim_truth_json(gc_core *core, char *out, size_t cap);
 /* Current state of the core as seen by `camera` (its ROI, exposure, binning). */
 int gcsim_get_state(gc_core *core, const char *camera, gcsim_state *state);

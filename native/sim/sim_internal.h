@@ -106,6 +106,10 @@ int sim_check_state(const gc_core *core, int camera, const gcsim_state *st, char
 /* Renders into out (width*height uint16); the state must have passed sim_check_state. */
 int sim_render(const gc_core *core, int camera, const gcsim_state *st, uint64_t noise_index, uint16_t *out);
 double sim_round_piezo(double um);
+/* A rolling-shutter sCMOS (ORCA-Flash4.0 class) reads its rows one line time
+ * each, whatever the binning: 2048 rows take ~10 ms (100 frames/s full frame),
+ * a 512-row ROI ~2.5 ms. */
+#define SIM_LINE_TIME_MS 0.00487
 /* Camera timing for a state (ms): rolling-shutter readout of the ROI, the
  * time from a snap to its frame, and the interval between sequence frames. */
 double sim_readout_ms(const gcsim_state *st);

@@ -24,6 +24,15 @@ int sim_laser_index(const char *preset) {
 
 double sim_round_piezo(double um) { return round(um * 1000.0) / 1000.0; }
 
+/* ---- camera timing ----------------------------------------------------------- */
+
+double sim_readout_ms(const gcsim_state *st) { return st->roi_height * SIM_LINE_TIME_MS; }
+
+double sim_first_frame_ms(const gcsim_state *st) { return st->exposure_ms + sim_readout_ms(st); }
+
+/* In a sequence the next exposure overlaps the readout of the previous frame. */
+double sim_frame_interval_ms(const gcsim_state *st) { return fmax(st->exposure_ms, sim_readout_ms(st)); }
+
 /* ---- sample --------------------------------------------------------------- */
 
 static uint64_t splitmix64(uint64_t *s) {
@@ -43,6 +52,8 @@ static double uniform(uint64_t *s, double lo, double hi) {
 #define SAMPLE_Y_MIN_UM (-900.0)
 #define SAMPLE_Y_MAX_UM 900.0
 #define EMBRYO_MIN_SPACING_UM 90.0
+/* Piezo coordinate of the embryos' centres: the default sweep's centre. */
+#define SIM_SAMPLE_DEPTH_UM 50.0
 
 static void make_nuclei(sim_embryo *e, uint64_t *rng) {
   e->num_nuclei = 8 + (int)(splitmix64(rng) % 25); /* 8..32 cells */
@@ -91,7 +102,9 @@ void sim_generate_sample(gc_core *core) {
     }
     e->x_um = sp && sp->has_x ? sp->x_um : x;
     e->y_um = sp && sp->has_y ? sp->y_um : y;
-    double z = uniform(&rng, -5.0, 5.0), a = uniform(&rng, 22.5, 27.5), b = uniform(&rng, 13.5, 16.5),
+    /* Depth around the centre of the default piezo sweep (50 ± 25 µm), so a
+     * default volume holds the embryo. */
+    double z = uniform(&rng, SIM_SAMPLE_DEPTH_UM - 5.0, SIM_SAMPLE_DEPTH_UM + 5.0), a = uniform(&rng, 22.5, 27.5), b = uniform(&rng, 13.5, 16.5),
            c = uniform(&rng, 13.5, 16.5), ang = uniform(&rng, 0.0, 180.0);
     e->z_um = sp && sp->has_z ? sp->z_um : z;
     e->a_um = sp && sp->has_a ? sp->a_um : a;

@@ -47,16 +47,38 @@ koffi.struct("gcsim_state", {
   laser_preset: koffi.array("char", 32, "String"),
 });
 
+/** Part of gcsim_truth_json that TypeScript reads. */
+export interface SimFacts {
+  galvo_slope_deg_per_um: number;
+  galvo_offset_deg: number;
+  /** one sensor row's readout: a frame of R rows is read in R × this */
+  line_time_ms: number;
+  embryos: { x_um: number; y_um: number; z_um: number; a_um: number; b_um: number; c_um: number }[];
+}
+
 export class SimTruth {
   private readonly render_: NativeFunction;
   private readonly getState: NativeFunction;
   private readonly lastError: NativeFunction;
+  private readonly truthJson: NativeFunction;
 
   constructor(private readonly core: Core) {
     const lib = koffi.load(core.libraryPath);
     this.render_ = lib.func("int gcsim_render(gc_core *core, const char *camera, const gcsim_state *state, uint64_t noise_index, _Out_ void *buf, size_t cap)");
     this.getState = lib.func("int gcsim_get_state(gc_core *core, const char *camera, _Out_ gcsim_state *state)");
     this.lastError = lib.func("const char *gc_last_error(gc_core *core)");
+    this.truthJson = lib.func("int gcsim_truth_json(gc_core *core, _Out_ char *out, size_t cap)");
+  }
+
+  facts(): SimFacts {
+    const out = Buffer.alloc(64 * 1024);
+    this.check(this.truthJson(this.core.pointer, out, out.length), "ground truth");
+    return JSON.parse(out.subarray(0, out.indexOf(0)).toString("utf8")) as SimFacts;
+  }
+
+  /** Frames per second a sequence of `rows`-row frames at this exposure runs at (next exposure overlapping the readout). */
+  cameraLimitFps(exposureMs: number, rows: number): number {
+    return 1000 / Math.max(exposureMs, rows * this.facts().line_time_ms);
   }
 
   state(camera: string): SimState {

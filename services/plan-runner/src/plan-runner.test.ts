@@ -40,11 +40,11 @@ describe("plan runner (real nats-server, hardware, writer and plan-runner proces
 
   beforeAll(async () => {
     nats = await startTestNats();
-    // one embryo pinned under the start position (1500, 0), centred at z 0; frames paced at 2 ms
+    // one embryo pinned under the start position (1500, 0), centred at piezo 50 µm; frames paced at 2 ms
     const simConfig = path.join(storage.dir, "sim.json");
     writeFileSync(
       simConfig,
-      JSON.stringify({ frame_interval_ms: 2, embryos: [{ x_um: 1500, y_um: 0, z_um: 0, a_um: 25, b_um: 15, c_um: 15, angle_deg: 0 }] }),
+      JSON.stringify({ frame_interval_ms: 2, embryos: [{ x_um: 1500, y_um: 0, z_um: 50, a_um: 25, b_um: 15, c_um: 15, angle_deg: 0 }] }),
     );
     env = {
       GENTLY_NATS_URL: nats.url,
@@ -253,22 +253,23 @@ describe("plan runner (real nats-server, hardware, writer and plan-runner proces
   });
 
   it("finds the sharpest galvo angle with a focus sweep, and calibrates galvo against piezo", async () => {
-    // the sim's sheet is in focus at galvo = 0.01 °/µm × piezo
-    const sweep = await client.submit("focus_sweep", { galvo_positions_deg: [-0.06, -0.04, -0.02, 0, 0.02, 0.04, 0.06], piezo_um: 0 });
+    // the sim's sheet is in focus at galvo = 0.02 °/µm × piezo − 1°
+    const sweep = await client.submit("focus_sweep", { galvo_positions_deg: [-0.06, -0.04, -0.02, 0, 0.02, 0.04, 0.06], piezo_um: 50 });
     const focus = await sweep.done();
     expect(focus.status).toBe("success");
     expect(focus.result?.scores).toHaveLength(7);
     expect(focus.result?.best_galvo_deg).toBe(0);
     expect(focus.volumes).toHaveLength(7);
 
-    const galvos = Array.from({ length: 11 }, (_, i) => Number((-0.15 + i * 0.03).toFixed(2)));
-    const calibration = await client.submit("calibrate_piezo_galvo", { piezo_positions_um: [-8, 0, 8], galvo_positions_deg: galvos });
+    const galvos = Array.from({ length: 11 }, (_, i) => Number((-0.3 + i * 0.06).toFixed(2)));
+    const calibration = await client.submit("calibrate_piezo_galvo", { piezo_positions_um: [42, 50, 58], galvo_positions_deg: galvos });
     const cal = await calibration.done();
     expect(cal.status).toBe("success");
     const fit = cal.result as { slope_deg_per_um: number; offset_deg: number; r2: number; calibration_uid: string; path: string };
-    expect(fit.slope_deg_per_um).toBeGreaterThan(0.007);
-    expect(fit.slope_deg_per_um).toBeLessThan(0.013);
-    expect(Math.abs(fit.offset_deg)).toBeLessThan(0.02);
+    expect(fit.slope_deg_per_um).toBeGreaterThan(0.014);
+    expect(fit.slope_deg_per_um).toBeLessThan(0.026);
+    // in focus at the centre of the calibrated range (the offset itself is extrapolated 50 µm)
+    expect(Math.abs(fit.slope_deg_per_um * 50 + fit.offset_deg)).toBeLessThan(0.04);
     expect(fit.r2).toBeGreaterThan(0.95);
     expect(fit.path.startsWith(path.join(storage.dir, "derived"))).toBe(true);
     expect(JSON.parse(readFileSync(fit.path, "utf8"))).toMatchObject({ uid: fit.calibration_uid, kind: "piezo_galvo", slope_deg_per_um: fit.slope_deg_per_um });
