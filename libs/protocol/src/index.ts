@@ -16,3 +16,5 @@ export * from "./accounts";
 export * from "./viz";
 export * from "./sam";
 export * from "./live";
+export * from "./copilot-tools";
+export * from "./copilot-api";

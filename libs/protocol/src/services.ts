@@ -9,6 +9,21 @@ export const SERVICE_NAMES = ["hardware", "writer", "plan-runner", "indexer", "s
 
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
+/**
+ * Processes the supervisor starts that are doors for clients, not NATS
+ * micro-services: each runs under the copilot's account (it may do exactly
+ * what the copilot may) and so registers nothing under $SRV.
+ */
+export const DOOR_NAMES = ["api"] as const satisfies readonly string[];
+
+/** Every process the supervisor can start (GENTLY_SERVICES picks among these). */
+export const PROCESS_NAMES = [...SERVICE_NAMES, ...DOOR_NAMES] as const;
+
+/** The NATS account a process runs under: its own for a service, the copilot's for a door. */
+export function natsUserOf(processName: string): string {
+  return (DOOR_NAMES as readonly string[]).includes(processName) ? "copilot" : processName;
+}
+
 /** Name a service registers under ($SRV.PING.<name>). */
 export function microServiceName(service: string): string {
   return `gently-${service}`;

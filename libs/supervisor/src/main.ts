@@ -1,6 +1,6 @@
 import path from "node:path";
 import { createLogger, ensureCredentials, loadConfig, onStopSignal, passwordEnvironment, readCredentials } from "@gently/bus";
-import type { NatsUser } from "@gently/protocol";
+import { natsUserOf, type NatsUser } from "@gently/protocol";
 import { SupervisedChild } from "./child";
 import { NatsServerProcess } from "./nats-server";
 import { nodeArgsFor, REPO_ROOT, selectedServices, serviceEntry } from "./system";
@@ -36,8 +36,10 @@ async function main(): Promise<void> {
   }
 
   const env = { ...process.env, GENTLY_NATS_URL: natsUrl, GENTLY_STORAGE: config.storage };
-  const accountOf = (name: string) =>
-    credentials ? { GENTLY_NATS_USER: name, GENTLY_NATS_PASSWORD: credentials[name as NatsUser] } : {};
+  const accountOf = (name: string) => {
+    const user = natsUserOf(name);
+    return credentials ? { GENTLY_NATS_USER: user, GENTLY_NATS_PASSWORD: credentials[user as NatsUser] } : {};
+  };
   const children = services.map(
     (name) =>
       new SupervisedChild(

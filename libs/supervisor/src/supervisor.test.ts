@@ -4,8 +4,8 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { Writable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
-import { createLogger, credentialsPath } from "@gently/bus";
-import { SERVICE_NAMES } from "@gently/protocol";
+import { accountSecretPath, createLogger } from "@gently/bus";
+import { PROCESS_NAMES, SERVICE_NAMES } from "@gently/protocol";
 import { isAlive, spawnTs, tempStorage, waitFor } from "@gently/testing";
 import { SupervisedChild } from "./child";
 import { freePort } from "./nats-server";
@@ -64,7 +64,7 @@ describe("npm start (the supervisor)", () => {
   async function startSystem(opts: { processGroup?: boolean } = {}) {
     const storage = tempStorage();
     const port = await freePort();
-    const env = { GENTLY_STORAGE: storage.dir, GENTLY_NATS_PORT: String(port), GENTLY_HTTP_PORT: String(await freePort()), GENTLY_NATS_URL: "" };
+    const env = { GENTLY_STORAGE: storage.dir, GENTLY_NATS_PORT: String(port), GENTLY_HTTP_PORT: String(await freePort()), GENTLY_API_PORT: String(await freePort()), GENTLY_NATS_URL: "" };
     const supervisor = spawnTs(path.join(REPO_ROOT, "libs/supervisor/src/main.ts"), env, [], opts);
     await supervisor.waitForLog((l) => l.includes("system started"), 30_000);
     const pids = () =>
@@ -75,12 +75,12 @@ describe("npm start (the supervisor)", () => {
   it("on Ctrl-C (SIGINT to its whole process group) stops every service cleanly, then NATS", async () => {
     const { storage, supervisor, pids } = await startSystem({ processGroup: true });
     try {
-      await waitFor(() => supervisor.lines.filter((l) => l.includes('"msg":"started"')).length === SERVICE_NAMES.length, 60_000, "every service started");
+      await waitFor(() => supervisor.lines.filter((l) => l.includes('"msg":"started"')).length === PROCESS_NAMES.length, 60_000, "every service started");
       const started = pids();
       process.kill(-supervisor.child.pid!, "SIGINT");
       expect((await supervisor.exited).code).toBe(0);
       await waitFor(() => started.every((pid) => !isAlive(pid)), 15_000, "every child to exit");
-      expect(supervisor.lines.filter((l) => l.includes('"msg":"stopped"'))).toHaveLength(SERVICE_NAMES.length);
+      expect(supervisor.lines.filter((l) => l.includes('"msg":"stopped"'))).toHaveLength(PROCESS_NAMES.length);
       expect(supervisor.lines.filter((l) => l.includes("error while stopping"))).toEqual([]);
     } finally {
       await supervisor.kill();
@@ -97,12 +97,13 @@ describe("npm start (the supervisor)", () => {
       });
       const parsed = JSON.parse(status.stdout);
       // the embedded server runs with the same nats.conf as ops: generated accounts, private to the owner
-      expect(statSync(credentialsPath(storage.dir)).mode & 0o777).toBe(0o600);
+      expect(statSync(accountSecretPath(storage.dir, "copilot")).mode & 0o777).toBe(0o600);
       expect(parsed.healthy).toBe(true);
       expect(parsed.services.map((s: { service: string }) => s.service)).toEqual([...SERVICE_NAMES]);
 
       const pids = childPids();
-      expect(pids).toHaveLength(SERVICE_NAMES.length + 1);
+      // the micro-services answer gently status; the HTTP API door runs beside them
+      expect(pids).toHaveLength(PROCESS_NAMES.length + 1);
       expect(pids.every(isAlive)).toBe(true);
 
       expect(await supervisor.stop(["SIGTERM", "SIGINT"])).toBe(0);

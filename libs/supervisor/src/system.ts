@@ -1,6 +1,6 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { SERVICE_NAMES } from "@gently/protocol";
+import { PROCESS_NAMES } from "@gently/protocol";
 
 /** Repository root (this file is libs/supervisor/src/system.ts). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -17,11 +17,11 @@ export function serviceEntry(name: string): string {
  */
 export function selectedServices(env: NodeJS.ProcessEnv = process.env): string[] {
   const raw = env.GENTLY_SERVICES?.trim();
-  if (!raw) return [...SERVICE_NAMES];
+  if (!raw) return [...PROCESS_NAMES];
   const wanted = raw.split(",").map((s) => s.trim()).filter(Boolean);
-  const unknown = wanted.filter((name) => !(SERVICE_NAMES as readonly string[]).includes(name));
+  const unknown = wanted.filter((name) => !(PROCESS_NAMES as readonly string[]).includes(name));
   if (unknown.length > 0) {
-    throw new Error(`GENTLY_SERVICES names unknown services: ${unknown.join(", ")} (known: ${SERVICE_NAMES.join(", ")})`);
+    throw new Error(`GENTLY_SERVICES names unknown services: ${unknown.join(", ")} (known: ${PROCESS_NAMES.join(", ")})`);
   }
   return wanted;
 }

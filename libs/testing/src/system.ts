@@ -14,6 +14,8 @@ export interface TestSystem {
   credentials: Credentials;
   supervisor: ServiceProcess;
   httpPort: number;
+  /** port of the HTTP API for the copilot (services/api), when it is among the services */
+  apiPort: number;
   /** environment of the system's processes (NATS URL, storage, ring path, …) */
   env: NodeJS.ProcessEnv;
   /** the pid the supervisor last started for a service */
@@ -40,10 +42,12 @@ export async function startTestSystem(opts: { env?: NodeJS.ProcessEnv; services?
   const simConfig = path.join(storage, "sim.json");
   writeFileSync(simConfig, JSON.stringify(opts.sim ?? SMALL_SAMPLE));
   const httpPort = await freePort();
+  const apiPort = await freePort();
   const env: NodeJS.ProcessEnv = {
     GENTLY_NATS_URL: nats.url,
     GENTLY_STORAGE: storage,
     GENTLY_HTTP_PORT: String(httpPort),
+    GENTLY_API_PORT: String(apiPort),
     GENTLY_CONFIG: simConfig,
     GENTLY_RING_PATH: `/dev/shm/gently-system-${newUid()}`,
     GENTLY_RING_SLOTS: "8",
@@ -67,6 +71,7 @@ export async function startTestSystem(opts: { env?: NodeJS.ProcessEnv; services?
     credentials,
     supervisor,
     httpPort,
+    apiPort,
     env,
     pidOf,
     connectAs: (user) => accounts.connectAs(user),

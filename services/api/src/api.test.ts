@@ -1,0 +1,111 @@
+import { execFile } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { request } from "node:http";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hw, SERVICE_NAMES } from "@gently/protocol";
+import { REPO_ROOT } from "@gently/supervisor";
+import { startTestSystem, type TestSystem } from "@gently/testing";
+
+const run = promisify(execFile);
+
+interface Refusal {
+  success: false;
+  msg: string;
+  error: { code: string; message: string; field?: string };
+}
+interface DevicesState {
+  positions: Record<string, number>;
+}
+const PYTHON = "/usr/bin/python3";
+const COPILOT_SCRIPT = path.join(REPO_ROOT, "services/api/copilot/legacy_copilot.py");
+
+/** The system as `npm start` runs it, the HTTP API among its processes; SAM is not needed here. */
+const SERVICES = [...SERVICE_NAMES.filter((s) => s !== "sam"), "api"];
+
+describe("HTTP API for the existing copilot (real system under the supervisor, real NATS accounts)", () => {
+  let system: TestSystem;
+  let base: string;
+
+  beforeAll(async () => {
+    system = await startTestSystem({ services: SERVICES });
+    base = `http://127.0.0.1:${system.apiPort}`;
+  }, 120_000);
+  afterAll(() => system?.stop());
+
+  it.skipIf(!existsSync(PYTHON))("serves the copilot's Python client (stdlib urllib only): status, tools, acquire, refused move, execute", async () => {
+    const { stdout } = await run(PYTHON, [COPILOT_SCRIPT, base], { timeout: 240_000 }).catch((err: { stderr?: string; stdout?: string }) => {
+      throw new Error(`the copilot script failed:\n${err.stderr ?? ""}${err.stdout ?? ""}`);
+    });
+    const seen = JSON.parse(stdout.trim().split("\n").at(-1)!);
+    expect(seen.acquire.path.startsWith(system.storage)).toBe(true);
+    expect(seen.refused_move).toMatch(/x/);
+    expect(Math.max(...seen.mip_jpeg)).toBeLessThanOrEqual(800);
+  }, 300_000);
+
+  it("runs under the copilot's NATS account, which cannot reach a hardware subject", async () => {
+    // what the supervisor handed the API process
+    const environ = readFileSync(`/proc/${system.pidOf("api")}/environ`, "utf8").split("\0");
+    expect(environ).toContain("GENTLY_NATS_USER=copilot");
+    expect(environ).toContain(`GENTLY_NATS_PASSWORD=${system.credentials.copilot}`);
+    // and that account is refused gently.hw.* by the server itself
+    const nc = await system.connectAs("copilot");
+    try {
+      await expect(nc.request(hw.move.subject, JSON.stringify({ axis: "xy", x_um: 900, y_um: 0 }), { timeout: 2_000 })).rejects.toThrow(/permission|no responders|timeout/i);
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it("offers no way to a hardware subject: a subject or hardware name as a plan is refused, nothing moves", async () => {
+    const before = (await (await fetch(`${base}/api/devices/state`)).json()) as DevicesState;
+    for (const name of ["gently.hw.move", "hw.move", "move_xy"]) {
+      const res = await fetch(`${base}/api/microscope/execute`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ plan: name, params: { axis: "xy", x_um: 900, y_um: 0 } }),
+      });
+      const body = (await res.json()) as Refusal;
+      expect(res.status, name).toBe(422);
+      expect(body.error.code, name).toBe("unknown_plan");
+      expect(body.msg, name).toMatch(/acquire_volume/);
+    }
+    const after = (await (await fetch(`${base}/api/devices/state`)).json()) as DevicesState;
+    expect(after.positions).toEqual(before.positions);
+  });
+
+  it("refuses bad requests as JSON naming the field", async () => {
+    const cases: [string, RequestInit, number, string][] = [
+      ["/api/queue/item/add", { method: "POST", body: "{not json" }, 400, "body"],
+      ["/api/queue/item/add", { method: "POST", body: JSON.stringify({ item: { kwargs: {} } }) }, 400, "item.name"],
+      ["/api/microscope/execute", { method: "POST", body: JSON.stringify({ plan: "acquire", params: { num_slices: 4, wobble: 1 } }) }, 400, ""],
+      ["/api/camera/exposure", { method: "POST", body: JSON.stringify({ exposure_ms: 20_000 }) }, 400, "exposure_ms"],
+      ["/api/microscope?set=some", {}, 400, "set"],
+      ["/api/status", { method: "DELETE" }, 400, "method"],
+      ["/api/nothing", {}, 404, "path"],
+      ["/api/images/not-a-uid/mip.jpg", {}, 400, "uid"],
+      ["/api/images/000000000000000000000/mip.jpg?max=5", {}, 400, "max"],
+    ];
+    for (const [url, init, status, field] of cases) {
+      const res = await fetch(base + url, { ...init, headers: { "Content-Type": "application/json" } });
+      const body = (await res.json()) as Refusal;
+      expect(res.status, url).toBe(status);
+      expect(body.success, url).toBe(false);
+      if (field) expect(body.error.field, url).toBe(field);
+      else expect(body.error.message, url).toMatch(/wobble/);
+    }
+  });
+
+  it("listens on 127.0.0.1 and refuses a Host that is not its own (DNS rebinding)", async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: "127.0.0.1", port: system.apiPort, path: "/api/status", headers: { Host: "attacker.example" } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    expect(status).toBe(403);
+  });
+});
