@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { CameraName, Dtype, finite, LaserPreset, SessionId, StagePosition } from "./common";
 import { endpoint } from "./endpoint";
+import { LaserLine } from "./limits";
 import { subjects } from "./subjects";
 import { Uid } from "./uid";
 
@@ -26,8 +27,16 @@ export const AcquisitionBegin = z.object({
   pixel_size_um: finite().positive(),
   /** piezo step between slices; 0 for a single plane */
   z_step_um: finite(),
+  /** the sheet's sweep, slice i at start + i × step (absent: every plane at the current position) */
+  sweep: z
+    .object({ piezo_start_um: finite(), piezo_step_um: finite(), galvo_start_deg: finite(), galvo_step_deg: finite() })
+    .optional(),
+  /** who moved the sheet: the controller ("hardware") or the service slice by slice ("stepped"); with a sweep */
+  sweep_mode: z.enum(["hardware", "stepped"]).optional(),
   exposure_ms: finite().positive(),
   laser_config: LaserPreset.optional(),
+  /** power of each laser line with power control, percent, when the acquisition started */
+  laser_power_pct: z.partialRecord(LaserLine, finite()).optional(),
   position: StagePosition,
   started: z.string().datetime(),
 });

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { CameraName, finite, LaserPreset, LedPreset, SessionId, StagePosition } from "./common";
 import { endpoint } from "./endpoint";
 import { FrameDescriptor } from "./frames";
-import { Limits } from "./limits";
+import { LaserLine, Limits } from "./limits";
 import { LiveRequest, LiveStarted } from "./live";
 import { subjects } from "./subjects";
 import { Uid } from "./uid";
@@ -26,9 +26,26 @@ export const CameraState = z.object({
   sensor: z.object({ width: z.number().int(), height: z.number().int() }),
 });
 
+/** What the loaded core is and can do. */
+export const CoreInfo = z.object({
+  /** the core's own version, e.g. "MMCore version 11.1.1" or "gently-sim 1.1" */
+  version: z.string(),
+  /** Micro-Manager's Device API version; null for cores without one (the simulator) */
+  device_api: z.number().int().nullable(),
+  /**
+   * how volumes are swept: "hardware" = the controller sequences piezo and galvo (ASI Tiger);
+   * "stepped" = the service sets them slice by slice and records what the devices read back
+   */
+  sweep_mode: z.enum(["hardware", "stepped"]),
+});
+export type CoreInfo = z.infer<typeof CoreInfo>;
+
 export const HwState = z.object({
   /** absolute path of the core library loaded (libgently_sim.so or libgently_mmcore.so) */
   core: z.string(),
+  core_info: CoreInfo,
+  /** power of each laser line with power control, percent */
+  laser_power_pct: z.partialRecord(LaserLine, finite()),
   position: z.object({
     x_um: finite(),
     y_um: finite(),
@@ -43,7 +60,14 @@ export const HwState = z.object({
   cameras: z.record(z.string(), CameraState),
   limits: Limits,
   acquisition: z
-    .object({ acq_id: Uid, volume_uid: Uid, frames_done: z.number().int(), frames_total: z.number().int() })
+    .object({
+      acq_id: Uid,
+      volume_uid: Uid,
+      frames_done: z.number().int(),
+      frames_total: z.number().int(),
+      /** how this acquisition's sweep is run (see core_info.sweep_mode); "hardware" without a sweep */
+      sweep_mode: z.enum(["hardware", "stepped"]),
+    })
     .nullable(),
   ring: z.object({ path: z.string(), slots: z.number().int(), slot_bytes: z.number().int(), free: z.number().int() }),
   owner: z.object({ instance: z.string(), host: z.string(), pid: z.number().int(), since: z.string() }),
@@ -122,6 +146,16 @@ export const SnapReply = z.object({ frame: FrameDescriptor, position: StagePosit
 export const StopRequest = z.object({ acq_id: Uid.optional(), reason: z.string().max(500).default("stopped by request") });
 export const StopReply = z.object({ stopped: z.boolean(), acq_id: Uid.optional() });
 
+/** Powers to set, percent per line; each is checked against its cap first (with any violation nothing changes). */
+export const LaserPowerRequest = z.object({
+  powers_pct: z
+    .partialRecord(LaserLine, finite())
+    .refine((p) => Object.keys(p).length > 0, "name at least one laser line (405, 488, 561, 637)"),
+});
+export type LaserPowerRequest = z.infer<typeof LaserPowerRequest>;
+/** Every line's power as read back from the device after the change. */
+export const LaserPowerReply = z.object({ powers_pct: z.partialRecord(LaserLine, finite()) });
+
 export const KeepaliveRequest = z.object({ acq_id: Uid });
 export const KeepaliveReply = z.object({ ok: z.literal(true), frames_done: z.number().int() });
 
@@ -140,6 +174,13 @@ export const hw = {
   ),
   stopSequence: endpoint("sequence-stop", subjects.hw.stopSequence, StopRequest, StopReply, "stop the running sequence; lasers off"),
   keepalive: endpoint("keepalive", subjects.hw.keepalive, KeepaliveRequest, KeepaliveReply, "the acquisition's owner is alive"),
+  laserPower: endpoint(
+    "laser-power",
+    subjects.hw.laserPower,
+    LaserPowerRequest,
+    LaserPowerReply,
+    "set laser line powers (percent, refused above each line's cap) and read them back",
+  ),
   startLive: endpoint(
     "live-start",
     subjects.hw.startLive,

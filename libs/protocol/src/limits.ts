@@ -15,6 +15,11 @@ export const Range = z
   .refine((r) => r.min <= r.max, { message: "min must not exceed max" });
 export type Range = z.infer<typeof Range>;
 
+/** Laser lines whose power can be set, in nm. */
+export const LASER_LINES_NM = ["405", "488", "561", "637"] as const;
+export const LaserLine = z.enum(LASER_LINES_NM);
+export type LaserLine = z.infer<typeof LaserLine>;
+
 /** The configured limits: the only guard (MMCore has no limits API). */
 export const Limits = z.object({
   x_um: Range,
@@ -25,9 +30,11 @@ export const Limits = z.object({
   galvo_deg: Range,
   exposure_ms: Range,
   num_slices: Range,
+  /** power cap of each laser line, percent of its maximum */
+  laser_power_pct: z.record(LaserLine, Range),
 });
 export type Limits = z.infer<typeof Limits>;
-export type LimitField = keyof Limits;
+export type LimitField = Exclude<keyof Limits, "laser_power_pct">;
 
 /**
  * Travel of an ASI diSPIM as shipped: what the hardware service enforces
@@ -42,6 +49,13 @@ export const DEFAULT_LIMITS: Limits = {
   galvo_deg: { min: -5, max: 5 },
   exposure_ms: { min: 0.1, max: 10000 },
   num_slices: { min: 1, max: 2000 },
+  // Sample safety for live embryos: 488 nm bleaches and harms most, so it is capped lowest.
+  laser_power_pct: {
+    "405": { min: 0, max: 10 },
+    "488": { min: 0, max: 6 },
+    "561": { min: 0, max: 10 },
+    "637": { min: 0, max: 10 },
+  },
 };
 
 /** One limit a request would break: device, value and the limit. */
@@ -74,10 +88,16 @@ export type LimitTargets = Partial<Record<LimitField, number>> & { camera?: stri
 
 const LIMIT_FIELDS = Object.keys(LIMIT_DEVICES) as LimitField[];
 
-/** Rounds a target to its range's resolution (the value the device will really take). */
+/**
+ * Rounds a target to its range's resolution (the value the device will really
+ * take). A target inside the range stays inside: it rounds inwards rather than
+ * past a limit that is not on the step grid.
+ */
 export function roundToResolution(range: Range, value: number): number {
   if (!range.resolution) return value;
-  const steps = Math.round(value / range.resolution);
+  let steps = Math.round(value / range.resolution);
+  if (value <= range.max && steps * range.resolution > range.max) steps = Math.floor(range.max / range.resolution);
+  if (value >= range.min && steps * range.resolution < range.min) steps = Math.ceil(range.min / range.resolution);
   // Through the decimal string so 0.001 steps give 12.345, not 12.345000000000001.
   const decimals = Math.max(0, Math.ceil(-Math.log10(range.resolution)));
   return Number((steps * range.resolution).toFixed(decimals));
@@ -100,6 +120,17 @@ export function checkTargets(limits: Limits, targets: LimitTargets, where?: stri
     const violation: LimitViolation = { device, field, value, min: range.min, max: range.max };
     if (where !== undefined) violation.where = where;
     violations.push(violation);
+  }
+  return violations;
+}
+
+/** Every cap the laser powers break (percent per line); a line without a cap is refused too. */
+export function checkLaserPowers(limits: Limits, powers_pct: Partial<Record<LaserLine, number>>): LimitViolation[] {
+  const violations: LimitViolation[] = [];
+  for (const [line, value] of Object.entries(powers_pct) as [LaserLine, number][]) {
+    const cap = limits.laser_power_pct[line] ?? { min: 0, max: 0 };
+    if (Number.isFinite(value) && value >= cap.min && value <= cap.max) continue;
+    violations.push({ device: `laser ${line} nm`, field: "power_pct", value, min: cap.min, max: cap.max });
   }
   return violations;
 }

@@ -20,6 +20,8 @@ export const subjects = {
     stopSequence: "gently.hw.sequence.stop",
     /** the acquisition's owner proves it is alive; silence trips the lasers-off watchdog */
     keepalive: "gently.hw.keepalive",
+    /** set laser line powers (percent, capped by limits) and read them back */
+    laserPower: "gently.hw.laser.power",
     /** live view: previews only, no file; stopped with sequence.stop */
     startLive: "gently.hw.live.start",
   },
@@ -65,6 +67,7 @@ export const subjects = {
     queueRemove: "gently.plan.queue.remove",
     history: "gently.plan.history",
     status: "gently.plan.status",
+    documents: "gently.plan.documents",
   },
   /** Bluesky event-model documents of a run (JetStream stream RUNS) */
   run: {

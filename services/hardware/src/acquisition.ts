@@ -82,8 +82,24 @@ function descriptor(
   };
 }
 
+/** How a request's sweep is run on this core; a request without a sweep has nothing to step. */
+function sweepModeOf(req: SequenceRequest, microscope: Microscope): "hardware" | "stepped" {
+  return req.sweep ? microscope.coreInfo.sweep_mode : "hardware";
+}
+
+/** The core's labels of the request's cameras, in the request's order. */
+function cameraLabels(microscope: Microscope, req: SequenceRequest): string[] {
+  return req.cameras.map((c) => microscope.camera(c).label);
+}
+
+/** The laser line powers, for the file's metadata (none on a microscope without power control). */
+function laserPowerOf(microscope: Microscope): { laser_power_pct?: AcquisitionBegin["laser_power_pct"] } {
+  const powers = microscope.laserPowers();
+  return Object.keys(powers).length > 0 ? { laser_power_pct: powers } : {};
+}
+
 /** Lasers off and sequence stopped, whatever happened; a failure here is logged loudly, never thrown over the first error. */
-function makeSafe(deps: AcquisitionDeps, stopSequence: boolean): void {
+async function makeSafe(deps: AcquisitionDeps, stopSequence: boolean): Promise<void> {
   if (stopSequence) {
     try {
       deps.microscope.core.stopSequence();
@@ -92,7 +108,7 @@ function makeSafe(deps: AcquisitionDeps, stopSequence: boolean): void {
     }
   }
   try {
-    deps.microscope.lasersOff();
+    await deps.microscope.lasersOff();
   } catch (err) {
     deps.logger.fatal({ err: messageOf(err) }, "could not switch the lasers off");
   }
@@ -109,6 +125,8 @@ export class Acquisition {
   readonly framesTotal: number;
   /** resolves with the AcquisitionEnd that was published */
   readonly done: Promise<AcquisitionEnd>;
+  /** "stepped": this acquisition sets piezo and galvo per slice itself (the core cannot sequence them) */
+  readonly sweepMode: "hardware" | "stepped";
   private stopping: { status: EndStatus; reason: string } | null = null;
   private safe = false;
   private readonly watchdog: Watchdog;
@@ -123,6 +141,7 @@ export class Acquisition {
     writerId: string,
   ) {
     this.owner = { acqId: req.acq_id, volumeUid: req.volume_uid, writerId };
+    this.sweepMode = sweepModeOf(req, deps.microscope);
     this.framesTotal = req.num_slices * req.cameras.length;
     this.watchdog = new Watchdog(req.keepalive_ms, (silentMs) => {
       void this.stop(`owner disappeared (no keepalive for ${silentMs} ms)`);
@@ -151,7 +170,9 @@ export class Acquisition {
   static async start(req: SequenceRequest, deps: AcquisitionDeps): Promise<Acquisition> {
     const { microscope } = deps;
     refuseViolations(checkSequence(microscope.limits, req));
+    microscope.refuseIfOutsideLimits(`sequence ${req.acq_id}`);
     const shape = acquisitionShape(deps, req.cameras);
+    const sweepMode = sweepModeOf(req, microscope);
     const begin: AcquisitionBegin = {
       acq_id: req.acq_id,
       volume_uid: req.volume_uid,
@@ -166,22 +187,27 @@ export class Acquisition {
       dtype: shape.dtype,
       pixel_size_um: shape.pixel_size_um,
       z_step_um: req.sweep?.piezo_step_um ?? 0,
+      ...(req.sweep ? { sweep: req.sweep, sweep_mode: sweepMode } : {}),
       exposure_ms: req.exposure_ms,
       laser_config: req.laser_config,
+      ...laserPowerOf(microscope),
       position: microscope.stagePosition(),
       started: new Date().toISOString(),
     };
     const { writer_id } = await deps.writer.begin(begin);
     try {
-      for (const camera of req.cameras) microscope.core.setExposure(camera, req.exposure_ms);
-      microscope.setLaser(req.laser_config);
-      microscope.core.startSequence(req.cameras, req.num_slices, req.sweep ? { num_slices: req.num_slices, ...req.sweep } : undefined);
+      for (const camera of req.cameras) await microscope.core.setExposure(microscope.camera(camera).label, req.exposure_ms);
+      await microscope.setLaser(req.laser_config);
+      // A stepped sweep starts one short sequence per slice, once the sheet is there (pumpStepped).
+      if (sweepMode === "hardware") {
+        await microscope.core.startSequence(cameraLabels(microscope, req), req.num_slices, req.sweep ? { num_slices: req.num_slices, ...req.sweep } : undefined);
+      }
     } catch (err) {
-      makeSafe(deps, false);
+      await makeSafe(deps, false);
       await deps.writer.end({ acq_id: req.acq_id, volume_uid: req.volume_uid, status: "failed", frames: 0, dropped: 0, reason: messageOf(err) });
       throw err;
     }
-    deps.logger.info({ acq_id: req.acq_id, frames: req.num_slices * req.cameras.length, cameras: req.cameras }, "sequence started");
+    deps.logger.info({ acq_id: req.acq_id, frames: req.num_slices * req.cameras.length, cameras: req.cameras, sweep_mode: req.sweep ? sweepMode : "none" }, "sequence started");
     return new Acquisition(req, deps, shape, writer_id);
   }
 
@@ -195,7 +221,8 @@ export class Acquisition {
     if (!this.stopping) {
       this.stopping = { status, reason };
       this.deps.logger.warn({ acq_id: this.acqId, reason }, "stopping the sequence");
-      makeSafe(this.deps, true);
+      // The sequence stops at once (synchronous); the lasers' preset call is on its way when this returns.
+      void makeSafe(this.deps, true);
     }
     return this.done;
   }
@@ -210,7 +237,7 @@ export class Acquisition {
       this.deps.logger.error({ acq_id: this.acqId, err: failure }, "acquisition failed");
     } finally {
       this.watchdog.stop();
-      makeSafe(this.deps, true);
+      await makeSafe(this.deps, true);
       this.safe = true;
     }
     const end = this.endMessage(failure, finishedEarly);
@@ -231,6 +258,7 @@ export class Acquisition {
 
   /** Moves frames from the core into the ring until all arrived; true if the core ended the sequence first. */
   private async pump(): Promise<boolean> {
+    if (this.sweepMode === "stepped") return this.pumpStepped();
     const { slots } = this.deps;
     const stopped = () => this.stopping !== null;
     while (this.framesDone + this.dropped < this.framesTotal) {
@@ -248,6 +276,42 @@ export class Acquisition {
         return !stopped();
       }
       this.publish(slot, meta);
+    }
+    return false;
+  }
+
+  /**
+   * A sweep on a core that cannot sequence piezo and galvo: per slice, set
+   * both, wait for them, read them back, expose every camera once (one short
+   * sequence, so two cameras expose together) and publish the frames with the
+   * positions the devices reported. True if the core ended a slice early.
+   */
+  private async pumpStepped(): Promise<boolean> {
+    const { slots, microscope } = this.deps;
+    const sweep = this.req.sweep!;
+    const stopped = () => this.stopping !== null;
+    const labels = cameraLabels(microscope, this.req);
+    for (let slice = 0; slice < this.req.num_slices; slice++) {
+      if (stopped()) return false;
+      const at = await microscope.moveSheet(sweep.piezo_start_um + slice * sweep.piezo_step_um, sweep.galvo_start_deg + slice * sweep.galvo_step_deg);
+      if (stopped()) return false;
+      await microscope.core.startSequence(labels, 1);
+      for (let c = 0; c < labels.length; c++) {
+        const slot = await slots.take(this.owner, stopped);
+        if (slot === null) return false;
+        let meta: FrameMeta | null;
+        try {
+          meta = await this.popInto(slot);
+        } catch (err) {
+          slots.keep(slot);
+          throw err;
+        }
+        if (meta === null) {
+          slots.keep(slot);
+          return !stopped();
+        }
+        this.publish(slot, { ...meta, piezo_um: at.piezo_um, galvo_deg: at.galvo_deg }, slice);
+      }
     }
     return false;
   }
@@ -270,14 +334,14 @@ export class Acquisition {
     }
   }
 
-  private publish(slot: number, meta: FrameMeta): void {
+  /** Commits the slot and announces the frame; zIndex defaults to the core's slice (hardware sweep or none). */
+  private publish(slot: number, meta: FrameMeta, zIndex = this.req.sweep ? meta.seq % this.req.num_slices : meta.seq): void {
     const { microscope, slots, writer } = this.deps;
     const seq = this.framesDone;
     const bytes = meta.width * meta.height * meta.bytes_per_pixel;
     const ringSeq = slots.commit(slot, bytes, this.owner);
     const camera = microscope.cameraByIndex(meta.camera_index).name;
     const channel = this.req.cameras.indexOf(camera as SequenceRequest["cameras"][number]);
-    const zIndex = this.req.sweep ? meta.seq % this.req.num_slices : meta.seq;
     writer.frame(descriptor(this.req.acq_id, seq, slot, ringSeq, zIndex, camera, Math.max(0, channel), meta, this.shape.dtype));
     this.framesDone = seq + 1;
   }
@@ -290,7 +354,8 @@ export class Acquisition {
 export async function snapFrame(req: SnapRequest, deps: AcquisitionDeps): Promise<{ frame: FrameDescriptor }> {
   const { microscope, slots, writer } = deps;
   const camera = req.camera;
-  if (req.exposure_ms !== undefined) microscope.setCamera(camera, req.exposure_ms, undefined);
+  microscope.refuseIfOutsideLimits(`snap ${req.acq_id}`);
+  if (req.exposure_ms !== undefined) await microscope.setCamera(camera, req.exposure_ms, undefined);
   const shape = acquisitionShape(deps, [camera]);
   const ends = { acq_id: req.acq_id, volume_uid: req.volume_uid };
   const { writer_id } = await writer.begin({
@@ -314,24 +379,24 @@ export async function snapFrame(req: SnapRequest, deps: AcquisitionDeps): Promis
   });
   let slot: number | null = null;
   try {
-    if (req.led) microscope.setLed(req.led);
-    if (req.laser_config) microscope.setLaser(req.laser_config);
+    if (req.led) await microscope.setLed(req.led);
+    if (req.laser_config) await microscope.setLaser(req.laser_config);
     const owner = { acqId: req.acq_id, volumeUid: req.volume_uid, writerId: writer_id };
     const taken = await slots.take(owner, () => false);
     if (taken === null) throw new GentlyError("internal", "no ring slot for the snap");
     slot = taken;
-    const meta = await microscope.core.snap(camera, slots.pointer(taken), slots.slotBytes);
+    const meta = await microscope.core.snap(microscope.camera(camera).label, slots.pointer(taken), slots.slotBytes);
     const frameSlot = taken;
     slot = null;
     const ringSeq = slots.commit(frameSlot, meta.width * meta.height * meta.bytes_per_pixel, owner);
     const frame = descriptor(req.acq_id, 0, frameSlot, ringSeq, 0, camera, 0, meta, shape.dtype);
     writer.frame(frame);
-    makeSafe(deps, false);
+    await makeSafe(deps, false);
     await writer.end({ ...ends, status: "complete", frames: 1, dropped: 0 });
     return { frame };
   } catch (err) {
     if (slot !== null) slots.keep(slot);
-    makeSafe(deps, false);
+    await makeSafe(deps, false);
     await writer.end({ ...ends, status: "failed", frames: 0, dropped: 0, reason: messageOf(err) });
     throw err;
   }

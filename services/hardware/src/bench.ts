@@ -6,6 +6,7 @@ import { startTestNats } from "@gently/testing";
 import { Acquisition } from "./acquisition";
 import { Core } from "./core-binding";
 import { Microscope } from "./microscope";
+import { DISPIM_ROLES } from "./roles";
 import { RingSlots } from "./ring-slots";
 import { SimTruth } from "./sim-truth";
 import { TestReader } from "./test-reader";
@@ -31,9 +32,9 @@ const HEIGHT = 2048;
 const FRAME_BYTES = WIDTH * HEIGHT * 2;
 const CAMERA = "HamCam1";
 
-function fullSensor(core: Core): void {
-  core.setRoi(CAMERA, { x: 0, y: 0, width: WIDTH, height: HEIGHT });
-  core.setExposure(CAMERA, EXPOSURE_MS);
+async function fullSensor(core: Core): Promise<void> {
+  await core.setRoi(CAMERA, { x: 0, y: 0, width: WIDTH, height: HEIGHT });
+  await core.setExposure(CAMERA, EXPOSURE_MS);
 }
 
 const EXPOSURE_MS = 10;
@@ -52,9 +53,9 @@ function cameraLimitFps(): number {
 async function rawPopFps(ring: Ring, frames: number): Promise<number> {
   const core = Core.open(nativeLibraryPath("gently_sim"));
   try {
-    fullSensor(core);
-    core.setConfig("Laser", "488 only");
-    core.startSequence([CAMERA], frames);
+    await fullSensor(core);
+    await core.setConfig("Laser", "488 only");
+    await core.startSequence([CAMERA], frames);
     const t0 = performance.now();
     for (let seq = 0; seq < frames; seq++) {
       const slot = await ring.acquire(10_000);
@@ -66,7 +67,7 @@ async function rawPopFps(ring: Ring, frames: number): Promise<number> {
     }
     return frames / ((performance.now() - t0) / 1000);
   } finally {
-    core.setConfig("Laser", "ALL OFF");
+    await core.setConfig("Laser", "ALL OFF");
     core.close();
   }
 }
@@ -78,10 +79,10 @@ async function acquisitionFps(nc: NatsConnection, ring: Ring, frames: number): P
   const reader = new TestReader(nc, { discardPixels: true });
   await reader.start();
   try {
-    fullSensor(core);
+    await fullSensor(core);
     const writer = new WriterLink(nc, 10_000);
     const deps = {
-      microscope: new Microscope(core, DEFAULT_LIMITS),
+      microscope: new Microscope(core, DEFAULT_LIMITS, DISPIM_ROLES),
       slots: new RingSlots(ring, { timeoutMs: 30_000, writerAnswers: (id) => writer.answers(id), logger }),
       writer,
       logger,

@@ -10,6 +10,10 @@ export interface HardwareConfig {
   coreConfig?: string;
   /** JSON file overriding the default limits (GENTLY_LIMITS) */
   limitsFile?: string;
+  /** JSON file mapping device roles to core labels over the diSPIM's (GENTLY_ROLES) */
+  rolesFile?: string;
+  /** deadline of one device call: a move, a wait, a preset (GENTLY_CORE_CALL_TIMEOUT_MS) */
+  callTimeoutMs: number;
   /** shared-memory ring file (GENTLY_RING_PATH) */
   ringPath: string;
   ringSlots: number;
@@ -44,6 +48,8 @@ export function loadHardwareConfig(config: GentlyConfig, env: NodeJS.ProcessEnv 
     coreLibrary: env.GENTLY_CORE_LIBRARY ? path.resolve(env.GENTLY_CORE_LIBRARY) : nativeLibraryPath("gently_sim"),
     coreConfig: config.configFile,
     limitsFile: env.GENTLY_LIMITS || undefined,
+    rolesFile: env.GENTLY_ROLES || undefined,
+    callTimeoutMs: intFromEnv(env, "GENTLY_CORE_CALL_TIMEOUT_MS", 60_000, 100, 3_600_000),
     ringPath: env.GENTLY_RING_PATH || defaultRingPath(config),
     ringSlots: intFromEnv(env, "GENTLY_RING_SLOTS", 16, 2, 4096),
     ringTimeoutMs: intFromEnv(env, "GENTLY_RING_TIMEOUT_MS", 30_000, 100, 3_600_000),

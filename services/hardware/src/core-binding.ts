@@ -1,12 +1,17 @@
 import path from "node:path";
 import koffi, { type LibraryHandle } from "koffi";
+import { FatalConfigError } from "@gently/bus";
 import { GentlyError } from "@gently/protocol";
 
 /**
  * The one binding of native/include/gently_core.h. Whichever library
  * implements the ABI (the simulator or the MMCore shim) is loaded here and
- * nowhere else; calls that wait on the camera (gc_snap, gc_pop_next) run on
- * koffi's worker threads so the event loop keeps serving requests.
+ * nowhere else. Every call that may wait on a device (moves, waits, presets,
+ * property sets, camera settings, sequence start, gc_snap, gc_pop_next) runs
+ * on koffi's worker threads with a deadline, so the event loop keeps serving
+ * requests, keepalives and lease renewals however long a stage takes. Only
+ * reads of the core's state run on the event loop (the ABI's threading
+ * contract lets them run beside a worker's call).
  */
 
 const GC_OK = 0;
@@ -73,6 +78,17 @@ export interface DeviceList {
   scanners: string[];
   config_groups: Record<string, string[]>;
   other: string[];
+  /** what the core is; absent from libraries older than this field */
+  core?: CoreInfo;
+}
+
+export interface CoreInfo {
+  /** e.g. "MMCore version 11.1.1" or "gently-sim 1.1" */
+  version: string;
+  /** Micro-Manager's Device API version; null where there is none (the sim) */
+  device_api: number | null;
+  /** the core sequences piezo and galvo itself (an ASI Tiger); else sweeps are stepped slice by slice */
+  hardware_sweep: boolean;
 }
 
 /** Where pixels go: a Buffer, or a raw address (a ring slot in shared memory). */
@@ -166,6 +182,9 @@ function callAsync(fn: Fn, ...args: unknown[]): Promise<number> {
   });
 }
 
+/** How long a device call may take before the request fails (a stage's longest move, a preset's slowest device). */
+export const DEFAULT_CALL_TIMEOUT_MS = 60_000;
+
 function textOf(buf: Buffer): string {
   const end = buf.indexOf(0);
   return buf.toString("utf8", 0, end < 0 ? buf.length : end);
@@ -188,25 +207,31 @@ export class Core {
     handle: bigint,
     /** absolute path of the library this core came from */
     readonly libraryPath: string,
+    /** deadline of one device call on a worker thread */
+    readonly callTimeoutMs: number,
   ) {
     this.handle = handle;
   }
 
-  /** Loads the library (once per path) and opens a core with its config file (sim JSON, MMCore .cfg, or none). */
-  static open(libraryPath: string, configFile?: string): Core {
+  /**
+   * Loads the library (once per path) and opens a core with its config file (sim JSON, MMCore .cfg, or none).
+   * A library that does not load or speaks another ABI, or a config the core refuses, throws a
+   * FatalConfigError: restarting cannot fix it.
+   */
+  static open(libraryPath: string, configFile?: string, callTimeoutMs = DEFAULT_CALL_TIMEOUT_MS): Core {
     const absolute = path.resolve(libraryPath);
     let b: Bindings;
     try {
       b = bind(absolute);
     } catch (err) {
-      throw new GentlyError("device_error", `cannot load core library ${absolute}: ${(err as Error).message}`);
+      throw new FatalConfigError(`cannot load core library ${absolute} (GENTLY_CORE_LIBRARY): ${(err as Error).message}`);
     }
     const abi = b.abiVersion() as number;
-    if (abi !== 1) throw new GentlyError("device_error", `core library ${absolute} has ABI version ${abi}, this service speaks 1`);
-    const err = Buffer.alloc(1024);
+    if (abi !== 1) throw new FatalConfigError(`core library ${absolute} has ABI version ${abi}, this service speaks 1`);
+    const err = Buffer.alloc(4096);
     const handle = b.open(configFile ?? null, err, err.length) as bigint | null;
-    if (!handle) throw new GentlyError("device_error", `gc_open(${configFile ?? "defaults"}) failed: ${textOf(err) || "no reason given"}`);
-    return new Core(b, handle, absolute);
+    if (!handle) throw new FatalConfigError(`gc_open(${configFile ?? "defaults"}) of ${absolute} failed: ${textOf(err) || "no reason given"}`);
+    return new Core(b, handle, absolute, callTimeoutMs);
   }
 
   /** The gc_core pointer, for sim-only entry points bound to the same library (sim-truth.ts). */
@@ -223,6 +248,23 @@ export class Core {
     if (rc >= GC_OK) return rc;
     const message = (this.handle !== null ? (this.b.lastError(this.handle) as string | null) : null) || "no message";
     throw new GentlyError("device_error", `${what}: ${message}`, undefined, { rc, code: GC_ERROR_NAMES[rc] ?? "unknown" });
+  }
+
+  /** One call on a worker thread; past the deadline the request fails with `timeout` (the worker's call may still end later). */
+  private async onWorker(what: string, fn: Fn, ...args: unknown[]): Promise<number> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new GentlyError("timeout", `${what}: the core did not answer within ${this.callTimeoutMs} ms`)),
+        this.callTimeoutMs,
+      );
+    });
+    try {
+      const rc = await Promise.race([callAsync(fn, this.core, ...args), deadline]);
+      return this.check(rc, what);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private text(what: string, call: (out: Buffer) => number): string {
@@ -249,8 +291,8 @@ export class Core {
     return this.text(`get ${device}.${prop}`, (out) => this.b.getProperty(this.core, device, prop, out, out.length));
   }
 
-  setProperty(device: string, prop: string, value: string): void {
-    this.check(this.b.setProperty(this.core, device, prop, value), `set ${device}.${prop} = ${value}`);
+  async setProperty(device: string, prop: string, value: string): Promise<void> {
+    await this.onWorker(`set ${device}.${prop} = ${value}`, this.b.setProperty, device, prop, value);
   }
 
   getXY(stage: string): { x_um: number; y_um: number } {
@@ -260,8 +302,8 @@ export class Core {
     return { x_um: x[0], y_um: y[0] };
   }
 
-  setXY(stage: string, x_um: number, y_um: number): void {
-    this.check(this.b.setXY(this.core, stage, x_um, y_um), `move ${stage} to (${x_um}, ${y_um}) µm`);
+  async setXY(stage: string, x_um: number, y_um: number): Promise<void> {
+    await this.onWorker(`move ${stage} to (${x_um}, ${y_um}) µm`, this.b.setXY, stage, x_um, y_um);
   }
 
   getPosition(stage: string): number {
@@ -270,8 +312,8 @@ export class Core {
     return pos[0];
   }
 
-  setPosition(stage: string, pos_um: number): void {
-    this.check(this.b.setPosition(this.core, stage, pos_um), `move ${stage} to ${pos_um} µm`);
+  async setPosition(stage: string, pos_um: number): Promise<void> {
+    await this.onWorker(`move ${stage} to ${pos_um} µm`, this.b.setPosition, stage, pos_um);
   }
 
   getScanner(scanner: string): { a_deg: number; b_deg: number } {
@@ -281,24 +323,24 @@ export class Core {
     return { a_deg: a[0], b_deg: b[0] };
   }
 
-  setScanner(scanner: string, a_deg: number, b_deg: number): void {
-    this.check(this.b.setScanner(this.core, scanner, a_deg, b_deg), `set ${scanner} to (${a_deg}, ${b_deg})°`);
+  async setScanner(scanner: string, a_deg: number, b_deg: number): Promise<void> {
+    await this.onWorker(`set ${scanner} to (${a_deg}, ${b_deg})°`, this.b.setScanner, scanner, a_deg, b_deg);
   }
 
-  waitForDevice(device: string): void {
-    this.check(this.b.waitForDevice(this.core, device), `wait for ${device}`);
+  async waitForDevice(device: string): Promise<void> {
+    await this.onWorker(`wait for ${device}`, this.b.waitForDevice, device);
   }
 
-  setConfig(group: string, preset: string): void {
-    this.check(this.b.setConfig(this.core, group, preset), `set ${group} preset "${preset}"`);
+  async setConfig(group: string, preset: string): Promise<void> {
+    await this.onWorker(`set ${group} preset "${preset}"`, this.b.setConfig, group, preset);
   }
 
   getConfig(group: string): string {
     return this.text(`get ${group} preset`, (out) => this.b.getConfig(this.core, group, out, out.length));
   }
 
-  setExposure(camera: string, exposure_ms: number): void {
-    this.check(this.b.setExposure(this.core, camera, exposure_ms), `set ${camera} exposure ${exposure_ms} ms`);
+  async setExposure(camera: string, exposure_ms: number): Promise<void> {
+    await this.onWorker(`set ${camera} exposure ${exposure_ms} ms`, this.b.setExposure, camera, exposure_ms);
   }
 
   getExposure(camera: string): number {
@@ -307,8 +349,8 @@ export class Core {
     return ms[0];
   }
 
-  setRoi(camera: string, roi: { x: number; y: number; width: number; height: number }): void {
-    this.check(this.b.setRoi(this.core, camera, roi.x, roi.y, roi.width, roi.height), `set ${camera} ROI`);
+  async setRoi(camera: string, roi: { x: number; y: number; width: number; height: number }): Promise<void> {
+    await this.onWorker(`set ${camera} ROI`, this.b.setRoi, camera, roi.x, roi.y, roi.width, roi.height);
   }
 
   getRoi(camera: string): { x: number; y: number; width: number; height: number } {
@@ -334,10 +376,13 @@ export class Core {
     return normaliseMeta(meta);
   }
 
-  startSequence(cameras: readonly string[], countPerCamera: number, sweep?: CoreSweep): void {
-    this.check(
-      this.b.startSequence(this.core, cameras.join(","), countPerCamera, sweep ?? null),
+  async startSequence(cameras: readonly string[], countPerCamera: number, sweep?: CoreSweep): Promise<void> {
+    await this.onWorker(
       `start sequence of ${countPerCamera} frames on ${cameras.join(", ")}`,
+      this.b.startSequence,
+      cameras.join(","),
+      countPerCamera,
+      sweep ?? null,
     );
   }
 

@@ -3,6 +3,7 @@ import { z } from "zod";
 import {
   checkTargets,
   DEFAULT_LIMITS,
+  LaserLine,
   limitViolationError,
   Limits,
   Range,
@@ -13,8 +14,13 @@ import {
   type SequenceRequest,
 } from "@gently/protocol";
 
-/** A limits file names only the axes it changes; the rest keep their defaults. */
-const LimitsFile = z.object(Object.fromEntries(Object.keys(DEFAULT_LIMITS).map((k) => [k, Range.optional()]))).strict();
+/** A limits file names only the axes (and laser lines) it changes; the rest keep their defaults. */
+const LimitsFile = z
+  .object({
+    ...Object.fromEntries(Object.keys(DEFAULT_LIMITS).map((k) => [k, Range.optional()])),
+    laser_power_pct: z.partialRecord(LaserLine, Range).optional(),
+  })
+  .strict();
 
 /**
  * Limits from the JSON file named by GENTLY_LIMITS (e.g.
@@ -35,7 +41,8 @@ export function loadLimits(file: string | undefined): Limits {
     const issue = parsed.error.issues[0];
     throw new Error(`GENTLY_LIMITS ${file}: ${issue?.path.join(".") || "(top level)"}: ${issue?.message}`);
   }
-  return Limits.parse({ ...DEFAULT_LIMITS, ...parsed.data });
+  const laser_power_pct = { ...DEFAULT_LIMITS.laser_power_pct, ...parsed.data.laser_power_pct };
+  return Limits.parse({ ...DEFAULT_LIMITS, ...parsed.data, laser_power_pct });
 }
 
 /** The targets a move request sets, rounded the way the devices round them. */

@@ -4,6 +4,7 @@ import { loadHardwareConfig } from "./config";
 import { Core } from "./core-binding";
 import { HardwareLease } from "./lease";
 import { loadLimits } from "./limits";
+import { loadRoles } from "./roles";
 import { Microscope } from "./microscope";
 import { RingSlots } from "./ring-slots";
 import { HardwareService } from "./service";
@@ -13,6 +14,7 @@ import pkg from "../package.json" with { type: "json" };
 runProcess("hardware", async ({ config, logger, nc }) => {
   const hwConfig = loadHardwareConfig(config);
   const limits = loadLimits(hwConfig.limitsFile);
+  const roles = loadRoles(hwConfig.rolesFile);
   let service: HardwareService | null = null;
   let ring: Ring | null = null;
   // The lease comes first: a second instance must not touch the core or the ring.
@@ -25,11 +27,14 @@ runProcess("hardware", async ({ config, logger, nc }) => {
   });
   let core: Core | null = null;
   try {
-    core = Core.open(hwConfig.coreLibrary, hwConfig.coreConfig);
-    const microscope = new Microscope(core, limits);
-    microscope.lasersOff();
+    core = Core.open(hwConfig.coreLibrary, hwConfig.coreConfig, hwConfig.callTimeoutMs);
+    const microscope = new Microscope(core, limits, roles, { coreConfig: hwConfig.coreConfig, rolesFile: hwConfig.rolesFile });
+    await microscope.lasersOff();
     ring = createRing(hwConfig.ringPath, { slotBytes: microscope.maxFrameBytes(), numSlots: hwConfig.ringSlots });
-    logger.info({ core: core.libraryPath, config: hwConfig.coreConfig, ring: ring.path, slots: ring.numSlots, slotBytes: ring.slotBytes }, "microscope ready");
+    logger.info(
+      { core: core.libraryPath, config: hwConfig.coreConfig, ...microscope.coreInfo, roles: hwConfig.rolesFile ?? "diSPIM defaults", ring: ring.path, slots: ring.numSlots, slotBytes: ring.slotBytes },
+      "microscope ready",
+    );
     const writer = new WriterLink(nc, hwConfig.writerTimeoutMs);
     const slots = new RingSlots(ring, { timeoutMs: hwConfig.ringTimeoutMs, writerAnswers: (id) => writer.answers(id), logger });
     writer.watchOutcomes((uid) => slots.volumeSettled(uid), logger);

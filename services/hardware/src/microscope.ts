@@ -1,23 +1,32 @@
 import {
+  CameraName,
+  checkLaserPowers,
   checkTargets,
-  DEVICES,
   GentlyError,
   LaserPreset,
   LedPreset,
   roundToResolution,
+  type CoreInfo,
   type Dtype,
   type HwState,
+  type LaserLine,
   type Limits,
   type MoveRequest,
   type Roi,
   type StagePosition,
 } from "@gently/protocol";
+import { FatalConfigError } from "@gently/bus";
 import type { Core } from "./core-binding";
 import { checkMove, refuseViolations } from "./limits";
+import { cameraLabel, checkRoles, type DeviceRoles, type RoleSources } from "./roles";
 
 /** What a camera is, read once from the core: what frames it can give and how big they can get. */
 export interface CameraInfo {
-  name: string;
+  /** the protocol's name (its role) */
+  name: CameraName;
+  /** the core's label */
+  label: string;
+  /** index in the core's camera list (gc_frame_meta.camera_index) */
   index: number;
   sensor: { width: number; height: number };
   bytesPerPixel: number;
@@ -39,21 +48,46 @@ export interface FrameShape {
 type Position = HwState["position"];
 
 /**
- * The diSPIM as devices: positions, presets and cameras on top of the core,
- * with the configured limits checked before anything moves. Knows nothing
- * of NATS or acquisitions.
+ * The microscope as roles: positions, presets and cameras on top of the
+ * core, with the configured limits checked before anything moves. Every
+ * call that waits on a device is awaited on the core's worker threads; the
+ * reads stay synchronous. Knows nothing of NATS or acquisitions.
  */
 export class Microscope {
-  readonly cameras: ReadonlyMap<string, CameraInfo>;
+  readonly cameras: ReadonlyMap<CameraName, CameraInfo>;
+  readonly coreInfo: CoreInfo;
 
+  /**
+   * Checks every role against the core first: a missing device, a device of
+   * the wrong kind or a missing preset throws FatalConfigError naming the
+   * role, the label and the config files.
+   */
   constructor(
     readonly core: Core,
     readonly limits: Limits,
+    readonly roles: DeviceRoles,
+    sources: RoleSources = {},
   ) {
     const devices = core.listDevices();
-    const cameras = new Map<string, CameraInfo>();
-    devices.cameras.forEach((name, index) => cameras.set(name, describeCamera(core, name, index)));
+    checkRoles(roles, devices, sources);
+    const cameras = new Map<CameraName, CameraInfo>();
+    for (const name of CameraName.options) {
+      const label = cameraLabel(roles, name);
+      cameras.set(name, describeCamera(core, name, label, devices.cameras.indexOf(label)));
+    }
     this.cameras = cameras;
+    if (roles.laser_power) {
+      const { device, lines } = roles.laser_power;
+      const props = new Set(core.listProperties(device));
+      for (const [line, prop] of Object.entries(lines)) {
+        if (!props.has(prop)) throw new FatalConfigError(`role laser_power: device "${device}" has no property "${prop}" (line ${line} nm)`);
+      }
+    }
+    this.coreInfo = {
+      version: devices.core?.version ?? "unknown",
+      device_api: devices.core?.device_api ?? null,
+      sweep_mode: devices.core?.hardware_sweep === false ? "stepped" : "hardware",
+    };
   }
 
   /** Bytes of the largest frame any camera can produce: the ring's slot size. */
@@ -64,7 +98,7 @@ export class Microscope {
   }
 
   camera(name: string): CameraInfo {
-    const info = this.cameras.get(name);
+    const info = this.cameras.get(name as CameraName);
     if (!info) throw new GentlyError("invalid_request", `no camera '${name}' on this microscope (have ${[...this.cameras.keys()].join(", ")})`, "camera");
     return info;
   }
@@ -75,16 +109,17 @@ export class Microscope {
   }
 
   binning(camera: string): number {
-    return this.camera(camera).hasBinning ? Number(this.core.getProperty(camera, "Binning")) : 1;
+    const info = this.camera(camera);
+    return info.hasBinning ? Number(this.core.getProperty(info.label, "Binning")) : 1;
   }
 
   frameShape(camera: string): FrameShape {
     const info = this.camera(camera);
-    const roi = this.core.getRoi(camera);
+    const roi = this.core.getRoi(info.label);
     const binning = this.binning(camera);
     const width = Math.floor(roi.width / binning);
     const height = Math.floor(roi.height / binning);
-    const bytes = this.core.frameBytes(camera);
+    const bytes = this.core.frameBytes(info.label);
     const bytesPerPixel = bytes / (width * height);
     if (bytesPerPixel !== 1 && bytesPerPixel !== 2) {
       throw new GentlyError("device_error", `camera ${camera}: ${bytes} bytes for ${width}x${height} pixels is neither 8- nor 16-bit`);
@@ -95,19 +130,20 @@ export class Microscope {
       dtype: bytesPerPixel === 1 ? "uint8" : "uint16",
       bytes,
       pixel_size_um: info.pixelSizeUm * binning,
-      exposure_ms: this.core.getExposure(camera),
+      exposure_ms: this.core.getExposure(info.label),
     };
   }
 
   position(): Position {
-    const xy = this.core.getXY(DEVICES.xyStage);
-    const scanner = this.core.getScanner(DEVICES.scanner);
+    const { roles } = this;
+    const xy = this.core.getXY(roles.xy_stage);
+    const scanner = this.core.getScanner(roles.scanner);
     return {
       x_um: xy.x_um,
       y_um: xy.y_um,
-      z_um: this.core.getPosition(DEVICES.zStage),
-      f_um: this.core.getPosition(DEVICES.fDrive),
-      piezo_um: this.core.getPosition(DEVICES.piezo),
+      z_um: this.core.getPosition(roles.z_stage),
+      f_um: this.core.getPosition(roles.f_drive),
+      piezo_um: this.core.getPosition(roles.piezo),
       galvo_a_deg: scanner.a_deg,
       galvo_b_deg: scanner.b_deg,
     };
@@ -119,20 +155,28 @@ export class Microscope {
     return { x_um: p.x_um, y_um: p.y_um, z_um: p.z_um, piezo_um: p.piezo_um, galvo_deg: p.galvo_b_deg };
   }
 
+  /** Refuses with limit_violation when the stage already stands outside its limits (an acquisition there would image where nobody allowed). */
+  refuseIfOutsideLimits(what: string): void {
+    const p = this.position();
+    const violations = checkTargets(this.limits, { x_um: p.x_um, y_um: p.y_um, z_um: p.z_um, f_um: p.f_um }, `current position, before ${what}`);
+    refuseViolations(violations);
+  }
+
   laser(): LaserPreset {
-    return LaserPreset.parse(this.core.getConfig("Laser"));
+    const preset = this.core.getConfig(this.roles.laser_group);
+    return preset === this.roles.laser_off_preset ? "ALL OFF" : LaserPreset.parse(preset);
   }
 
   led(): LedPreset {
-    return LedPreset.parse(this.core.getConfig("LED"));
+    return LedPreset.parse(this.core.getConfig(this.roles.led_group));
   }
 
   cameraStates(): HwState["cameras"] {
     const out: HwState["cameras"] = {};
     for (const c of this.cameras.values()) {
       out[c.name] = {
-        exposure_ms: this.core.getExposure(c.name),
-        roi: this.core.getRoi(c.name),
+        exposure_ms: this.core.getExposure(c.label),
+        roi: this.core.getRoi(c.label),
         pixel_size_um: c.pixelSizeUm * this.binning(c.name),
         sensor: c.sensor,
       };
@@ -140,49 +184,89 @@ export class Microscope {
     return out;
   }
 
-  /** Checks every target first: with any violation, nothing moves. */
-  move(move: MoveRequest): void {
+  /** Checks every target first: with any violation, nothing moves. Resolves once the device has arrived. */
+  async move(move: MoveRequest): Promise<void> {
     refuseViolations(checkMove(this.limits, move));
+    const { core, roles, limits } = this;
     switch (move.axis) {
       case "xy":
-        this.core.setXY(DEVICES.xyStage, move.x_um, move.y_um);
-        this.core.waitForDevice(DEVICES.xyStage);
+        await core.setXY(roles.xy_stage, roundToResolution(limits.x_um, move.x_um), roundToResolution(limits.y_um, move.y_um));
+        await core.waitForDevice(roles.xy_stage);
         return;
       case "z":
-        this.core.setPosition(DEVICES.zStage, move.z_um);
-        this.core.waitForDevice(DEVICES.zStage);
+        await core.setPosition(roles.z_stage, roundToResolution(limits.z_um, move.z_um));
+        await core.waitForDevice(roles.z_stage);
         return;
       case "fdrive":
-        this.core.setPosition(DEVICES.fDrive, move.f_um);
-        this.core.waitForDevice(DEVICES.fDrive);
+        await core.setPosition(roles.f_drive, roundToResolution(limits.f_um, move.f_um));
+        await core.waitForDevice(roles.f_drive);
         return;
       case "piezo":
-        this.core.setPosition(DEVICES.piezo, roundToResolution(this.limits.piezo_um, move.piezo_um));
-        this.core.waitForDevice(DEVICES.piezo);
+        await core.setPosition(roles.piezo, roundToResolution(limits.piezo_um, move.piezo_um));
+        await core.waitForDevice(roles.piezo);
         return;
       case "galvo": {
-        const { a_deg } = this.core.getScanner(DEVICES.scanner);
-        this.core.setScanner(DEVICES.scanner, a_deg, move.galvo_deg);
-        this.core.waitForDevice(DEVICES.scanner);
+        const { a_deg } = core.getScanner(roles.scanner);
+        await core.setScanner(roles.scanner, a_deg, roundToResolution(limits.galvo_deg, move.galvo_deg));
+        await core.waitForDevice(roles.scanner);
         return;
       }
     }
   }
 
-  setLaser(preset: LaserPreset): void {
-    this.core.setConfig("Laser", preset);
+  /**
+   * Puts the sheet at one slice of a stepped sweep: piezo and galvo set
+   * together, both waited for, then read back from the devices (what the
+   * slice was really exposed at). The caller checked the sweep's limits.
+   */
+  async moveSheet(piezo_um: number, galvo_deg: number): Promise<{ piezo_um: number; galvo_deg: number }> {
+    const { core, roles, limits } = this;
+    const { a_deg } = core.getScanner(roles.scanner);
+    await Promise.all([
+      core.setPosition(roles.piezo, roundToResolution(limits.piezo_um, piezo_um)),
+      core.setScanner(roles.scanner, a_deg, roundToResolution(limits.galvo_deg, galvo_deg)),
+    ]);
+    await Promise.all([core.waitForDevice(roles.piezo), core.waitForDevice(roles.scanner)]);
+    return { piezo_um: core.getPosition(roles.piezo), galvo_deg: core.getScanner(roles.scanner).b_deg };
   }
 
-  setLed(preset: LedPreset): void {
-    this.core.setConfig("LED", preset);
+  async setLaser(preset: LaserPreset): Promise<void> {
+    await this.core.setConfig(this.roles.laser_group, preset === "ALL OFF" ? this.roles.laser_off_preset : preset);
+  }
+
+  async setLed(preset: LedPreset): Promise<void> {
+    await this.core.setConfig(this.roles.led_group, preset);
   }
 
   /** Lasers "ALL OFF": the one call that must succeed on every path out of an acquisition. */
-  lasersOff(): void {
-    this.core.setConfig("Laser", "ALL OFF");
+  async lasersOff(): Promise<void> {
+    await this.core.setConfig(this.roles.laser_group, this.roles.laser_off_preset);
   }
 
-  setCamera(camera: string, exposure_ms: number | undefined, roi: Roi | undefined): void {
+  /** Power of every line with power control, percent, as the device reports it. */
+  laserPowers(): Partial<Record<LaserLine, number>> {
+    const out: Partial<Record<LaserLine, number>> = {};
+    const control = this.roles.laser_power;
+    if (!control) return out;
+    for (const [line, prop] of Object.entries(control.lines)) out[line as LaserLine] = Number(this.core.getProperty(control.device, prop));
+    return out;
+  }
+
+  /** Checks every power against its line's cap first (any violation: nothing changes), then sets them and reads all back. */
+  async setLaserPowers(powers_pct: Partial<Record<LaserLine, number>>): Promise<Partial<Record<LaserLine, number>>> {
+    refuseViolations(checkLaserPowers(this.limits, powers_pct));
+    const control = this.roles.laser_power;
+    if (!control) throw new GentlyError("invalid_request", "this microscope has no laser power control (no laser_power role)", "powers_pct");
+    for (const line of Object.keys(powers_pct)) {
+      if (!control.lines[line]) {
+        throw new GentlyError("invalid_request", `laser line ${line} nm has no power control (have ${Object.keys(control.lines).join(", ")} nm)`, "powers_pct");
+      }
+    }
+    for (const [line, pct] of Object.entries(powers_pct)) await this.core.setProperty(control.device, control.lines[line]!, String(pct));
+    return this.laserPowers();
+  }
+
+  async setCamera(camera: string, exposure_ms: number | undefined, roi: Roi | undefined): Promise<void> {
     const info = this.camera(camera);
     if (exposure_ms !== undefined) {
       refuseViolations(checkTargets(this.limits, { exposure_ms, camera }));
@@ -194,22 +278,31 @@ export class Microscope {
         "roi",
       );
     }
-    if (exposure_ms !== undefined) this.core.setExposure(camera, exposure_ms);
-    if (roi) this.core.setRoi(camera, roi);
+    const binning = this.binning(camera);
+    if (roi && [roi.x, roi.y, roi.width, roi.height].some((v) => v % binning !== 0)) {
+      throw new GentlyError(
+        "invalid_request",
+        `ROI x=${roi.x} y=${roi.y} ${roi.width}x${roi.height} of ${camera} is not a whole number of ${binning}x${binning} binned pixels: every value must be a multiple of ${binning}`,
+        "roi",
+      );
+    }
+    if (exposure_ms !== undefined) await this.core.setExposure(info.label, exposure_ms);
+    if (roi) await this.core.setRoi(info.label, roi);
   }
 }
 
-function describeCamera(core: Core, name: string, index: number): CameraInfo {
-  const props = new Set(core.listProperties(name));
-  const numberProp = (prop: string): number | undefined => (props.has(prop) ? Number(core.getProperty(name, prop)) : undefined);
-  const roi = core.getRoi(name);
+function describeCamera(core: Core, name: CameraName, label: string, index: number): CameraInfo {
+  const props = new Set(core.listProperties(label));
+  const numberProp = (prop: string): number | undefined => (props.has(prop) ? Number(core.getProperty(label, prop)) : undefined);
+  const roi = core.getRoi(label);
   const pixelSizeUm = numberProp("PixelSize_um");
   if (!(pixelSizeUm !== undefined && pixelSizeUm > 0)) {
-    throw new GentlyError("device_error", `camera ${name} has no PixelSize_um property: its frames could not be scaled to micrometres`);
+    throw new FatalConfigError(`camera ${name} ("${label}") has no PixelSize_um property: its frames could not be scaled to micrometres`);
   }
-  const pixelType = props.has("PixelType") ? core.getProperty(name, "PixelType") : "16bit";
+  const pixelType = props.has("PixelType") ? core.getProperty(label, "PixelType") : "16bit";
   return {
     name,
+    label,
     index,
     // Without sensor properties the current ROI is the largest frame we know of.
     sensor: { width: numberProp("SensorWidth") ?? roi.x + roi.width, height: numberProp("SensorHeight") ?? roi.y + roi.height },

@@ -60,6 +60,13 @@ export class HardwareService {
           this.exclusive("preset", () => (req.group === "Laser" ? this.opts.microscope.setLaser(req.preset) : this.opts.microscope.setLed(req.preset))),
         ),
         handle(hw.setCamera, (req) => this.exclusive("camera", () => this.opts.microscope.setCamera(req.camera, req.exposure_ms, req.roi))),
+        handle(hw.laserPower, async (req) => {
+          let powers_pct: HwState["laser_power_pct"] = {};
+          await this.exclusive("laser power", async () => {
+            powers_pct = await this.opts.microscope.setLaserPowers(req.powers_pct);
+          });
+          return { powers_pct };
+        }),
         handle(hw.snap, (req) => this.snap(req)),
         handle(hw.startSequence, async (req) => {
           this.refuseIfBusy("sequence start");
@@ -101,13 +108,15 @@ export class HardwareService {
     const a = this.running;
     return {
       core: microscope.core.libraryPath,
+      core_info: microscope.coreInfo,
+      laser_power_pct: microscope.laserPowers(),
       position: microscope.position(),
       laser: microscope.laser(),
       led: microscope.led(),
       cameras: microscope.cameraStates(),
       limits: microscope.limits,
       acquisition: a
-        ? { acq_id: a.req.acq_id, volume_uid: a.req.volume_uid, frames_done: a.framesDone, frames_total: a.framesTotal }
+        ? { acq_id: a.req.acq_id, volume_uid: a.req.volume_uid, frames_done: a.framesDone, frames_total: a.framesTotal, sweep_mode: a.sweepMode }
         : null,
       ring: { path: slots.ring.path, slots: slots.ring.numSlots, slot_bytes: slots.slotBytes, free: slots.free() },
       owner,
@@ -129,9 +138,15 @@ export class HardwareService {
   }
 
   /** Runs a hardware-changing request when nothing else is, and answers with the state after it. */
-  private exclusive(what: string, change: () => void): HwState {
+  private async exclusive(what: string, change: () => Promise<void>): Promise<HwState> {
     this.refuseIfBusy(what);
-    change();
+    // Busy while the device works (a stage move can take seconds): a second request is refused, not queued.
+    this.busyWith = what;
+    try {
+      await change();
+    } finally {
+      this.busyWith = null;
+    }
     return this.state();
   }
 
@@ -168,7 +183,7 @@ export class HardwareService {
     if (current) await current.stop(reason);
     await this.snapping?.catch(() => undefined);
     try {
-      this.opts.microscope.lasersOff();
+      await this.opts.microscope.lasersOff();
     } catch (err) {
       this.opts.logger.fatal({ err: String(err) }, "could not switch the lasers off while halting");
     }

@@ -4,6 +4,8 @@ import { DEFAULT_LIMITS, type HwState } from "@gently/protocol";
 export function testState(overrides: Partial<HwState["position"]> = {}): HwState {
   return {
     core: "libgently_sim.so",
+    core_info: { version: "gently-sim 1.1", device_api: null, sweep_mode: "hardware" },
+    laser_power_pct: {},
     position: { x_um: 1500, y_um: 0, z_um: 150, f_um: 1000, piezo_um: 0, galvo_a_deg: 0, galvo_b_deg: 0, ...overrides },
     laser: "ALL OFF",
     led: "Closed",
