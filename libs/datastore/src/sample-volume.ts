@@ -22,6 +22,8 @@ export interface SampleVolumeOptions {
   /** the event's `created`; default: now, after the file is in place */
   created?: string;
   dropped_frames?: number;
+  /** the plan that "took" it; default "z_stack" */
+  plan_name?: string;
 }
 
 /**
@@ -49,7 +51,7 @@ export async function writeSampleVolume(storage: string, opts: SampleVolumeOptio
     exposure_ms: 10,
     laser_config: "488 only" as const,
     position: { x_um: 1200.5, y_um: -340.25, z_um: 50, piezo_um: 0 },
-    plan_name: "z_stack",
+    plan_name: opts.plan_name ?? "z_stack",
     acq_id,
   };
   await mkdir(path.join(storage, LAYOUT.volumes), { recursive: true });
