@@ -21,6 +21,7 @@ const SAMPLES: Record<PlanName, unknown[]> = {
   ],
   snap_bottom: [{}, { exposure_ms: 20, led: "Closed" }, { led: "Half" }, { exposure_ms: -1 }],
   snap_lightsheet: [{ piezo_um: 50, galvo_deg: 0.5 }, { piezo_um: 50 }, { piezo_um: 50, galvo_deg: 0.5, camera: "Bottom PCO" }],
+  live_view: [{}, { camera: "Bottom PCO", led: "Open", laser_config: "ALL OFF", exposure_ms: 5 }, { duration_s: 0 }, { duration_s: 4000 }, { camera: "HamCam3" }],
   timelapse_volume: [
     { num_timepoints: 3, interval_s: 60 },
     { num_timepoints: 3, interval_s: 60, num_slices: 20, piezo_center_um: 228 },

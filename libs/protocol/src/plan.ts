@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { finite, LaserPreset, LedPreset, LightSheetCamera, SessionId } from "./common";
+import { CameraName, finite, LaserPreset, LedPreset, LightSheetCamera, SessionId } from "./common";
 import { endpoint } from "./endpoint";
 import { LimitViolation } from "./limits";
 import { subjects } from "./subjects";
@@ -93,6 +93,19 @@ export const SnapLightsheetParams = z
     laser_config: LaserPreset.default("488 only").describe("laser preset during the snap; lasers are switched off after"),
     exposure_ms: z.number().positive().max(10_000).default(5).describe(`exposure in milliseconds, >0-10000 (${LIMITS_NOTE})`),
     camera: LightSheetCamera.default("HamCam1").describe("light-sheet camera"),
+  })
+  .strict();
+
+/** Stream one camera to the viewer (previews only, no file) until stopped or for at most duration_s. */
+export const LiveViewParams = z
+  .object({
+    camera: CameraName.default("HamCam1").describe("camera to stream: HamCam1, HamCam2 (light sheet) or Bottom PCO (brightfield)"),
+    exposure_ms: z.number().positive().max(10_000).default(20).describe(`exposure per frame in milliseconds, >0-10000 (${LIMITS_NOTE})`),
+    piezo_um: finite().optional().describe(`piezo (detection focus) position in micrometres; default: where it is now (${LIMITS_NOTE})`),
+    galvo_deg: finite().optional().describe(`galvo (light-sheet) angle in degrees; default: where it is now (${LIMITS_NOTE})`),
+    laser_config: LaserPreset.default("488 only").describe("laser preset while streaming (use \"ALL OFF\" for brightfield); lasers are switched off after"),
+    led: LedPreset.default("Closed").describe("LED while streaming (Open for the bottom camera's brightfield)"),
+    duration_s: z.number().positive().max(3_600).default(60).describe("longest the stream runs in seconds, >0-3600; stop or abort the run to end it sooner"),
   })
   .strict();
 
@@ -193,6 +206,11 @@ export const PLANS = {
   snap_lightsheet: {
     params: SnapLightsheetParams,
     description: "Snap one light-sheet frame at a piezo position and galvo angle with a laser preset. Returns the image's uid and path.",
+  },
+  live_view: {
+    params: LiveViewParams,
+    description:
+      "Show one camera live in the viewer (reduced previews, about 10 per second; nothing is written to disk) with the given exposure, piezo, galvo, laser and LED, until the run is stopped or duration_s has passed. Lasers are switched off after.",
   },
   timelapse_volume: {
     params: TimelapseVolumeParams,

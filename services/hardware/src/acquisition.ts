@@ -4,12 +4,14 @@ import {
   type AcquisitionBegin,
   type AcquisitionEnd,
   type FrameDescriptor,
+  type PreviewFrame,
   type SequenceRequest,
   type SnapRequest,
 } from "@gently/protocol";
 import type { FrameMeta } from "./core-binding";
 import { checkSequence, refuseViolations } from "./limits";
 import type { FrameShape, Microscope } from "./microscope";
+import { pixelsOf, type PreviewPublisher } from "./preview";
 import type { RingSlots, SlotOwner } from "./ring-slots";
 import { Watchdog } from "./watchdog";
 import type { WriterLink } from "./writer-link";
@@ -24,6 +26,8 @@ export interface AcquisitionDeps {
   logger: Logger;
   /** how long a frame may be late beyond its exposure before the acquisition fails */
   frameTimeoutMs: number;
+  /** reduced frames for people watching; none in benches */
+  preview?: PreviewPublisher;
 }
 
 type EndStatus = AcquisitionEnd["status"];
@@ -342,9 +346,54 @@ export class Acquisition {
     const ringSeq = slots.commit(slot, bytes, this.owner);
     const camera = microscope.cameraByIndex(meta.camera_index).name;
     const channel = this.req.cameras.indexOf(camera as SequenceRequest["cameras"][number]);
-    writer.frame(descriptor(this.req.acq_id, seq, slot, ringSeq, zIndex, camera, Math.max(0, channel), meta, this.shape.dtype));
+    const frame = descriptor(this.req.acq_id, seq, slot, ringSeq, zIndex, camera, Math.max(0, channel), meta, this.shape.dtype);
+    writer.frame(frame);
     this.framesDone = seq + 1;
+    // Only with a quarter of the ring free: when the writer falls behind, previews go first.
+    if (slots.free() * 4 >= slots.ring.numSlots) offerPreview(this.deps, frame, slot, ringSeq, meta, "sequence", this.req.run_uid, this.req.exposure_ms, this.shape.pixel_size_um);
   }
+}
+
+/**
+ * Publishes a preview of a committed frame if one is due for its camera.
+ * Runs after the descriptor went out, on the slot as the writer sees it
+ * (the producer cannot reuse the slot before this returns); a slot already
+ * reused or released is simply not previewed.
+ */
+function offerPreview(
+  deps: AcquisitionDeps,
+  frame: FrameDescriptor,
+  slot: number,
+  ringSeq: number,
+  meta: FrameMeta,
+  source: "sequence" | "snap",
+  runUid: PreviewFrame["run_uid"],
+  exposureMs: number,
+  pixelSizeUm: number,
+): void {
+  const { preview, slots } = deps;
+  if (!preview?.wants(frame.camera)) return;
+  let view: Buffer;
+  try {
+    view = slots.ring.slotView(slot, ringSeq);
+  } catch {
+    return;
+  }
+  preview.publish(pixelsOf(view, meta.width, meta.height, meta.bytes_per_pixel), {
+    camera: frame.camera,
+    source,
+    acq_id: frame.acq_id,
+    run_uid: runUid,
+    seq: frame.seq,
+    z_index: frame.z_index,
+    frame_width: meta.width,
+    frame_height: meta.height,
+    frame_pixel_size_um: pixelSizeUm,
+    exposure_ms: exposureMs,
+    piezo_um: meta.piezo_um,
+    galvo_deg: meta.galvo_deg,
+    timestamp_us: meta.timestamp_us,
+  });
 }
 
 /**
@@ -391,6 +440,7 @@ export async function snapFrame(req: SnapRequest, deps: AcquisitionDeps): Promis
     const ringSeq = slots.commit(frameSlot, meta.width * meta.height * meta.bytes_per_pixel, owner);
     const frame = descriptor(req.acq_id, 0, frameSlot, ringSeq, 0, camera, 0, meta, shape.dtype);
     writer.frame(frame);
+    offerPreview(deps, frame, frameSlot, ringSeq, meta, "snap", req.run_uid, shape.exposure_ms, shape.pixel_size_um);
     await makeSafe(deps, false);
     await writer.end({ ...ends, status: "complete", frames: 1, dropped: 0 });
     return { frame };

@@ -1,8 +1,11 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Service } from "@nats-io/services";
 import { handle, startMicroService, type Logger } from "@gently/bus";
-import { GentlyError, hw, type HwState, type SnapRequest } from "@gently/protocol";
+import { GentlyError, hw, type DeviceActivity, type HwState, type LiveRequest, type SnapRequest } from "@gently/protocol";
 import { Acquisition, snapFrame, type AcquisitionDeps } from "./acquisition";
+import { DeviceStatePublisher } from "./device-state";
+import { LiveView } from "./live-view";
+import { PreviewPublisher } from "./preview";
 import type { LeaseHolder } from "./lease";
 import type { Microscope } from "./microscope";
 import type { RingSlots } from "./ring-slots";
@@ -33,17 +36,24 @@ export class HardwareService {
   private stopping = false;
   /** a snap whose frame is still being exposed: the core must outlive it */
   private snapping: Promise<unknown> | null = null;
+  private snapRequest: SnapRequest | null = null;
+  private live: LiveView | null = null;
   private service: Service | null = null;
   private readonly deps: AcquisitionDeps;
+  private readonly preview: PreviewPublisher;
+  private readonly deviceState: DeviceStatePublisher;
 
   constructor(private readonly opts: HardwareServiceOptions) {
+    this.preview = new PreviewPublisher(opts.nc, opts.logger);
     this.deps = {
       microscope: opts.microscope,
       slots: opts.slots,
       writer: opts.writer,
       logger: opts.logger,
       frameTimeoutMs: opts.frameTimeoutMs,
+      preview: this.preview,
     };
+    this.deviceState = new DeviceStatePublisher(opts.nc, opts.microscope, () => this.activity(), opts.logger);
   }
 
   async start(): Promise<void> {
@@ -68,18 +78,25 @@ export class HardwareService {
           return { powers_pct };
         }),
         handle(hw.snap, (req) => this.snap(req)),
+        handle(hw.startLive, (req) => this.startLive(req)),
         handle(hw.startSequence, async (req) => {
           this.refuseIfBusy("sequence start");
           this.busyWith = `starting sequence ${req.acq_id}`;
           try {
             const acquisition = await Acquisition.start(req, this.deps);
             this.track(acquisition);
+            this.deviceState.publishNow();
             return { acq_id: req.acq_id, volume_uid: req.volume_uid, frames_total: acquisition.framesTotal };
           } finally {
             this.busyWith = null;
           }
         }),
         handle(hw.stopSequence, async (req) => {
+          const live = this.live;
+          if (live?.active && (req.acq_id === undefined || req.acq_id === live.acqId)) {
+            await live.stop(req.reason);
+            return { stopped: true, acq_id: live.req.acq_id };
+          }
           const current = this.acquisition;
           if (!current || (req.acq_id !== undefined && req.acq_id !== current.acqId)) return { stopped: false };
           await current.stop(req.reason);
@@ -91,11 +108,45 @@ export class HardwareService {
             current.touch();
             return { ok: true as const, frames_done: current.framesDone };
           }
+          if (this.live?.active && this.live.acqId === req.acq_id) {
+            this.live.touch();
+            return { ok: true as const, frames_done: this.live.framesDone };
+          }
           if (this.finished?.acqId === req.acq_id) return { ok: true as const, frames_done: this.finished.framesDone };
           throw new GentlyError("not_found", `no acquisition ${req.acq_id} is running`, "acq_id");
         }),
       ],
     });
+    this.deviceState.start();
+  }
+
+  /** What the cameras are doing, for gently.device.state. */
+  private activity(): DeviceActivity | null {
+    const a = this.running;
+    if (a) {
+      const { req } = a;
+      return { kind: "sequence", acq_id: req.acq_id, run_uid: req.run_uid, plan_name: req.plan_name, cameras: req.cameras, frames_done: a.framesDone, frames_total: a.framesTotal };
+    }
+    const live = this.live?.active ? this.live : null;
+    if (live) {
+      const { req } = live;
+      return { kind: "live", acq_id: req.acq_id, run_uid: req.run_uid, plan_name: req.plan_name, cameras: [req.camera], frames_done: live.framesDone, frames_total: 0 };
+    }
+    const snap = this.snapRequest;
+    if (snap) return { kind: "snap", acq_id: snap.acq_id, run_uid: snap.run_uid, plan_name: snap.plan_name, cameras: [snap.camera], frames_done: 0, frames_total: 1 };
+    return null;
+  }
+
+  private startLive(req: LiveRequest) {
+    this.refuseIfBusy("live view");
+    const live = LiveView.start(req, { microscope: this.opts.microscope, preview: this.preview, logger: this.opts.logger });
+    this.live = live;
+    this.deviceState.publishNow();
+    void live.done.then(() => {
+      this.finished = { acqId: live.acqId, framesDone: live.framesDone };
+      this.deviceState.publishNow();
+    });
+    return { acq_id: req.acq_id };
   }
 
   /** The acquisition still driving the hardware, if any. */
@@ -135,6 +186,9 @@ export class HardwareService {
       );
     }
     if (this.busyWith) throw new GentlyError("conflict", `refused ${what}: ${this.busyWith} is in progress`);
+    if (this.live?.active) {
+      throw new GentlyError("conflict", `refused ${what}: live view ${this.live.acqId} is running; stop it first`, undefined, { acq_id: this.live.acqId });
+    }
   }
 
   /** Runs a hardware-changing request when nothing else is, and answers with the state after it. */
@@ -147,12 +201,14 @@ export class HardwareService {
     } finally {
       this.busyWith = null;
     }
+    this.deviceState.publishNow();
     return this.state();
   }
 
   private async snap(req: SnapRequest) {
     this.refuseIfBusy("snap");
     this.busyWith = `snap ${req.acq_id}`;
+    this.snapRequest = req;
     const snapping = snapFrame(req, this.deps);
     this.snapping = snapping;
     try {
@@ -161,6 +217,8 @@ export class HardwareService {
     } finally {
       this.busyWith = null;
       this.snapping = null;
+      this.snapRequest = null;
+      this.deviceState.publishNow();
     }
   }
 
@@ -169,6 +227,7 @@ export class HardwareService {
     void acquisition.done.then((end) => {
       this.finished = { acqId: end.acq_id, framesDone: end.frames };
       if (this.acquisition === acquisition) this.acquisition = null;
+      this.deviceState.publishNow();
     });
   }
 
@@ -181,6 +240,7 @@ export class HardwareService {
     this.stopping = true;
     const current = this.acquisition;
     if (current) await current.stop(reason);
+    if (this.live) await this.live.stop(reason);
     await this.snapping?.catch(() => undefined);
     try {
       await this.opts.microscope.lasersOff();
@@ -191,6 +251,7 @@ export class HardwareService {
 
   async stop(reason = "hardware service stopping"): Promise<void> {
     await this.halt(reason);
+    this.deviceState.stop();
     await this.service?.stop().catch(() => undefined);
     this.service = null;
   }

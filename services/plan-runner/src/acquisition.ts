@@ -4,6 +4,9 @@ import { AcquisitionEnd, GentlyError, hw, newUid, subjects, type VolumeWritten }
 import type { VolumeSpec } from "./steps";
 import type { VolumeAnnouncements } from "./volume-events";
 
+/** Keepalives double as the frame count: this often, progress moves per frame (5 updates a second). */
+const PROGRESS_INTERVAL_MS = 200;
+
 export interface AcquisitionDeps {
   nc: NatsConnection;
   logger: Logger;
@@ -103,12 +106,18 @@ export async function acquireVolume(
       },
       { timeoutMs: 15_000 },
     );
+    let framesReported = -1;
     keepalive = setInterval(() => {
       call(deps.nc, hw.keepalive, { acq_id }, { timeoutMs: Math.max(1_000, deps.keepaliveMs / 3) })
-        .then((r) => onFrames(Math.min(r.frames_done, total), total))
+        .then((r) => {
+          const done = Math.min(r.frames_done, total);
+          if (done === framesReported) return;
+          framesReported = done;
+          onFrames(done, total);
+        })
         // the sequence may have just ended; the announcement or the end message says how
         .catch((err) => deps.logger.debug({ acq_id, err: String(err) }, "keepalive not taken"));
-    }, Math.max(50, Math.floor(deps.keepaliveMs / 3)));
+    }, Math.max(50, Math.min(PROGRESS_INTERVAL_MS, Math.floor(deps.keepaliveMs / 3))));
 
     const failedEnd = ended.then(async (end) => {
       // the writer's failure says more than the frame stream's end: give it a moment to arrive

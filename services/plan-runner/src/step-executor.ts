@@ -6,6 +6,7 @@ import { GentlyError, hw, type HwState, type RunnerStatus, type VolumeWritten } 
 import { acquireVolume, type AcquisitionDeps, type Owner } from "./acquisition";
 import { focusScore } from "./focus-score";
 import type { RunControl } from "./run-control";
+import { liveView } from "./live";
 import { snapImage } from "./snap";
 import type { Step } from "./steps";
 import { detectEmbryos } from "./detect";
@@ -121,5 +122,9 @@ export async function executeStep(step: Step, ctx: StepContext): Promise<StepOut
     }
     case "detect":
       return { data: await detectEmbryos(nc, step.image_uid, ctx.owner.run_uid), source: "sam" };
+    case "live": {
+      const outcome = await liveView(ctx.deps, step, ctx.owner, ctx.control);
+      return { data: { ...outcome }, source: "hardware", stop: outcome.ended === "stopped by request" };
+    }
   }
 }

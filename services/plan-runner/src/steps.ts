@@ -38,7 +38,9 @@ export type Step =
   /** hold until this many seconds after the run started (plus time spent paused) */
   | { kind: "wait_until"; at_s: number; where: string }
   | { kind: "read"; what: "position" | "illumination" | "status"; where: string }
-  | { kind: "detect"; image_uid: Uid; where: string };
+  | { kind: "detect"; image_uid: Uid; where: string }
+  /** stream previews of one camera until the run is stopped or duration_s has passed */
+  | { kind: "live"; camera: CameraName; exposure_ms: number; laser_config: LaserPreset; led: LedPreset; duration_s: number; where: string };
 
 export type StepKind = Step["kind"];
 
@@ -69,5 +71,7 @@ export function eventStream(step: Step): string {
       return "detection";
     case "wait_until":
       return "timing";
+    case "live":
+      return "live";
   }
 }

@@ -29,6 +29,7 @@ function stepTargets(step: Step): PlacedTargets[] {
       return [{ targets: { exposure_ms: v.exposure_ms, camera: v.cameras.join(","), num_slices: v.num_slices }, where: step.where }];
     }
     case "snap":
+    case "live":
       return [{ targets: { exposure_ms: step.exposure_ms, camera: step.camera }, where: step.where }];
     default:
       return [];

@@ -1,4 +1,3 @@
-import { request as httpRequest, type ClientRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { publishDurable } from "@gently/bus";
 import { writeSampleVolume } from "@gently/datastore";
@@ -6,60 +5,7 @@ import { newUid, RunProgress, subjects, VolumeFailed, type Uid } from "@gently/p
 import { waitFor } from "@gently/testing";
 import { startVizHarness, type VizHarness } from "./test-harness";
 import { announceVolume } from "./announce-volume";
-
-interface SseMessage {
-  id: string;
-  event: string;
-  data: { subject?: string; seq?: number; body?: { uid?: string; done?: number } };
-}
-
-/** A minimal EventSource for tests: raw HTTP, the SSE framing parsed by hand. */
-function openSse(base: string, lastEventId?: string) {
-  const messages: SseMessage[] = [];
-  let status = 0;
-  let req: ClientRequest;
-  const opened = new Promise<void>((resolve, reject) => {
-    const { hostname, port } = new URL(base);
-    req = httpRequest(
-      { hostname, port, path: "/api/events", headers: lastEventId ? { "Last-Event-ID": lastEventId } : {} },
-      (res) => {
-        status = res.statusCode ?? 0;
-        let buffer = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => {
-          buffer += chunk;
-          let end: number;
-          while ((end = buffer.indexOf("\n\n")) >= 0) {
-            const block = buffer.slice(0, end);
-            buffer = buffer.slice(end + 2);
-            const fields = Object.fromEntries(
-              block
-                .split("\n")
-                .filter((l) => l && !l.startsWith(":"))
-                .map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1).trimStart()]),
-            );
-            if (fields.event) messages.push({ id: fields.id, event: fields.event, data: JSON.parse(fields.data) });
-          }
-        });
-        resolve();
-      },
-    );
-    req.on("error", reject);
-    req.end();
-  });
-  return {
-    messages,
-    opened,
-    get status() {
-      return status;
-    },
-    /** the id a browser would send back on reconnect */
-    get lastId() {
-      return messages.at(-1)?.id;
-    },
-    close: () => req.destroy(),
-  };
-}
+import { openSse } from "./sse-client";
 
 describe("GET /api/events (SSE from JetStream)", () => {
   let h: VizHarness;
@@ -93,13 +39,13 @@ describe("GET /api/events (SSE from JetStream)", () => {
     expect(data.map((m) => [m.event, m.data.body?.uid])).toEqual([["volume.written", v.uid], ["volume.failed", failedUid]]);
     expect(sse.messages.find((m) => m.event === "run.progress")?.data).toMatchObject({ run_uid: run, body: { done: 3 } });
     // ids are "<GENTLY_DATA seq>-<GENTLY_RUNS seq>" and never go backwards
-    const ids = sse.messages.map((m) => m.id.split("-").map(Number));
+    const ids = sse.messages.map((m) => m.id!.split("-").map(Number));
     for (let i = 1; i < ids.length; i++) {
       expect(ids[i][0]).toBeGreaterThanOrEqual(ids[i - 1][0]);
       expect(ids[i][1]).toBeGreaterThanOrEqual(ids[i - 1][1]);
     }
     for (const m of sse.messages.slice(1)) {
-      const [dataSeq, runsSeq] = m.id.split("-").map(Number);
+      const [dataSeq, runsSeq] = m.id!.split("-").map(Number);
       expect(m.event.startsWith("run.") ? runsSeq : dataSeq).toBe(m.data.seq);
     }
   });

@@ -6,6 +6,8 @@ const RETRY_MS = 2_000;
 const HEARTBEAT_MS = 15_000;
 /** A browser this far behind is cut off; it reconnects and resumes from its last event id. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** Live events (previews, device state) are skipped for a browser with more than this still queued: a slow page shows fewer frames, never late ones. */
+const MAX_LIVE_BUFFERED_BYTES = 256 * 1024;
 
 export interface SseEvent {
   event: string;
@@ -41,6 +43,16 @@ export class SseStream {
   send(event: SseEvent): void {
     // JSON has no raw newlines, so the data is always one `data:` line.
     this.write(`id: ${event.id}\nevent: ${event.event}\ndata: ${JSON.stringify(event.data)}\n\n`);
+  }
+
+  /**
+   * An event that is not replayed (no id, so the browser's Last-Event-ID
+   * stays the stream position); `json` is the data already serialised, once
+   * for every browser. Skipped while the browser is behind.
+   */
+  sendLive(event: string, json: string): void {
+    if (this.closedFlag || this.res.writableLength > MAX_LIVE_BUFFERED_BYTES) return;
+    this.res.write(`event: ${event}\ndata: ${json}\n\n`);
   }
 
   close(): void {

@@ -39,9 +39,9 @@ export async function startVizHarness(opts: { indexer: boolean; microscope?: boo
   const port = await freePort();
   const env: NodeJS.ProcessEnv = { GENTLY_NATS_URL: nats.url, GENTLY_STORAGE: storage.dir, GENTLY_HTTP_PORT: String(port) };
   if (opts.microscope) {
-    // one embryo under the start position (1500, 0); frames paced at 2 ms
+    // one embryo under the start position (1500, 0); frames take the simulated camera's time (exposure + readout)
     const simConfig = path.join(storage.dir, "sim.json");
-    writeFileSync(simConfig, JSON.stringify({ frame_interval_ms: 2, embryos: [{ x_um: 1500, y_um: 0, z_um: 0, a_um: 25, b_um: 15, c_um: 15, angle_deg: 0 }] }));
+    writeFileSync(simConfig, JSON.stringify({ embryos: [{ x_um: 1500, y_um: 0, z_um: 0, a_um: 25, b_um: 15, c_um: 15, angle_deg: 0 }] }));
     Object.assign(env, { GENTLY_CONFIG: simConfig, GENTLY_RING_PATH: `/dev/shm/gently-viz-test-${newUid()}`, GENTLY_RING_SLOTS: "8" });
   }
   const started = (p: ServiceProcess) => p.waitForLog((l) => l.includes('"msg":"started"'), 45_000);

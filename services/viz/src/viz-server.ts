@@ -7,6 +7,7 @@ import { GentlyError, streams } from "@gently/protocol";
 import type { VizContext } from "./context";
 import { sendError, sendJson } from "./http-response";
 import { MipStore } from "./mip-store";
+import { LiveFeed } from "./live-feed";
 import { matchRoute } from "./routes";
 import { StaticFiles } from "./static-files";
 import { StoragePaths } from "./storage-paths";
@@ -44,6 +45,7 @@ export async function startVizServer(opts: VizServerOptions): Promise<VizServer>
     logger: opts.logger,
     sseClients: new Set(),
   };
+  const live = new LiveFeed(opts.nc, context.sseClients, opts.logger);
   const files = await StaticFiles.load();
   const server = createServer((req, res) => void handleRequest(context, files, req, res));
   server.on("clientError", refuseUnparsable);
@@ -58,6 +60,7 @@ export async function startVizServer(opts: VizServerOptions): Promise<VizServer>
     port,
     context,
     stop: async () => {
+      live.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // SSE streams never end by themselves; close them so server.close() can finish.
       server.closeAllConnections();

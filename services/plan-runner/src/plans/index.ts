@@ -10,6 +10,7 @@ import type { PlanDefinition } from "./definition";
 import { detectEmbryos } from "./detect";
 import { calibratePiezoGalvo, focusSweep } from "./focus";
 import { getIllumination, setIllumination } from "./illumination";
+import { liveView } from "./live";
 import { getPosition, moveStage } from "./motion";
 import { snapBottom, snapLightsheet } from "./snap";
 import { status } from "./status";
@@ -24,6 +25,7 @@ export const PLAN_DEFINITIONS: { [P in PlanName]: PlanDefinition<P> } = {
   acquire_volume: acquireVolume,
   snap_bottom: snapBottom,
   snap_lightsheet: snapLightsheet,
+  live_view: liveView,
   timelapse_volume: timelapseVolume,
   focus_sweep: focusSweep,
   calibrate_piezo_galvo: calibratePiezoGalvo,

@@ -1,0 +1,78 @@
+import { call } from "@gently/bus";
+import { GentlyError, hw, newUid } from "@gently/protocol";
+import type { AcquisitionDeps, Owner } from "./acquisition";
+import type { RunControl } from "./run-control";
+import type { Step } from "./steps";
+
+type LiveStep = Extract<Step, { kind: "live" }>;
+
+/** How often the run looks at the stream between keepalives (stop and abort are seen at once). */
+const TICK_MS = 200;
+
+export interface LiveOutcome {
+  camera: string;
+  exposure_ms: number;
+  frames: number;
+  duration_s: number;
+  /** why the stream ended */
+  ended: string;
+}
+
+/**
+ * Live view on the hardware (gently.hw.live.start), kept alive until the run
+ * is stopped or aborted or duration_s has passed; then it is stopped, which
+ * switches the lasers off. A stream the hardware ended by itself (a failure)
+ * ends the step with that reason.
+ */
+export async function liveView(deps: AcquisitionDeps, step: LiveStep, owner: Owner, control: RunControl): Promise<LiveOutcome> {
+  const acq_id = newUid();
+  const startedMs = Date.now();
+  const keepaliveMs = Math.max(1_000, deps.keepaliveMs);
+  await call(deps.nc, hw.startLive, {
+    acq_id,
+    run_uid: owner.run_uid,
+    plan_name: owner.plan_name,
+    camera: step.camera,
+    exposure_ms: step.exposure_ms,
+    laser_config: step.laser_config,
+    led: step.led,
+    // a margin past the run's own deadline: the run stops it, the hardware's limit is the backstop
+    max_duration_s: Math.min(3_600, step.duration_s + 5),
+    keepalive_ms: keepaliveMs,
+  });
+  let frames = 0;
+  let lost: string | null = null;
+  let ended = "ran for its duration";
+  try {
+    const endAt = startedMs + step.duration_s * 1000;
+    let lastKeepalive = 0;
+    for (;;) {
+      if (Date.now() - lastKeepalive >= TICK_MS) {
+        lastKeepalive = Date.now();
+        try {
+          frames = (await call(deps.nc, hw.keepalive, { acq_id }, { timeoutMs: keepaliveMs / 2 })).frames_done;
+        } catch (err) {
+          if (err instanceof GentlyError && err.code === "not_found") lost = "the hardware ended the stream";
+          else deps.logger.debug({ acq_id, err: String(err) }, "keepalive not taken");
+        }
+      }
+      if (lost) {
+        ended = lost;
+        break;
+      }
+      const tick = Date.now() + TICK_MS;
+      const verdict = await control.waitUntil(() => Math.min(tick, endAt + control.pausedMs));
+      if (verdict === "abort") throw new GentlyError("aborted", control.abortReason || "aborted");
+      if (verdict === "stop") {
+        ended = "stopped by request";
+        break;
+      }
+      if (Date.now() >= endAt + control.pausedMs) break;
+    }
+  } finally {
+    await call(deps.nc, hw.stopSequence, { acq_id, reason: "live view ended" }).catch((err) =>
+      deps.logger.error({ acq_id, err: String(err) }, "could not stop live view (the hardware's keepalive watchdog will)"),
+    );
+  }
+  return { camera: step.camera, exposure_ms: step.exposure_ms, frames, duration_s: Number(((Date.now() - startedMs) / 1000).toFixed(1)), ended };
+}
