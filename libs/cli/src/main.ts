@@ -11,11 +11,14 @@ import { queueCommand } from "./commands/queue";
 import { watchCommand } from "./commands/watch";
 import { abortCommand, pauseCommand, resumeCommand, stopCommand } from "./commands/control";
 import { historyCommand } from "./commands/history";
+import { mcpCommand } from "./commands/mcp";
 
 const COMMANDS: Command[] = [statusCommand, credentialsCommand, datastoreCommand];
 // plans and run control
 COMMANDS.push(toolsCommand, moveCommand, positionCommand, acquireCommand, snapCommand, timelapseCommand, focusCommand, calibrateCommand, detectCommand, illuminationCommand);
 COMMANDS.push(queueCommand, watchCommand, abortCommand, pauseCommand, resumeCommand, stopCommand, historyCommand);
+// doors for agents
+COMMANDS.push(mcpCommand);
 
 function help(): string {
   const lines = COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`);

@@ -5,6 +5,8 @@ export {
   previewJpeg,
   shrinkByAreaMean,
   PreviewOptions,
+  PreviewOptionFields,
+  highAboveLow,
   PreviewQuery,
   previewOptionsOf,
   PREVIEW_DEFAULTS,

@@ -29,7 +29,8 @@ const channel = z
   .describe("camera channel to show; default every channel side by side (dual-camera volumes)");
 const quality = z.number().int().min(1).max(100).describe("JPEG quality, 1-100");
 
-export const PreviewOptions = z
+/** The options' fields, for schemas that add their own (MCP's show_image); check them with `highAboveLow`. */
+export const PreviewOptionFields = z
   .object({
     max_px: maxPx.default(PREVIEW_DEFAULTS.max_px),
     low_percent: lowPercent.default(PREVIEW_DEFAULTS.low_percent),
@@ -37,8 +38,14 @@ export const PreviewOptions = z
     channel: channel.optional(),
     quality: quality.default(PREVIEW_DEFAULTS.quality),
   })
-  .strict()
-  .refine((o) => o.high_percent > o.low_percent, { message: "must be greater than low_percent", path: ["high_percent"] });
+  .strict();
+
+export const highAboveLow: [(o: { low_percent: number; high_percent: number }) => boolean, { message: string; path: string[] }] = [
+  (o) => o.high_percent > o.low_percent,
+  { message: "must be greater than low_percent", path: ["high_percent"] },
+];
+
+export const PreviewOptions = PreviewOptionFields.refine(...highAboveLow);
 export type PreviewOptions = z.output<typeof PreviewOptions>;
 
 /** The same options as a URL query (`max`, `low`, `high`, `c`, `quality`), each a plain decimal number. */
