@@ -23,5 +23,5 @@ export {
   type DurablePublishOptions,
 } from "./jetstream";
 export { EXIT_FATAL_CONFIG, FatalConfigError, onStopSignal, runProcess, type ProcessContext, type RunningService } from "./lifecycle";
-export { credentialsPath, readCredentials, ensureCredentials, passwordEnvironment, type Credentials } from "./credentials";
+export { accountSecretPath, readAccountPassword, readCredentials, ensureCredentials, passwordEnvironment, type Credentials } from "./credentials";
 export { Liveness, processLiveness } from "./liveness";

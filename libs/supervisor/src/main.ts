@@ -17,15 +17,15 @@ async function main(): Promise<void> {
   let nats: NatsServerProcess | undefined;
   let natsUrl = config.natsUrl;
   // Every process gets its own account. The embedded server runs on credentials
-  // generated under the storage root; against an external NATS the same file is
-  // used when present, else each process's account comes from its environment.
+  // generated under {storage}/secrets (one file per account); against an external
+  // NATS the files present are used, else each process's account comes from its environment.
   const credentials = natsUrl ? readCredentials(config.storage) : ensureCredentials(config.storage);
   if (!natsUrl) {
     nats = new NatsServerProcess({
       port: config.natsPort,
       storeDir: path.join(config.storage, "nats"),
       configFile: path.join(REPO_ROOT, "nats.conf"),
-      env: passwordEnvironment(credentials!),
+      env: passwordEnvironment(credentials),
       onLog: (line) => logger.debug({ child: "nats-server" }, line),
       // Ctrl-C must not stop NATS before the services: they are stopped first, then NATS
       ownProcessGroup: true,
@@ -38,7 +38,9 @@ async function main(): Promise<void> {
   const env = { ...process.env, GENTLY_NATS_URL: natsUrl, GENTLY_STORAGE: config.storage };
   const accountOf = (name: string) => {
     const user = natsUserOf(name);
-    return credentials ? { GENTLY_NATS_USER: user, GENTLY_NATS_PASSWORD: credentials[user as NatsUser] } : {};
+    // each child gets its own account's password and no other
+    const password = credentials[user as NatsUser];
+    return password ? { GENTLY_NATS_USER: user, GENTLY_NATS_PASSWORD: password } : {};
   };
   const children = services.map(
     (name) =>

@@ -74,5 +74,7 @@ export async function liveView(deps: AcquisitionDeps, step: LiveStep, owner: Own
       deps.logger.error({ acq_id, err: String(err) }, "could not stop live view (the hardware's keepalive watchdog will)"),
     );
   }
+  // the hardware answers a keepalive of the stream that ended last with its final count
+  frames = await call(deps.nc, hw.keepalive, { acq_id }).then((r) => r.frames_done, () => frames);
   return { camera: step.camera, exposure_ms: step.exposure_ms, frames, duration_s: Number(((Date.now() - startedMs) / 1000).toFixed(1)), ended };
 }

@@ -46,7 +46,7 @@ export async function startWriter(opts: WriterOptions): Promise<RunningWriter> {
   await mkdir(config.quarantineDir, { recursive: true });
 
   const { js, jsm } = await jetStreamOf(nc);
-  await ensureStream(jsm, streams.data);
+  await ensureStream(jsm, streams.data, { owner: true });
   const announcer = new Announcer(js, logger);
   const recovered = await recoverLeftovers({ volumesDir: config.volumesDir, quarantineDir: config.quarantineDir, announcer, logger });
   if (recovered > 0) logger.warn({ count: recovered }, "quarantined partial volumes of an earlier writer");
