@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { NATS_USERS, passwordEnvVar, SERVICE_NAMES } from "@gently/protocol";
+import { DOOR_NAMES, NATS_USERS, natsUserOf, passwordEnvVar, SERVICE_NAMES } from "@gently/protocol";
 import { REPO_ROOT } from "@gently/supervisor";
 
 interface ComposeService {
@@ -31,6 +31,17 @@ describe("docker-compose.yml", () => {
       expect(svc!.environment?.GENTLY_NATS_USER).toBe(name);
       expect(svc!.environment?.GENTLY_NATS_PASSWORD).toContain(passwordEnvVar(name));
       expect(svc!.healthcheck?.test.join(" ")).toContain(`status --service ${name}`);
+    }
+  });
+
+  it("runs each door (the copilot's HTTP API) under the copilot's account, with an HTTP healthcheck", () => {
+    for (const name of DOOR_NAMES) {
+      const svc = compose.services[name];
+      expect(svc, `door ${name} in compose`).toBeDefined();
+      expect(svc!.command).toEqual([`services/${name}/src/main.ts`]);
+      expect(svc!.environment?.GENTLY_NATS_USER).toBe(natsUserOf(name));
+      expect(svc!.environment?.GENTLY_NATS_PASSWORD).toContain(passwordEnvVar("copilot"));
+      expect(svc!.healthcheck?.test.join(" ")).toContain("/healthz");
     }
   });
 

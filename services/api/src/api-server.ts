@@ -5,7 +5,7 @@ import type { GentlyClient } from "@gently/client";
 import { HttpGuard, type HttpGuardSettings } from "@gently/http-guard";
 import { DEFAULT_COPILOT_EXPOSURE_MS, GentlyError } from "@gently/protocol";
 import type { ApiContext } from "./context";
-import { sendError } from "./http-io";
+import { sendError, sendJson } from "./http-io";
 import { matchRoute } from "./routes";
 
 export interface ApiServerOptions {
@@ -31,7 +31,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const ctx: ApiContext = { client: opts.client, logger: opts.logger, defaults: { exposure_ms: DEFAULT_COPILOT_EXPOSURE_MS } };
   const guard = new HttpGuard(opts.guard);
   const server = createServer((req, res) => {
-    if (guard.admit(req, res)) void handle(ctx, req, res);
+    // liveness for healthchecks: says nothing, so it needs no token
+    if (req.method === "GET" && req.url === "/healthz") sendJson(res, 200, { ok: true });
+    else if (guard.admit(req, res)) void handle(ctx, req, res);
   });
   // plans run for minutes (a calibration takes several): the copilot's client sets its own timeouts
   server.requestTimeout = 0;

@@ -1,6 +1,5 @@
 import { GentlyError } from "@gently/protocol";
 import type { ApiHandler } from "./context";
-import { sendJson } from "./http-io";
 import { getMipJpeg, getSliceJpeg } from "./images-api";
 import { getHistory, getMicroscopeTools, postExecute, postQueueItemAdd } from "./run-api";
 import { getDevices, getDevicesState, getExposure, getLedStatus, getPlans, getStatus, postExposure, postLedSet } from "./state-api";
@@ -15,7 +14,6 @@ const SEGMENT = "([^/]+)";
 
 /** The routes the existing copilot's client calls, and the images it shows the model. */
 export const ROUTES: Route[] = [
-  { method: "GET", pattern: /^\/healthz$/, handler: async (_ctx, { res }) => sendJson(res, 200, { ok: true }) },
   { method: "GET", pattern: /^\/api\/status$/, handler: getStatus },
   { method: "POST", pattern: /^\/api\/queue\/item\/add$/, handler: postQueueItemAdd },
   { method: "GET", pattern: /^\/api\/microscope$/, handler: getMicroscopeTools },
