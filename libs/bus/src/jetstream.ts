@@ -5,6 +5,7 @@ import {
   jetstream,
   jetstreamManager,
   StorageType,
+  type ConsumerConfig,
   type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
@@ -27,8 +28,17 @@ export interface StreamSpec {
 
 const NANOS_PER_MS = 1_000_000;
 
-/** Creates the stream, or brings an existing one's subjects and settings up to date. Safe to call from every process. */
-export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
+export interface EnsureStreamOptions {
+  /**
+   * The stream's one owner brings an existing stream's subjects and settings
+   * up to date; every other account only creates it when missing, with the
+   * same settings (nats.conf lets only the owner update a stream).
+   */
+  owner?: boolean;
+}
+
+/** Creates the stream when missing; its owner also updates an existing one. Safe to call from every process. */
+export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, opts: EnsureStreamOptions = {}): Promise<void> {
   const config: Partial<StreamConfig> & { name: string } = {
     name: spec.name,
     subjects: [...spec.subjects],
@@ -38,7 +48,7 @@ export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Pro
   };
   try {
     await jsm.streams.info(spec.name);
-    await jsm.streams.update(spec.name, config);
+    if (opts.owner) await jsm.streams.update(spec.name, config);
   } catch (err) {
     if (!isNotFound(err)) throw err;
     try {
@@ -134,13 +144,7 @@ export async function consumeDurable<S extends z.ZodType>(
     ack_wait: (spec.ackWaitMs ?? 30_000) * NANOS_PER_MS,
     max_deliver: -1,
   };
-  try {
-    await jsm.consumers.info(spec.stream, spec.durable);
-    await jsm.consumers.update(spec.stream, spec.durable, config);
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-    await jsm.consumers.add(spec.stream, config);
-  }
+  await ensureDurableConsumer(jsm, spec.stream, config, spec.logger);
   const consumer = await js.consumers.get(spec.stream, spec.durable);
   // A deleted consumer (or stream) ends the loop instead of waiting forever for it to come back:
   // the process then exits and recreates it on restart. Before, it indexed nothing and logged nothing.
@@ -168,13 +172,79 @@ export async function consumeDurable<S extends z.ZodType>(
     }
   })();
   processLiveness.require(part, done);
+  const configWatch = setInterval(() => void endIfChanged(jsm, spec, config, messages), CONSUMER_CHECK_MS);
+  void done.finally(() => clearInterval(configWatch));
   return {
     stop: async () => {
+      clearInterval(configWatch);
       await messages.close();
       await done;
     },
     done,
   };
+}
+
+/** How often a durable consumer's config is compared with ours. */
+const CONSUMER_CHECK_MS = 5_000;
+
+/**
+ * A consumer replaced under us (another filter, deliver or ack policy) would
+ * quietly feed us the wrong messages; end the loop instead, so the process
+ * exits, is restarted and recreates it.
+ */
+async function endIfChanged(
+  jsm: JetStreamManager,
+  spec: { stream: string; durable: string; logger: Logger },
+  config: Partial<ConsumerConfig>,
+  messages: ConsumerMessages,
+): Promise<void> {
+  const found = await jsm.consumers.info(spec.stream, spec.durable).then(
+    (info) => info.config,
+    () => null, // gone: the consume loop notices that itself
+  );
+  if (!found) return;
+  const changed = (["filter_subject", "deliver_policy", "ack_policy", "max_deliver"] as const).filter(
+    (key) => (found[key] ?? undefined) !== (config[key] ?? undefined) && !(key === "filter_subject" && !found[key] && !config[key]),
+  );
+  if (changed.length === 0) return;
+  spec.logger.error(
+    { consumer: spec.durable, stream: spec.stream, changed: Object.fromEntries(changed.map((k) => [k, { ours: config[k], found: found[k] }])) },
+    "durable consumer was changed by someone else; ending so it is recreated",
+  );
+  await messages.close();
+}
+
+/**
+ * Creates the durable consumer, or brings an existing one to our config. One
+ * whose config cannot be updated (someone replaced it with another deliver
+ * policy, say) is deleted and created again: the handler must be idempotent,
+ * as redelivery of everything the stream holds follows.
+ */
+async function ensureDurableConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  config: Partial<ConsumerConfig> & { durable_name: string },
+  logger: Logger,
+): Promise<void> {
+  const name = config.durable_name;
+  let existing: ConsumerConfig;
+  try {
+    existing = (await jsm.consumers.info(stream, name)).config;
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    await jsm.consumers.add(stream, config);
+    return;
+  }
+  try {
+    await jsm.consumers.update(stream, name, config);
+  } catch (err) {
+    logger.warn(
+      { consumer: name, stream, found: { deliver_policy: existing.deliver_policy, ack_policy: existing.ack_policy, filter_subject: existing.filter_subject }, err: String(err) },
+      "durable consumer has another config that cannot be updated; recreating it",
+    );
+    await jsm.consumers.delete(stream, name);
+    await jsm.consumers.add(stream, config);
+  }
 }
 
 /** Logs what the client reports about a consumer and marks it degraded while it gets nothing (missed heartbeats, gone). */

@@ -4,6 +4,7 @@ import type { Command } from "./command";
 import { EXIT } from "./exit-codes";
 import { statusCommand } from "./commands/status";
 import { credentialsCommand } from "./commands/credentials";
+import { viewerCommand } from "./commands/viewer";
 import { datastoreCommand } from "./commands/datastore";
 import { toolsCommand } from "./commands/tools";
 import { acquireCommand, calibrateCommand, detectCommand, focusCommand, illuminationCommand, moveCommand, positionCommand, snapCommand, timelapseCommand } from "./commands/plans";
@@ -13,7 +14,7 @@ import { abortCommand, pauseCommand, resumeCommand, stopCommand } from "./comman
 import { historyCommand } from "./commands/history";
 import { mcpCommand } from "./commands/mcp";
 
-const COMMANDS: Command[] = [statusCommand, credentialsCommand, datastoreCommand];
+const COMMANDS: Command[] = [statusCommand, credentialsCommand, viewerCommand, datastoreCommand];
 // plans and run control
 COMMANDS.push(toolsCommand, moveCommand, positionCommand, acquireCommand, snapCommand, timelapseCommand, focusCommand, calibrateCommand, detectCommand, illuminationCommand);
 COMMANDS.push(queueCommand, watchCommand, abortCommand, pauseCommand, resumeCommand, stopCommand, historyCommand);

@@ -6,8 +6,6 @@ import {
   datastore,
   GentlyError,
   plan,
-  streams,
-  subjects,
   Uid,
   type ControlReply,
   type HistoryEntry,
@@ -20,7 +18,6 @@ import {
 import { connectNats, type ClientOptions } from "./connect";
 import { RunHandle } from "./run-handle";
 import { systemStatus, type SystemStatus } from "./status";
-import { readStored } from "./stream-read";
 import { readVolumeFile, type LoadedVolume } from "./volume-file";
 
 export interface GentlyClientOptions extends ClientOptions {
@@ -72,10 +69,10 @@ export class GentlyClient {
     return new RunHandle(this.nc, uid.data);
   }
 
-  /** Whether a run is known: queued, running, or with documents in the RUNS stream. */
+  /** Whether a run is known: queued, running, or with stored documents. */
   async knowsRun(run_uid: string): Promise<boolean> {
     const handle = this.run(run_uid);
-    if ((await readStored(this.nc, streams.runs.name, subjects.run.doc(handle.run_uid, "start"))).length > 0) return true;
+    if ((await this.call(plan.documents, { run_uid: handle.run_uid, limit: 1 })).documents.length > 0) return true;
     const queue = await this.queue();
     return queue.current?.run_uid === run_uid || queue.queued.some((q) => q.run_uid === run_uid);
   }

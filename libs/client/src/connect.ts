@@ -1,6 +1,6 @@
 import path from "node:path";
 import { connect as natsConnect, type NatsConnection } from "@nats-io/transport-node";
-import { readCredentials } from "@gently/bus";
+import { readAccountPassword } from "@gently/bus";
 import { inboxPrefixFor } from "@gently/protocol";
 
 export interface ClientOptions {
@@ -19,14 +19,15 @@ export function defaultNatsUrl(env: NodeJS.ProcessEnv = process.env): string {
 
 /**
  * The account a client uses: given explicitly, else GENTLY_NATS_USER /
- * GENTLY_NATS_PASSWORD, else the copilot account the one-machine start
- * generated under the storage root.
+ * GENTLY_NATS_PASSWORD, else the copilot account's own file under the
+ * storage root ({storage}/secrets/nats-copilot.password, written by `npm
+ * start`; the only secret a copilot host needs).
  */
 function clientAccount(opts: ClientOptions): { user?: string; pass?: string } {
   if (opts.user) return { user: opts.user, pass: opts.pass };
   if (process.env.GENTLY_NATS_USER) return { user: process.env.GENTLY_NATS_USER, pass: process.env.GENTLY_NATS_PASSWORD };
-  const stored = readCredentials(path.resolve(process.env.GENTLY_STORAGE || "./storage"));
-  return stored ? { user: "copilot", pass: stored.copilot } : {};
+  const stored = readAccountPassword(path.resolve(process.env.GENTLY_STORAGE || "./storage"), "copilot");
+  return stored ? { user: "copilot", pass: stored } : {};
 }
 
 /** Connects a client; fails fast when NATS is not reachable (a client should say so, not hang). */

@@ -1,9 +1,10 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { decodeJson } from "@gently/bus";
+import { call, decodeJson } from "@gently/bus";
 import {
+  GentlyError,
   parseRunDocument,
+  plan,
   RunProgress,
-  streams,
   subjects,
   type ExitStatus,
   type RunDocument,
@@ -12,7 +13,9 @@ import {
   type Uid,
   type VolumeRef,
 } from "@gently/protocol";
-import { followStream } from "./stream-read";
+
+/** How long a replay waits for the plan runner to answer (a restart, a NATS fail-over). */
+const REPLAY_WAIT_MS = 60_000;
 
 /** How a run ended, gathered from its documents. */
 export interface RunResult {
@@ -34,8 +37,8 @@ export interface RunResult {
 
 /**
  * One run, followed through its documents. The documents are replayed from
- * the RUNS stream from the run's start, so a handle made late (or after a
- * reconnect) sees everything; progress events are live only.
+ * the run's start (the plan runner pages them out of GENTLY_RUNS), so a
+ * handle made late sees everything; progress events are live only.
  */
 export class RunHandle {
   private result: Promise<RunResult> | null = null;
@@ -70,18 +73,56 @@ export class RunHandle {
     this.progressSub = null;
   }
 
-  /** Every document of the run from its start, ending after its stop document. */
+  /**
+   * Every document of the run from its start, ending after its stop
+   * document. Live documents are subscribed to first, then the stored ones
+   * are paged in (`gently.plan.documents`); a document seen both ways is
+   * yielded once. The client never uses JetStream itself.
+   */
   async *documents(): AsyncGenerator<RunDocument> {
-    const follow = await followStream(this.nc, streams.runs.name, subjects.run.docs(this.run_uid));
+    const live = this.nc.subscribe(subjects.run.docs(this.run_uid));
     try {
-      for await (const m of follow.messages) {
-        const kind = m.subject.slice(m.subject.lastIndexOf(".") + 1);
-        const doc = parseRunDocument(kind, decodeJson(m.data));
+      await this.nc.flush();
+      const seen = new Set<string>();
+      const fresh = (d: RunDocument): boolean => {
+        const key = `${d.kind}:${d.doc.uid}`;
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      };
+      for (let afterSeq = 0, more = true; more; ) {
+        const page = await this.replayPage(afterSeq);
+        for (const stored of page.documents) {
+          const doc = parseRunDocument(stored.kind, stored.doc);
+          if (!fresh(doc)) continue;
+          yield doc;
+          if (doc.kind === "stop") return;
+          afterSeq = stored.seq;
+        }
+        more = page.more;
+      }
+      for await (const m of live) {
+        const doc = parseRunDocument(m.subject.slice(m.subject.lastIndexOf(".") + 1), decodeJson(m.data));
+        if (!fresh(doc)) continue;
         yield doc;
         if (doc.kind === "stop") return;
       }
     } finally {
-      await follow.close();
+      live.unsubscribe();
+    }
+  }
+
+  /** One page of stored documents, waiting out a plan runner that is restarting. */
+  private async replayPage(afterSeq: number) {
+    const deadline = Date.now() + REPLAY_WAIT_MS;
+    for (let delay = 250; ; delay = Math.min(delay * 2, 2_000)) {
+      try {
+        return await call(this.nc, plan.documents, { run_uid: this.run_uid, after_seq: afterSeq });
+      } catch (err) {
+        const transient = err instanceof GentlyError && (err.code === "unavailable" || err.code === "timeout");
+        if (!transient || this.nc.isClosed() || Date.now() + delay > deadline) throw err;
+        await new Promise((r) => setTimeout(r, delay));
+      }
     }
   }
 

@@ -1,5 +1,5 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { DeliverPolicy, jetstream, type Consumer, type ConsumerMessages } from "@nats-io/jetstream";
+import { DeliverPolicy, jetstream, type Consumer } from "@nats-io/jetstream";
 
 export interface StoredMessage {
   subject: string;
@@ -28,60 +28,55 @@ async function whileJetStreamReturns<T>(nc: NatsConnection, op: () => Promise<T>
   }
 }
 
-/** An ordered consumer from the stream's start, or from a time (only messages stored since then). */
-function orderedConsumer(nc: NatsConnection, stream: string, filterSubject: string, since?: Date): Promise<Consumer> {
-  return jetstream(nc).consumers.get(
-    stream,
-    since
-      ? { filter_subjects: filterSubject, opt_start_time: since.toISOString() }
-      : { filter_subjects: filterSubject, deliver_policy: DeliverPolicy.All },
-  );
+/** Where an ordered consumer starts: the stream's start, a time (only messages stored since then), or just after a sequence. */
+interface ReadFrom {
+  since?: Date;
+  afterSeq?: number;
+}
+
+function orderedConsumer(nc: NatsConnection, stream: string, filterSubject: string, from: ReadFrom = {}): Promise<Consumer> {
+  const start = from.since
+    ? { opt_start_time: from.since.toISOString() }
+    : from.afterSeq
+      ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from.afterSeq + 1 }
+      : { deliver_policy: DeliverPolicy.All };
+  return jetstream(nc).consumers.get(stream, { filter_subjects: filterSubject, ...start });
+}
+
+export interface ReadStoredOptions extends ReadFrom {
+  /** stop after this many messages */
+  limit?: number;
 }
 
 /**
- * Every message a stream holds under one subject filter (optionally only
- * those stored since a time), oldest first, as of now (messages published
- * while reading may or may not be included).
- * An ordered consumer: nothing to clean up, nothing left on the server.
+ * Messages a stream holds under one subject filter (optionally only those
+ * stored since a time or after a sequence, at most `limit`), oldest first, as
+ * of now (messages published while reading may or may not be included).
+ * An ordered consumer, deleted when done: nothing is left on the server.
  */
-export function readStored(nc: NatsConnection, stream: string, filterSubject: string, opts: { since?: Date } = {}): Promise<StoredMessage[]> {
-  return whileJetStreamReturns(nc, () => readOnce(nc, stream, filterSubject, opts.since));
+export function readStored(nc: NatsConnection, stream: string, filterSubject: string, opts: ReadStoredOptions = {}): Promise<StoredMessage[]> {
+  return whileJetStreamReturns(nc, () => readOnce(nc, stream, filterSubject, opts));
 }
 
-async function readOnce(nc: NatsConnection, stream: string, filterSubject: string, since?: Date): Promise<StoredMessage[]> {
-  const consumer = await orderedConsumer(nc, stream, filterSubject, since);
-  const info = await consumer.info(true);
-  if (info.num_pending === 0) return [];
+async function readOnce(nc: NatsConnection, stream: string, filterSubject: string, opts: ReadStoredOptions): Promise<StoredMessage[]> {
+  const consumer = await orderedConsumer(nc, stream, filterSubject, opts);
+  const limit = opts.limit ?? Infinity;
   const out: StoredMessage[] = [];
-  const messages = await consumer.consume();
   try {
-    for await (const m of messages) {
-      out.push({ subject: m.subject, seq: m.seq, data: m.data });
-      if (m.info.pending === 0) break;
+    const info = await consumer.info(true);
+    if (info.num_pending === 0) return [];
+    const messages = await consumer.consume({ max_messages: Math.min(limit, 256) });
+    try {
+      for await (const m of messages) {
+        out.push({ subject: m.subject, seq: m.seq, data: m.data });
+        if (m.info.pending === 0 || out.length >= limit) break;
+      }
+    } finally {
+      await messages.close();
     }
   } finally {
-    await messages.close();
+    // An ordered consumer otherwise lingers on the server for 5 minutes after its last use.
+    await consumer.delete().catch(() => undefined);
   }
   return out;
-}
-
-/**
- * Follows a stream under one subject filter from its first message and on
- * into new ones, until the caller stops iterating or calls close(). The
- * consumer resumes where it was after a reconnect.
- */
-export async function followStream(
-  nc: NatsConnection,
-  stream: string,
-  filterSubject: string,
-): Promise<{ messages: AsyncIterable<StoredMessage>; close(): Promise<void> }> {
-  const raw: ConsumerMessages = await whileJetStreamReturns(nc, async () => (await orderedConsumer(nc, stream, filterSubject)).consume());
-  async function* iterate(): AsyncGenerator<StoredMessage> {
-    try {
-      for await (const m of raw) yield { subject: m.subject, seq: m.seq, data: m.data };
-    } finally {
-      await raw.close();
-    }
-  }
-  return { messages: iterate(), close: async () => void (await raw.close()) };
 }

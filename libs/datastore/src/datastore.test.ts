@@ -142,7 +142,17 @@ describe("DataStore", () => {
       expect(refusal(() => store.registerExternalFile(newUid(), path.join(storage.dir, "index.sqlite"), facts)).field).toBe("path");
       expect(refusal(() => store.registerExternalFile(newUid(), storage.dir, facts)).field).toBe("path");
 
-      const inside = path.join(storage.dir, "imports", "note.bin");
+      // only data files: never the secrets, the JetStream store or anything outside volumes/ and derived/
+      mkdirSync(path.join(storage.dir, "secrets"), { recursive: true });
+      writeFileSync(path.join(storage.dir, "secrets", "nats-copilot.password"), "0123456789");
+      const secretFile = refusal(() => store.registerExternalFile(newUid(), "secrets/nats-copilot.password", facts));
+      expect(secretFile).toMatchObject({ code: "invalid_request", field: "path" });
+      expect(secretFile.message).toMatch(/not under volumes\/ or derived\//);
+      writeFileSync(path.join(storage.dir, "imports", "plain.bin"), "0123456789");
+      expect(refusal(() => store.registerExternalFile(newUid(), "imports/plain.bin", facts)).message).toMatch(/imports\/ is not data/);
+
+      mkdirSync(path.join(storage.dir, "derived"), { recursive: true });
+      const inside = path.join(storage.dir, "derived", "note.bin");
       writeFileSync(inside, "01234567");
       const size = refusal(() => store.registerExternalFile(newUid(), inside, facts));
       expect(size).toMatchObject({ code: "invalid_request", field: "bytes" });
@@ -155,7 +165,7 @@ describe("DataStore", () => {
   });
 
   it("registers a file reached through a symlink that stays inside, under its real path, and writes it a sidecar", () => {
-    const real = path.join(storage.dir, "imports", "calibration.csv");
+    const real = path.join(storage.dir, "derived", "calibration.csv");
     writeFileSync(real, "slope,1.02\n");
     const link = path.join(storage.dir, "calib-link.csv");
     symlinkSync(real, link);

@@ -34,10 +34,27 @@ export function isSidecar(file: string): boolean {
 }
 
 /**
+ * Why a file (path relative to the storage root) is not a data file the
+ * index may hold, or null when it is one: only files under volumes/ and
+ * derived/ are, and of those not quarantined acquisitions nor sidecars.
+ * Never secrets/, nats/ or the index itself.
+ */
+export function whyNotDataFile(rel: string): string | null {
+  const top = rel.split(path.sep)[0];
+  if (top !== LAYOUT.volumes && top !== LAYOUT.derived) {
+    return `is not under ${LAYOUT.volumes}/ or ${LAYOUT.derived}/ (only data files are indexed; ${top}/ is not data)`;
+  }
+  if (rel.startsWith(LAYOUT.quarantine + path.sep)) return "is a quarantined (failed) acquisition, not good data";
+  if (isSidecar(rel)) return "is a sidecar describing another file, not data";
+  return null;
+}
+
+/**
  * Resolves a path given by a caller (absolute, or relative to the storage
  * root) to the real file, following every symlink, and refuses anything that
  * does not end up inside the real storage root: no `..` escape, no symlink
- * pointing out, nothing that is not a regular file. Returns the path relative
+ * pointing out, nothing that is not a regular file, nothing outside volumes/
+ * and derived/ (whyNotDataFile). Returns the path relative
  * to the root, which is what the index stores.
  */
 export function confineToStorage(realRoot: string, given: string): { real: string; rel: string; bytes: number } {
@@ -54,13 +71,8 @@ export function confineToStorage(realRoot: string, given: string): { real: strin
   if (rel === "" || rel.split(path.sep)[0] === ".." || path.isAbsolute(rel)) {
     throw new GentlyError("invalid_request", `${given} resolves to ${real}, outside the storage root ${realRoot}`, "path");
   }
-  const top = rel.split(path.sep)[0];
-  if (top === LAYOUT.nats || rel === LAYOUT.lock || rel.startsWith(LAYOUT.index)) {
-    throw new GentlyError("invalid_request", `${given} is the system's own state, not data`, "path");
-  }
-  if (rel.startsWith(LAYOUT.quarantine + path.sep)) {
-    throw new GentlyError("invalid_request", `${given} is a quarantined (failed) acquisition, not good data`, "path");
-  }
+  const notData = whyNotDataFile(rel);
+  if (notData) throw new GentlyError("invalid_request", `path: ${given} ${notData}`, "path");
   const st = statSync(real);
   if (!st.isFile()) throw new GentlyError("invalid_request", `${given} is not a regular file`, "path");
   return { real, rel, bytes: st.size };

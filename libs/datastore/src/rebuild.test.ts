@@ -3,13 +3,14 @@ import { mkdirSync, renameSync, rmSync, truncateSync, writeFileSync, readFileSyn
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import Database from "better-sqlite3";
 import { GentlyError, newUid, type DataItem, type DerivedWritten, type VolumeWritten } from "@gently/protocol";
 import { tempStorage } from "@gently/testing";
 import { compareItems } from "./compare";
 import { DataStore } from "./datastore";
 import { writeDerivedItem } from "./derived";
 import { acquireIndexLock } from "./index-lock";
-import { LAYOUT } from "./layout";
+import { indexPathOf, LAYOUT } from "./layout";
 import { openForRebuild } from "./open-for-rebuild";
 import { writeSampleVolume } from "./sample-volume";
 
@@ -32,9 +33,8 @@ async function populate(storage: string, store: DataStore): Promise<{ volumes: V
     new Uint8Array(512).fill(7),
   );
   for (const d of [detection, mip]) store.registerExternalFile(d.uid, d.path, d);
-  mkdirSync(path.join(storage, "imports"), { recursive: true });
-  writeFileSync(path.join(storage, "imports", "fit.csv"), "slope,1.5\n");
-  const external = store.registerExternalFile(newUid(), "imports/fit.csv", { data_type: "calibration", bytes: 10, session_id: "s2", created: "2025-05-02T10:00:00Z", metadata: { slope: 1.5 } });
+  writeFileSync(path.join(storage, "derived", "fit.csv"), "slope,1.5\n");
+  const external = store.registerExternalFile(newUid(), "derived/fit.csv", { data_type: "calibration", bytes: 10, session_id: "s2", created: "2025-05-02T10:00:00Z", metadata: { slope: 1.5 } });
   return { volumes, derived: [detection, mip, { ...external.item, path: external.item.path! } as unknown as DerivedWritten] };
 }
 
@@ -177,6 +177,22 @@ describe("verify", () => {
     expect(quick.checksum_mismatch).toEqual([]);
     expect(quick.checksums_verified).toBe(0);
     expect(quick.size_mismatch).toHaveLength(1);
+  });
+
+  it("reports a row whose file is not a data file (an index written before registration was confined)", async () => {
+    mkdirSync(path.join(storage.dir, "secrets"), { recursive: true });
+    writeFileSync(path.join(storage.dir, "secrets", "nats-users.json"), "{}");
+    const forged = newUid();
+    const raw = new Database(indexPathOf(storage.dir));
+    raw
+      .prepare("INSERT INTO items (uid, data_type, path, bytes, created, metadata) VALUES (?, 'image', 'secrets/nats-users.json', 2, ?, '{}')")
+      .run(forged, new Date().toISOString());
+    raw.close();
+    const report = await store.verify();
+    expect(report.ok).toBe(false);
+    expect(report.not_data).toEqual([
+      { uid: forged, path: path.join(storage.dir, "secrets", "nats-users.json"), reason: expect.stringContaining("not under volumes/ or derived/") },
+    ]);
   });
 });
 

@@ -2,7 +2,7 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import { computeChecksum, verifyChecksum } from "@gently/ome-tiff";
 import type { DataStore } from "./datastore";
-import { sidecarPathFor } from "./layout";
+import { sidecarPathFor, whyNotDataFile } from "./layout";
 import type { Progress } from "./rebuild";
 import { scanStorage } from "./storage-scan";
 
@@ -16,12 +16,16 @@ export interface VerifyReport {
   checksum_mismatch: { uid: string; path: string; expected: string; actual: string }[];
   /** files under volumes/ or derived/ that no row knows (sidecars of known files are known) */
   unknown_files: string[];
+  /** rows whose file is not a data file (outside volumes/ and derived/, quarantined, a sidecar, the system's own state) */
+  not_data: { uid: string; path: string; reason: string }[];
 }
 
 /**
  * Checks the index against the disk without changing either: every row's
  * file exists with its size (and, with `checksums`, its xxh3-64 checksum),
- * and every file under volumes/ and derived/ belongs to a row. Safe while the
+ * and is a data file (under volumes/ or derived/: a row naming secrets/ or
+ * anything else is reported), and every file under volumes/ and derived/
+ * belongs to a row. Safe while the
  * indexer runs, though a file written a moment ago may show as unknown until
  * its event is indexed.
  */
@@ -31,7 +35,7 @@ export async function verifyIndex(
 ): Promise<VerifyReport> {
   const checksums = opts.checksums ?? true;
   const rows = store.all().filter((i) => i.path !== null);
-  const report: VerifyReport = { ok: true, checked: rows.length, checksums_verified: 0, missing: [], size_mismatch: [], checksum_mismatch: [], unknown_files: [] };
+  const report: VerifyReport = { ok: true, checked: rows.length, checksums_verified: 0, missing: [], size_mismatch: [], checksum_mismatch: [], unknown_files: [], not_data: [] };
   const known = new Set<string>();
   let done = 0;
   for (const item of rows) {
@@ -39,6 +43,8 @@ export async function verifyIndex(
     const file = path.join(store.realRoot, rel);
     known.add(rel);
     known.add(sidecarPathFor(rel));
+    const notData = whyNotDataFile(rel);
+    if (notData) report.not_data.push({ uid: item.uid, path: item.path!, reason: notData });
     const st = await stat(file).catch(() => null);
     if (!st || !st.isFile()) {
       report.missing.push({ uid: item.uid, path: item.path! });
@@ -60,6 +66,7 @@ export async function verifyIndex(
     const rel = path.relative(store.realRoot, s);
     if (!known.has(rel)) report.unknown_files.push(path.join(store.root, rel));
   }
-  report.ok = report.missing.length + report.size_mismatch.length + report.checksum_mismatch.length + report.unknown_files.length === 0;
+  report.ok =
+    report.missing.length + report.size_mismatch.length + report.checksum_mismatch.length + report.unknown_files.length + report.not_data.length === 0;
   return report;
 }

@@ -360,6 +360,31 @@ export const HistoryRequest = z.object({
 });
 export const HistoryReply = z.object({ runs: z.array(HistoryEntry) });
 
+/**
+ * A page of one run's documents as GENTLY_RUNS holds them, for clients that
+ * may not use JetStream themselves (the copilot): they subscribe to
+ * `gently.run.<run>.doc.*` first, then page through this, and drop repeats.
+ */
+export const DocumentsRequest = z.object({
+  run_uid: Uid,
+  /** stream sequence of the last document already received (0: from the run's start) */
+  after_seq: z.number().int().min(0).default(0),
+  /** documents per page */
+  limit: z.number().int().min(1).max(1000).default(200),
+});
+export const StoredRunDocument = z.object({
+  /** position in GENTLY_RUNS: the next page's after_seq */
+  seq: z.number().int().min(1),
+  kind: z.string(),
+  doc: z.record(z.string(), z.unknown()),
+});
+export const DocumentsReply = z.object({
+  documents: z.array(StoredRunDocument),
+  /** whether the stream held more of this run's documents past this page when it was read */
+  more: z.boolean(),
+});
+export type DocumentsReply = z.infer<typeof DocumentsReply>;
+
 /** details of a limit_violation refusal of a plan; `total` is present when there were more than are listed */
 export const PlanViolations = z.object({ violations: z.array(LimitViolation), total: z.number().int().min(0).optional() });
 
@@ -381,4 +406,5 @@ export const plan = {
   queueRemove: endpoint("queue-remove", subjects.plan.queueRemove, QueueRemoveRequest, QueueReply, "remove a queued run"),
   history: endpoint("history", subjects.plan.history, HistoryRequest, HistoryReply, "finished runs, newest first (kept across restarts)"),
   status: endpoint("status", subjects.plan.status, z.object({}), RunnerStatus, "what the plan runner is doing"),
+  documents: endpoint("documents", subjects.plan.documents, DocumentsRequest, DocumentsReply, "a page of one run's stored documents, oldest first"),
 } as const;

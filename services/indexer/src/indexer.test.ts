@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -120,15 +120,22 @@ describe("indexer service", () => {
   });
 
   it("registers an external file under the storage root over NATS, idempotently, and refuses one outside", async () => {
-    const file = path.join(storage.dir, "imports-note.txt");
+    const file = path.join(storage.dir, "derived", "imports-note.txt");
+    mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, "hello");
     const uid = newUid();
-    const first = await call(nc, datastore.register, { uid, path: "imports-note.txt", data_type: "analysis", bytes: 5, metadata: { note: true } });
+    const first = await call(nc, datastore.register, { uid, path: "derived/imports-note.txt", data_type: "analysis", bytes: 5, metadata: { note: true } });
     expect(first).toMatchObject({ existed: false, item: { uid, path: file, bytes: 5 } });
     const again = await call(nc, datastore.register, { uid, path: file, data_type: "analysis", bytes: 5, metadata: { note: true } });
     expect(again.existed).toBe(true);
     const outside = await call(nc, datastore.register, { uid: newUid(), path: "/etc/hostname", data_type: "analysis", bytes: 1 }).catch((e) => e);
     expect(outside).toMatchObject({ code: "invalid_request", field: "path" });
+    // files of the storage root that are not data: refused, named
+    mkdirSync(path.join(storage.dir, "secrets"), { recursive: true });
+    writeFileSync(path.join(storage.dir, "secrets", "nats-users.json"), "{}");
+    const secret = await call(nc, datastore.register, { uid: newUid(), path: "secrets/nats-users.json", data_type: "analysis", bytes: 2 }).catch((e) => e);
+    expect(secret).toMatchObject({ code: "invalid_request", field: "path" });
+    expect(secret.message).toContain("secrets/nats-users.json is not under volumes/ or derived/");
     const conflict = await call(nc, datastore.register, { uid, path: path.join(storage.dir, "volumes", "x"), data_type: "analysis", bytes: 1 }).catch((e) => e);
     expect(conflict.code).toMatch(/not_found|conflict/);
   });

@@ -2,6 +2,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { ensureStream, handle, jetStreamOf, startMicroService, type Logger } from "@gently/bus";
 import { planTools, plan, streams } from "@gently/protocol";
 import { RunDocuments } from "./documents";
+import { readRunDocuments } from "./document-replay";
 import { RunHistory } from "./history";
 import { Scheduler } from "./scheduler";
 import { VolumeAnnouncements } from "./volume-events";
@@ -24,7 +25,7 @@ export interface PlanRunnerOptions {
 export async function startPlanRunner(opts: PlanRunnerOptions): Promise<{ stop(): Promise<void> }> {
   const { nc, logger } = opts;
   const { js, jsm } = await jetStreamOf(nc);
-  await ensureStream(jsm, streams.runs);
+  await ensureStream(jsm, streams.runs, { owner: true });
   await ensureStream(jsm, streams.data);
 
   const { history, interrupted } = await RunHistory.load(nc, logger);
@@ -70,6 +71,7 @@ export async function startPlanRunner(opts: PlanRunnerOptions): Promise<{ stop()
       handle(plan.queueRemove, (req) => scheduler.removeFromQueue(req.run_uid)),
       handle(plan.history, (req) => ({ runs: history.list(req) })),
       handle(plan.status, () => scheduler.status()),
+      handle(plan.documents, (req) => readRunDocuments(nc, req)),
     ],
   });
   return {

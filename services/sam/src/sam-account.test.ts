@@ -11,11 +11,13 @@ import { writeImageFile } from "./image-file";
 describe("sam under its own NATS account (nats.conf), with the indexer", () => {
   let accounts: AccountNats;
   let copilot: NatsConnection;
+  let writer: NatsConnection;
   const services: ServiceProcess[] = [];
 
   beforeAll(async () => {
     accounts = await startAccountNats("gently-sam-account-");
     copilot = await accounts.connectAs("copilot");
+    writer = await accounts.connectAs("writer");
     for (const name of ["sam", "indexer"] as const) {
       services.push(spawnService(name, { ...accounts.serviceEnv(name), GENTLY_SAM_ENCODER: "", GENTLY_SAM_DECODER: "" }));
     }
@@ -31,7 +33,8 @@ describe("sam under its own NATS account (nats.conf), with the indexer", () => {
     const image = syntheticEmbryoImage({ width: 512, height: 384, embryos: scatterEmbryos(3, 512, 384, 38, 23), texture: 0.3 });
     const imageUid = await writeImageFile(accounts.storage, [[image.data]], { width: 512, height: 384, pixel_size_um: 0.65, stage_x_um: 900, stage_y_um: 40 });
     const imagePath = path.join(accounts.storage, "volumes", `${imageUid}.tif`);
-    await call(copilot, datastore.register, { uid: imageUid, path: imagePath, data_type: "image", bytes: statSync(imagePath).size, session_id: "synthetic" });
+    // registering is for the accounts that write data, never the copilot
+    await call(writer, datastore.register, { uid: imageUid, path: imagePath, data_type: "image", bytes: statSync(imagePath).size, session_id: "synthetic" });
     const reply = await call(copilot, sam.detect, { image_uid: imageUid }, { timeoutMs: 30_000 });
     expect(reply.method).toBe("classical");
     expect(reply.embryos).toHaveLength(3);

@@ -45,7 +45,7 @@ export async function benchViz(opts: { size?: number; runs?: number } = {}): Pro
   const nats = await startTestNats();
   const storage = tempStorage("gently-viz-bench-");
   const nc = await connectBus({ servers: nats.url, name: "viz-bench", logger });
-  const server = await startVizServer({ nc, storage: storage.dir, port: 0, host: "127.0.0.1", logger });
+  const server = await startVizServer({ nc, storage: storage.dir, port: 0, logger });
   try {
     const written = await writeSampleVolume(storage.dir, { size_x: size, size_y: size, size_z: 2, plane: (_c, z) => samplePlane(size, size, z + 1) });
     const url = `http://127.0.0.1:${server.port}/api/images/${written.uid}/slice/1.png`;

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "@gently/bus";
+import type { ConnectionCap } from "@gently/http-guard";
 import type { MipStore } from "./mip-store";
 import type { StoragePaths } from "./storage-paths";
 import type { VolumeCache } from "./volume-cache";
@@ -14,6 +15,8 @@ export interface VizContext {
   logger: Logger;
   /** open SSE streams, for the status endpoint */
   sseClients: Set<unknown>;
+  /** at most this many SSE streams at once (GENTLY_SSE_MAX) */
+  sseCap: ConnectionCap;
 }
 
 /** One HTTP request after routing: the decoded path parameters in route order. */

@@ -1,9 +1,10 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { DeliverPolicy, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
+import { DeliverPolicy, type Consumer, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import { decodeJson, jetStreamOf, type Logger } from "@gently/bus";
 import { DerivedWritten, DOC_SCHEMAS, isDocKind, RunProgress, streams, subjects, VolumeFailed, VolumeWritten } from "@gently/protocol";
 import type { z } from "zod";
 import type { EventCursor } from "./event-cursor";
+import type { StoragePaths } from "./storage-paths";
 
 /** One bus message as the browser sees it. */
 export interface BridgedEvent {
@@ -65,39 +66,68 @@ export async function currentCursor(nc: NatsConnection): Promise<EventCursor> {
 }
 
 /**
+ * Whether a data event may reach pages: the file it announces must be where
+ * such files live (volumes/ or derived/) and exist. Any account that may
+ * publish announcements could otherwise show pages any path it likes.
+ */
+async function announcesDataFile(event: BridgedEvent, storage: StoragePaths): Promise<boolean> {
+  switch (event.event) {
+    case "volume.written":
+      return storage.isAnnouncedDataFile((event.body as VolumeWritten).path, "volumes");
+    case "derived.written":
+      return storage.isAnnouncedDataFile((event.body as DerivedWritten).path, "derived");
+    default:
+      return true;
+  }
+}
+
+/**
  * Follows GENTLY_DATA and GENTLY_RUNS for one client with an ordered
  * consumer each, from just after `start`. Each message reaches `onEvent`
- * with the cursor that includes it; a message that is not forwarded (null)
- * still advances its stream's position.
+ * with the cursor that includes it; a message that is not forwarded (null:
+ * not for pages, failing its schema, or announcing a file that is not a data
+ * file) still advances its stream's position. stop() deletes both consumers
+ * at once (an ordered consumer otherwise stays on the server for minutes).
  */
 export async function openEventFeed(
   nc: NatsConnection,
+  storage: StoragePaths,
   start: EventCursor,
   onEvent: (event: BridgedEvent | null, cursor: EventCursor) => void,
   logger: Logger,
 ): Promise<EventFeed> {
   const { js } = await jetStreamOf(nc);
   const cursor = { ...start };
-  const feeds: { messages: ConsumerMessages; done: Promise<void> }[] = [];
-  for (const stream of ["data", "runs"] as const) {
-    const consumer = await js.consumers.get(streams[stream].name, {
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: start[stream] + 1,
-    });
-    const messages = await consumer.consume();
-    const done = (async () => {
-      for await (const m of messages) {
-        if (m.seq <= cursor[stream]) continue;
-        cursor[stream] = m.seq;
-        onEvent(bridgeMessage(stream, m), { ...cursor });
-      }
-    })().catch((err) => logger.warn({ err, stream }, "event feed ended"));
-    feeds.push({ messages, done });
-  }
-  return {
-    stop: async () => {
-      for (const f of feeds) await f.messages.close();
-      await Promise.all(feeds.map((f) => f.done));
-    },
+  const feeds: { consumer: Consumer; messages: ConsumerMessages; done: Promise<void> }[] = [];
+  const stop = async () => {
+    for (const f of feeds) await f.messages.close();
+    await Promise.all(feeds.map((f) => f.done));
+    await Promise.all(feeds.map((f) => f.consumer.delete().catch(() => undefined)));
   };
+  try {
+    for (const stream of ["data", "runs"] as const) {
+      const consumer = await js.consumers.get(streams[stream].name, {
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: start[stream] + 1,
+      });
+      const messages = await consumer.consume();
+      const done = (async () => {
+        for await (const m of messages) {
+          if (m.seq <= cursor[stream]) continue;
+          cursor[stream] = m.seq;
+          let event = bridgeMessage(stream, m);
+          if (event && !(await announcesDataFile(event, storage))) {
+            logger.warn({ subject: m.subject, seq: m.seq, path: (event.body as { path?: string }).path }, "announcement names no data file; not shown to pages");
+            event = null;
+          }
+          onEvent(event, { ...cursor });
+        }
+      })().catch((err) => logger.warn({ err, stream }, "event feed ended"));
+      feeds.push({ consumer, messages, done });
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { stop };
 }

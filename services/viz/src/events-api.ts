@@ -12,6 +12,8 @@ import { SseStream } from "./sse";
  */
 export const getEvents: RouteHandler = async (ctx, { req, res, url }) => {
   parseQuery(url, z.object({}));
+  // each stream holds two JetStream consumers until the page goes: past the cap, a 503 naming it
+  if (!ctx.sseCap.openFor(res)) return;
   const lastEventId = req.headers["last-event-id"];
   const from = typeof lastEventId === "string" && lastEventId !== "" ? parseCursor(lastEventId) : await currentCursor(ctx.nc);
   let feed: EventFeed | undefined;
@@ -26,6 +28,7 @@ export const getEvents: RouteHandler = async (ctx, { req, res, url }) => {
   stream.send({ event: "ready", id: formatCursor(from), data: { cursor: formatCursor(from) } });
   feed = await openEventFeed(
     ctx.nc,
+    ctx.storage,
     from,
     (event, cursor) => {
       if (event) stream.send({ event: event.event, id: formatCursor(cursor), data: event });

@@ -1,9 +1,17 @@
 import { runProcess } from "@gently/bus";
-import { startVizServer } from "./viz-server";
+import { capFromEnv, httpGuardSettings, VIZ_HTTP_ENV } from "@gently/http-guard";
+import { DEFAULT_MAX_SSE_STREAMS, startVizServer } from "./viz-server";
 import { registerVizService } from "./viz-service";
 
 runProcess("viz", async ({ config, logger, nc }) => {
-  const server = await startVizServer({ nc, storage: config.storage, port: config.httpPort, logger });
+  const server = await startVizServer({
+    nc,
+    storage: config.storage,
+    port: config.httpPort,
+    http: httpGuardSettings(VIZ_HTTP_ENV, config.storage),
+    maxSseStreams: capFromEnv("GENTLY_SSE_MAX", DEFAULT_MAX_SSE_STREAMS),
+    logger,
+  });
   const service = await registerVizService(nc, server, logger);
   return {
     stop: async () => {

@@ -1,4 +1,4 @@
-import { mkdir, realpath } from "node:fs/promises";
+import { mkdir, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { GentlyError, isUid } from "@gently/protocol";
 
@@ -37,6 +37,21 @@ export class StoragePaths {
   /** The real path of a derived file announced by another service; refused unless it lies under {storage}/derived. */
   async derivedFile(candidate: string, what: string): Promise<string> {
     return this.inside(path.resolve(this.root, candidate), this.derivedReal, what);
+  }
+
+  /**
+   * Whether an announced file may be shown to pages: it resolves, symlinks
+   * followed, to a regular file under {storage}/volumes (volumes and images)
+   * or {storage}/derived (derived items). A forged announcement naming
+   * /etc/passwd or secrets/ is not.
+   */
+  async isAnnouncedDataFile(announced: string, area: "volumes" | "derived"): Promise<boolean> {
+    try {
+      const real = await this.inside(path.resolve(this.root, announced), area === "volumes" ? this.volumesReal : this.derivedReal, announced);
+      return (await stat(real)).isFile();
+    } catch {
+      return false;
+    }
   }
 
   private async inside(candidate: string, areaReal: string, what: string): Promise<string> {

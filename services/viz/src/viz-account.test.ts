@@ -20,9 +20,9 @@ describe("viz under its own NATS account (nats.conf)", () => {
     accounts = await startAccountNats("gently-viz-account-");
     writer = await accounts.connectAs("writer");
     copilot = await accounts.connectAs("copilot");
-    const { jsm } = await jetStreamOf(writer);
-    await ensureStream(jsm, streams.data);
-    await ensureStream(jsm, streams.runs);
+    // each stream as its owner creates it: GENTLY_DATA the writer, GENTLY_RUNS the plan runner
+    await ensureStream((await jetStreamOf(writer)).jsm, streams.data, { owner: true });
+    await ensureStream((await jetStreamOf(await accounts.connectAs("plan-runner"))).jsm, streams.runs, { owner: true });
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     const env = { GENTLY_HTTP_PORT: String(port), GENTLY_LOG_LEVEL: "info" };
@@ -53,11 +53,14 @@ describe("viz under its own NATS account (nats.conf)", () => {
     }, 20_000, "the volume listed through the DataStore");
     expect(listed).toBe(true);
 
+    const mipAnnouncements: { parent_uid?: string }[] = [];
+    copilot.subscribe(subjects.derived.written, { callback: (_err, m) => void mipAnnouncements.push(m.json()) });
+    await copilot.flush();
     const mip = await fetch(`${base}/api/images/${volume.uid}/mip.png`);
     expect(mip.status).toBe(200);
-    const { jsm } = await jetStreamOf(writer);
-    const announced = await jsm.streams.getMessage(streams.data.name, { last_by_subj: subjects.derived.written });
-    expect(announced?.json<{ parent_uid: string }>().parent_uid).toBe(volume.uid);
+    // the MIP announcement as the copilot sees it: a core subscription, no JetStream API
+    const announced = await waitFor(() => mipAnnouncements.find((a) => a.parent_uid === volume.uid), 10_000, "the MIP announced");
+    expect(announced.parent_uid).toBe(volume.uid);
 
     const infos: ServiceInfo[] = [];
     for await (const info of await new Svcm(copilot).client().info(microServiceName("viz"))) infos.push(info);

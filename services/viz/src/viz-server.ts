@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ensureStream, jetStreamOf, type Logger } from "@gently/bus";
+import { ConnectionCap, DEFAULT_HTTP_HOST, HttpGuard, readyUrl, type HttpGuardSettings } from "@gently/http-guard";
 import { GentlyError, streams } from "@gently/protocol";
 import type { VizContext } from "./context";
 import { sendError, sendJson } from "./http-response";
@@ -17,16 +18,23 @@ export interface VizServerOptions {
   nc: NatsConnection;
   storage: string;
   port: number;
-  /** default: all interfaces */
-  host?: string;
+  /** bind address, token and Host names (default: 127.0.0.1 only, no token) */
+  http?: HttpGuardSettings;
+  /** most SSE streams open at once (default 32) */
+  maxSseStreams?: number;
   logger: Logger;
 }
 
 export interface VizServer {
   port: number;
+  /** the URL to open, with the token when one is required */
+  url: string;
   context: VizContext;
   stop(): Promise<void>;
 }
+
+export const LOOPBACK_ONLY: HttpGuardSettings = { host: DEFAULT_HTTP_HOST, token: null, allowedHosts: [], cookieName: "gently_viz_token" };
+export const DEFAULT_MAX_SSE_STREAMS = 32;
 
 /** Longest request target viz reads (path and query). */
 const MAX_URL_LENGTH = 2048;
@@ -44,20 +52,27 @@ export async function startVizServer(opts: VizServerOptions): Promise<VizServer>
     mips: new MipStore(opts.storage, opts.nc, opts.logger),
     logger: opts.logger,
     sseClients: new Set(),
+    sseCap: new ConnectionCap(opts.maxSseStreams ?? DEFAULT_MAX_SSE_STREAMS, "SSE streams (GENTLY_SSE_MAX)"),
   };
+  const http = opts.http ?? LOOPBACK_ONLY;
+  const guard = new HttpGuard(http);
   const live = new LiveFeed(opts.nc, context.sseClients, opts.logger);
   const files = await StaticFiles.load();
-  const server = createServer((req, res) => void handleRequest(context, files, req, res));
+  const server = createServer((req, res) => {
+    if (guard.admit(req, res)) void handleRequest(context, files, req, res);
+  });
   server.on("clientError", refuseUnparsable);
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(opts.port, opts.host, () => resolve());
+    server.listen(opts.port, http.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  opts.logger.info({ port, storage: context.storage.root }, "viz HTTP server listening");
+  const url = readyUrl(http, port);
+  opts.logger.info({ port, host: http.host, url, token_required: http.token !== null, storage: context.storage.root }, "viz HTTP server listening");
   return {
     port,
+    url,
     context,
     stop: async () => {
       live.stop();

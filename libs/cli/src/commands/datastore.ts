@@ -28,6 +28,7 @@ function describeVerify(r: VerifyReport): string {
   for (const m of r.size_mismatch) lines.push(`size      ${m.uid}  ${m.path}  ${m.actual_bytes} bytes, expected ${m.expected_bytes}`);
   for (const m of r.checksum_mismatch) lines.push(`checksum  ${m.uid}  ${m.path}  ${m.actual}, expected ${m.expected}`);
   for (const f of r.unknown_files) lines.push(`unknown   ${f}`);
+  for (const n of r.not_data) lines.push(`not data  ${n.uid}  ${n.path}  ${n.reason}`);
   return lines.join("\n");
 }
 
