@@ -11,6 +11,11 @@ export interface GentlyConfig {
   natsUrl?: string;
   /** port of the embedded nats-server */
   natsPort: number;
+  /**
+   * JetStream store of the embedded nats-server: GENTLY_JETSTREAM_DIR, else {storage}/nats. Put it
+   * on another filesystem than the volumes so a full disk of images cannot starve JetStream.
+   */
+  jetstreamDir: string;
   /** viz server HTTP port */
   httpPort: number;
   /** microscope config file for the hardware service (sim JSON or MMCore .cfg) */
@@ -32,8 +37,10 @@ function intFromEnv(name: string, fallback: number, env: NodeJS.ProcessEnv): num
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GentlyConfig {
   const natsPort = intFromEnv("GENTLY_NATS_PORT", 4222, env);
+  const storage = path.resolve(env.GENTLY_STORAGE || "./storage");
   return {
-    storage: path.resolve(env.GENTLY_STORAGE || "./storage"),
+    storage,
+    jetstreamDir: env.GENTLY_JETSTREAM_DIR ? path.resolve(env.GENTLY_JETSTREAM_DIR) : path.join(storage, "nats"),
     natsUrl: env.GENTLY_NATS_URL || undefined,
     natsPort,
     httpPort: intFromEnv("GENTLY_HTTP_PORT", 8080, env),

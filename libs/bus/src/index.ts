@@ -25,3 +25,4 @@ export {
 export { EXIT_FATAL_CONFIG, FatalConfigError, onStopSignal, runProcess, type ProcessContext, type RunningService } from "./lifecycle";
 export { accountSecretPath, readAccountPassword, readCredentials, ensureCredentials, passwordEnvironment, type Credentials } from "./credentials";
 export { Liveness, processLiveness } from "./liveness";
+export { BusOutages, busOutages } from "./outages";

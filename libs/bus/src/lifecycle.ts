@@ -32,6 +32,18 @@ export class FatalConfigError extends Error {
   override readonly name = "FatalConfigError";
 }
 
+export interface ProcessOptions {
+  /**
+   * Runs on every fatal way out (uncaught exception, unhandled rejection, a required part ended,
+   * the NATS connection closed) before the process exits: the hardware makes the microscope safe
+   * here. Given FATAL_GRACE_MS; the process exits 1 after it whatever happens.
+   */
+  onFatal?: (reason: string) => Promise<void> | void;
+}
+
+/** How long onFatal may take before the process exits anyway. */
+export const FATAL_GRACE_MS = 5_000;
+
 /**
  * The whole life of a service process: config, logger, NATS connection,
  * start, then a clean stop (service first, then drain NATS) on SIGTERM or
@@ -41,15 +53,32 @@ export class FatalConfigError extends Error {
 export async function runProcess(
   name: string,
   start: (ctx: ProcessContext) => Promise<RunningService>,
+  opts: ProcessOptions = {},
 ): Promise<void> {
   const logger = createLogger(name);
+  let exiting = false;
+  const fatalExit = async (reason: string, stop?: () => Promise<void>): Promise<void> => {
+    if (exiting) return;
+    exiting = true;
+    processLiveness.stop();
+    const force = setTimeout(() => process.exit(1), FATAL_GRACE_MS * 2);
+    force.unref();
+    const bounded = (what: string, work: () => Promise<void> | void) =>
+      Promise.race([
+        Promise.resolve().then(work).catch((err) => logger.error({ err }, `${what} failed`)),
+        new Promise((r) => setTimeout(r, FATAL_GRACE_MS).unref()),
+      ]);
+    await bounded("emergency stop", () => opts.onFatal?.(reason));
+    if (stop) await bounded("stop", stop);
+    process.exit(1);
+  };
   process.on("uncaughtException", (err) => {
     logger.fatal({ err }, "uncaught exception");
-    process.exit(1);
+    void fatalExit(`uncaught exception: ${err.message}`);
   });
   process.on("unhandledRejection", (err) => {
     logger.fatal({ err }, "unhandled rejection");
-    process.exit(1);
+    void fatalExit(`unhandled rejection: ${String((err as Error)?.message ?? err)}`);
   });
   let config: GentlyConfig;
   try {
@@ -97,19 +126,15 @@ export async function runProcess(
     }
   });
   // A required part that ended on its own: stop what still runs, exit non-zero, be restarted.
-  void Promise.race([processLiveness.stopped, service.stopped ?? new Promise<never>(() => undefined)]).then(async (reason) => {
+  void Promise.race([processLiveness.stopped, service.stopped ?? new Promise<never>(() => undefined)]).then((reason) => {
     if (signals.stopping) return;
-    processLiveness.stop();
     logger.fatal({ reason }, "a required part of the service stopped; exiting to be restarted");
-    const force = setTimeout(() => process.exit(1), 10_000);
-    force.unref();
-    await service.stop().catch((err) => logger.error({ err }, "error while stopping"));
-    process.exit(1);
+    void fatalExit(reason, () => service.stop());
   });
   void nc.closed().then((err) => {
     if (!signals.stopping) {
       logger.fatal({ err }, "NATS connection closed");
-      process.exit(1);
+      void fatalExit("NATS connection closed");
     }
   });
 }

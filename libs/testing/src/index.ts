@@ -4,3 +4,4 @@ export { tempStorage } from "./storage";
 export { startTestCluster, type TestCluster, type ClusterNode } from "./cluster";
 export { connectAccount, startAccountNats, type AccountNats } from "./accounts";
 export { startTestSystem, SMALL_SAMPLE, type TestSystem } from "./system";
+export { injectFaultEnv } from "./fault-injection";

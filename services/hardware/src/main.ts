@@ -2,6 +2,7 @@ import { runProcess } from "@gently/bus";
 import { createRing, unlinkRing, type Ring } from "@gently/ring";
 import { loadHardwareConfig } from "./config";
 import { Core } from "./core-binding";
+import { EmergencyStop, emergencyStopOnFatalSignals } from "./emergency-stop";
 import { HardwareLease } from "./lease";
 import { loadLimits } from "./limits";
 import { loadRoles } from "./roles";
@@ -11,7 +12,13 @@ import { HardwareService } from "./service";
 import { WriterLink } from "./writer-link";
 import pkg from "../package.json" with { type: "json" };
 
+// created with the process's logger; the fatal paths of runProcess reach it through here
+let emergency: EmergencyStop | null = null;
+
 runProcess("hardware", async ({ config, logger, nc }) => {
+  const emergencyStop = new EmergencyStop(logger);
+  emergency = emergencyStop;
+  emergencyStopOnFatalSignals(emergencyStop);
   const hwConfig = loadHardwareConfig(config);
   const limits = loadLimits(hwConfig.limitsFile);
   const roles = loadRoles(hwConfig.rolesFile);
@@ -22,13 +29,15 @@ runProcess("hardware", async ({ config, logger, nc }) => {
     logger,
     onLost: (reason) => {
       logger.fatal({ reason }, "lost the microscope; lasers off and exiting");
-      void (service?.halt(reason) ?? Promise.resolve()).finally(() => process.exit(1));
+      void emergencyStop.run(reason).finally(() => process.exit(1));
     },
   });
+  emergencyStop.arm({ lease });
   let core: Core | null = null;
   try {
     core = Core.open(hwConfig.coreLibrary, hwConfig.coreConfig, hwConfig.callTimeoutMs);
     const microscope = new Microscope(core, limits, roles, { coreConfig: hwConfig.coreConfig, rolesFile: hwConfig.rolesFile });
+    emergencyStop.arm({ microscope });
     await microscope.lasersOff();
     ring = createRing(hwConfig.ringPath, { slotBytes: microscope.maxFrameBytes(), numSlots: hwConfig.ringSlots });
     logger.info(
@@ -48,6 +57,7 @@ runProcess("hardware", async ({ config, logger, nc }) => {
       owner: lease.holder,
       frameTimeoutMs: hwConfig.frameTimeoutMs,
     });
+    emergencyStop.arm({ service });
     await service.start();
   } catch (err) {
     // Hand the microscope back at once rather than making a successor wait for the ttl.
@@ -66,4 +76,4 @@ runProcess("hardware", async ({ config, logger, nc }) => {
       await lease.release();
     },
   };
-});
+}, { onFatal: (reason) => emergency?.run(reason) });
