@@ -1,5 +1,5 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { call, subscribeValidated, type Logger } from "@gently/bus";
+import { busOutages, call, subscribeValidated, type Logger } from "@gently/bus";
 import { AcquisitionEnd, GentlyError, hw, newUid, subjects, type VolumeWritten } from "@gently/protocol";
 import type { VolumeSpec } from "./steps";
 import type { VolumeAnnouncements } from "./volume-events";
@@ -73,6 +73,8 @@ export async function acquireVolume(
   const volume_uid = newUid();
   const acq_id = newUid();
   const total = volume.num_slices * volume.cameras.length;
+  const startedAt = Date.now();
+  const outages = busOutages(deps.nc);
   const expectation = deps.volumes.expect(volume_uid);
   let endFailed: (end: AcquisitionEnd) => void = () => undefined;
   const ended = new Promise<AcquisitionEnd>((resolve) => (endFailed = resolve));
@@ -127,6 +129,11 @@ export async function acquireVolume(
     const outcome = await Promise.race([expectation.written, failedEnd, onAbort(signal), deadline.promise]).catch(async (err) => {
       // a failed volume must not leave the sequence (and its lasers) running
       await stopSequence(deps, acq_id, err instanceof Error ? err.message : String(err));
+      // an outage of the bus is the true cause of what failed after it (keepalives, frames and announcements were cut)
+      const lostMs = outages.lostSince(startedAt);
+      if (lostMs > 0 && !signal.aborted) {
+        throw new GentlyError("unavailable", `lost the bus for ${(lostMs / 1000).toFixed(1)} s during volume ${volume_uid}; then: ${err instanceof Error ? err.message : String(err)}`);
+      }
       throw err;
     });
     if (outcome !== "aborted") {
