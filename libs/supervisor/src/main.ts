@@ -1,8 +1,9 @@
 import path from "node:path";
 import { createLogger, ensureCredentials, loadConfig, onStopSignal, passwordEnvironment, readCredentials } from "@gently/bus";
 import { natsUserOf, type NatsUser } from "@gently/protocol";
-import { SupervisedChild } from "./child";
-import { NatsServerProcess } from "./nats-server";
+import { DEFAULT_RESTART_POLICY, SupervisedChild } from "./child";
+import { announceFailedService } from "./failed-service";
+import { SupervisedNatsServer } from "./supervised-nats";
 import { nodeArgsFor, REPO_ROOT, selectedServices, serviceEntry } from "./system";
 
 /**
@@ -14,25 +15,25 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const services = selectedServices();
 
-  let nats: NatsServerProcess | undefined;
+  let nats: SupervisedNatsServer | undefined;
   let natsUrl = config.natsUrl;
   // Every process gets its own account. The embedded server runs on credentials
   // generated under {storage}/secrets (one file per account); against an external
   // NATS the files present are used, else each process's account comes from its environment.
   const credentials = natsUrl ? readCredentials(config.storage) : ensureCredentials(config.storage);
   if (!natsUrl) {
-    nats = new NatsServerProcess({
+    nats = new SupervisedNatsServer({
       port: config.natsPort,
-      storeDir: path.join(config.storage, "nats"),
+      storeDir: config.jetstreamDir,
       configFile: path.join(REPO_ROOT, "nats.conf"),
       env: passwordEnvironment(credentials),
       onLog: (line) => logger.debug({ child: "nats-server" }, line),
       // Ctrl-C must not stop NATS before the services: they are stopped first, then NATS
       ownProcessGroup: true,
-    });
+    }, logger);
     await nats.start();
     natsUrl = nats.url;
-    logger.info({ url: natsUrl, pid: nats.pid, storeDir: path.join(config.storage, "nats") }, "embedded nats-server started");
+    logger.info({ url: natsUrl, pid: nats.pid, storeDir: config.jetstreamDir }, "embedded nats-server started");
   }
 
   const env = { ...process.env, GENTLY_NATS_URL: natsUrl, GENTLY_STORAGE: config.storage };
@@ -42,6 +43,7 @@ async function main(): Promise<void> {
     const password = credentials[user as NatsUser];
     return password ? { GENTLY_NATS_USER: user, GENTLY_NATS_PASSWORD: password } : {};
   };
+  const failed: { stop(): Promise<void> }[] = [];
   const children = services.map(
     (name) =>
       new SupervisedChild(
@@ -53,6 +55,15 @@ async function main(): Promise<void> {
           cwd: REPO_ROOT,
         },
         logger,
+        DEFAULT_RESTART_POLICY,
+        process.stdout,
+        // not restarted: registered in its place so `gently status` shows it FAILED with its reason
+        (message) => {
+          const account = accountOf(name);
+          void announceFailedService({ servers: natsUrl!, user: account.GENTLY_NATS_USER, pass: account.GENTLY_NATS_PASSWORD, name, message, logger })
+            .then((announced) => failed.push(announced))
+            .catch((err) => logger.error({ child: name, err: String(err) }, "could not register the failed service"));
+        },
       ),
   );
   for (const child of children) child.start();
@@ -61,6 +72,7 @@ async function main(): Promise<void> {
   onStopSignal(logger, async (signal) => {
     logger.info({ signal }, "stopping every service");
     await Promise.all(children.map((child) => child.stop()));
+    await Promise.all(failed.map((f) => f.stop()));
     await nats?.stop();
     logger.info("system stopped");
     process.exit(0);

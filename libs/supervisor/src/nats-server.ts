@@ -31,8 +31,15 @@ export interface NatsServerOptions {
 export class NatsServerProcess {
   private child?: ChildProcess;
   private exited?: Promise<void>;
+  private exitStatus: { code: number | null; signal: NodeJS.Signals | null } = { code: null, signal: null };
 
   constructor(readonly opts: NatsServerOptions) {}
+
+  /** Resolves when the started server exits, however it ends (a crash, kill -9, stop). */
+  async whenExited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    await this.exited;
+    return this.exitStatus;
+  }
 
   get url(): string {
     return `nats://127.0.0.1:${this.opts.port}`;
@@ -59,7 +66,12 @@ export class NatsServerProcess {
       detached: this.opts.ownProcessGroup ?? false,
     });
     this.child = child;
-    this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
+    this.exited = new Promise((resolve) =>
+      child.once("exit", (code, signal) => {
+        this.exitStatus = { code, signal };
+        resolve();
+      }),
+    );
     // never outlive our own process, however it ends short of SIGKILL
     const reap = () => child.kill("SIGKILL");
     process.once("exit", reap);
