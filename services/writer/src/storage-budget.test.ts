@@ -50,6 +50,16 @@ describe("storage budget at begin", () => {
     expect(err!.message).toMatch(/free on the filesystem/);
   });
 
+  it("keeps the reserve free: a volume that would leave less than it is refused, one that leaves it fits", async () => {
+    const reserve = Math.floor(freeBytes() / 2);
+    const budget = new StorageBudget(volumes, quarantine, undefined, reserve);
+    const tooBig = freeBytes() - reserve + (64 << 20);
+    const err = await refusal(budget.admit("big", tooBig, path.join(volumes, ".big.big.tif.partial")));
+    expect(err).toMatchObject({ code: "disk_full" });
+    expect(err!.message).toContain(`${reserve} kept free for JetStream and the index (GENTLY_WRITER_RESERVE_BYTES)`);
+    await budget.admit("fits", 1 << 20, path.join(volumes, ".fits.fits.tif.partial"));
+  });
+
   it("does not promise the same free space to two running volumes", async () => {
     const budget = new StorageBudget(volumes, quarantine);
     const sixtyPercent = Math.floor(freeBytes() * 0.6);

@@ -46,6 +46,8 @@ export class StorageBudget {
     private readonly volumesDir: string,
     private readonly quarantineDir: string,
     private readonly quotaBytes?: number,
+    /** free bytes no volume may take: JetStream's store, the index and the logs need them when they share the disk */
+    private readonly reserveBytes = 0,
   ) {}
 
   /**
@@ -72,10 +74,11 @@ export class StorageBudget {
     const fs = await statfs(this.volumesDir);
     const free = fs.bavail * fs.bsize;
     const pendingHere = plannedBytes - (await sizeOrZero(tempPath));
-    if (pendingHere + pendingElsewhere > free) {
+    if (pendingHere + pendingElsewhere + this.reserveBytes > free) {
       throw new GentlyError(
         "disk_full",
-        `volume needs ${pendingHere} more bytes; ${free} free on the filesystem of ${this.volumesDir}, ${pendingElsewhere} of them promised to volumes being written`,
+        `volume needs ${pendingHere} more bytes; ${free} free on the filesystem of ${this.volumesDir}, ${pendingElsewhere} of them promised to volumes being written ` +
+          `and ${this.reserveBytes} kept free for JetStream and the index (GENTLY_WRITER_RESERVE_BYTES)`,
       );
     }
     this.reservations.set(uid, { plannedBytes, tempPath });
