@@ -52,7 +52,7 @@ export async function startWriter(opts: WriterOptions): Promise<RunningWriter> {
   if (recovered > 0) logger.warn({ count: recovered }, "quarantined partial volumes of an earlier writer");
 
   const rings = new RingCache();
-  const budget = new StorageBudget(config.volumesDir, config.quarantineDir, config.quotaBytes);
+  const budget = new StorageBudget(config.volumesDir, config.quarantineDir, config.quotaBytes, config.reserveBytes);
   const active = new Map<string, Acquisition>();
   // Begins are admitted one at a time so two cannot both claim the same free space.
   let admitting: Promise<unknown> = Promise.resolve();
