@@ -20,30 +20,40 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
-/** Grey levels of the shown image (all pixels, or the one at x, y), read back through a canvas at its natural size. */
-export function pixelsOf(page: Page, at?: { x: number; y: number }): Promise<number[]> {
-  return page.evaluate((point) => {
-    const { document } = globalThis as PageGlobals;
-    const img = document.getElementById("image");
-    const canvas = document.createElement("canvas");
-    canvas.width = img.naturalWidth;
-    canvas.height = img.naturalHeight;
-    const ctx = canvas.getContext("2d");
-    ctx.drawImage(img, 0, 0);
-    const data = point ? ctx.getImageData(point.x, point.y, 1, 1).data : ctx.getImageData(0, 0, canvas.width, canvas.height).data;
-    return Array.from(data as number[]).filter((_, i) => i % 4 === 0);
-  }, at);
+/** Waits until the viewer shows the view named `key` ("<uid>/slice/<z>", "<uid>/mip" or "live/<seq>"). */
+export async function shownView(page: Page, key: string): Promise<void> {
+  await page.waitForFunction((k) => (globalThis as PageGlobals).document.getElementById("view").dataset.shown === k, key);
 }
 
-export async function pixelOf(page: Page, x: number, y: number): Promise<number> {
-  return (await pixelsOf(page, { x, y }))[0];
+/** Page coordinates (CSS px) of the centre of image pixel (i, j) in the main view, from the view's transform. */
+export async function screenOf(page: Page, i: number, j: number): Promise<{ x: number; y: number }> {
+  return page.evaluate(
+    ([pi, pj]) => {
+      const { document } = globalThis as PageGlobals;
+      const view = document.getElementById("view");
+      const rect = view.getBoundingClientRect();
+      const scale = Number(view.dataset.scale);
+      return { x: rect.left + Number(view.dataset.x) + (pi + 0.5) * scale, y: rect.top + Number(view.dataset.y) + (pj + 0.5) * scale };
+    },
+    [i, j],
+  );
 }
 
-/** Waits until the viewer shows the image fetched from a URL ending in `pathEnd`. */
-export async function shownImage(page: Page, pathEnd: string): Promise<void> {
-  await page.waitForFunction((end) => {
-    const { document } = globalThis as PageGlobals;
-    const img = document.getElementById("image");
-    return (img.dataset.src ?? "").endsWith(end) && img.complete && img.naturalWidth > 0;
-  }, pathEnd);
+/** [r, g, b] the page shows at page coordinates (x, y) of a canvas (the main view by default). */
+export async function colourAt(page: Page, at: { x: number; y: number }, canvasId = "view"): Promise<number[]> {
+  return page.evaluate(
+    ([p, id]) => {
+      const { document, devicePixelRatio } = globalThis as PageGlobals;
+      const canvas = document.getElementById(id);
+      const rect = canvas.getBoundingClientRect();
+      const data = canvas.getContext("2d").getImageData(Math.floor((p.x - rect.left) * devicePixelRatio), Math.floor((p.y - rect.top) * devicePixelRatio), 1, 1).data;
+      return [data[0], data[1], data[2]];
+    },
+    [at, canvasId] as const,
+  );
+}
+
+/** [r, g, b] of image pixel (i, j) as the main view draws it. */
+export async function colourOfPixel(page: Page, i: number, j: number): Promise<number[]> {
+  return colourAt(page, await screenOf(page, i, j));
 }
