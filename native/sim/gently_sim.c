@@ -238,6 +238,7 @@ static int apply_config(gc_core *c, const sj_node *root, char *err, size_t cap) 
         sim_camera *k = &c->cameras[ci];
         int w = k->sensor_width, h = k->sensor_height;
         double px = k->pixel_size_um;
+        int binning = 1;
         for (const sj_node *g = f->child; g; g = g->next) {
           if (strcmp(g->key, "sensor_width") == 0) {
             if (!want_number(g, "sensor_width", 4, SIM_MAX_SENSOR, &v, err, cap)) return 0;
@@ -247,11 +248,17 @@ static int apply_config(gc_core *c, const sj_node *root, char *err, size_t cap) 
             h = (int)v & ~3;
           } else if (strcmp(g->key, "pixel_size_um") == 0) {
             if (!want_number(g, "pixel_size_um", 0.001, 100, &px, err, cap)) return 0;
+          } else if (strcmp(g->key, "binning") == 0) {
+            if (!want_number(g, "binning", 1, 4, &v, err, cap) || (v != 1 && v != 2 && v != 4))
+              return snprintf(err, cap, "config: 'cameras.%s.binning' must be 1, 2 or 4", f->key), 0;
+            binning = (int)v;
           } else {
             return snprintf(err, cap, "config: unknown key 'cameras.%s.%s'", f->key, g->key), 0;
           }
         }
         default_camera(k, k->name, k->light_sheet, w, h, px);
+        /* The default ROI (whole sensor or a centred band of multiples of 4 rows) is on every binning's grid. */
+        k->binning = binning;
       }
     } else if (strcmp(key, "embryos") == 0) {
       if (m->type != SJ_ARRAY) return snprintf(err, cap, "config: 'embryos' must be an array"), 0;

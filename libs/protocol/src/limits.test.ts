@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { checkTargets, DEFAULT_LIMITS as limits, describeViolation, limitViolationError, sweepTargets } from "./limits";
+import {
+  checkLaserPowers,
+  checkTargets,
+  DEFAULT_LIMITS as limits,
+  describeViolation,
+  limitViolationError,
+  roundToResolution,
+  sweepTargets,
+} from "./limits";
 
 describe("checkTargets", () => {
   it("accepts targets inside, on the edges, and omitted fields", () => {
@@ -44,5 +52,25 @@ describe("checkTargets", () => {
     expect(err.field).toBe("x_um");
     expect(err.message).toContain("ZStage:Z:32 z_um 10 is below the minimum 50");
     expect(err.details).toEqual({ violations });
+  });
+
+  it("rounds to a device's step without crossing a limit that is off the step grid", () => {
+    const x = { min: 500, max: 2500, resolution: 0.015 };
+    // nearest steps of 2499.999 are 2499.990 and 2500.005: the one inside wins
+    expect(roundToResolution(x, 2499.999)).toBe(2499.99);
+    expect(roundToResolution(x, 500.001)).toBe(500.01);
+    expect(roundToResolution(x, 1000.007)).toBe(1000.005);
+    // a target already outside stays outside (and is refused)
+    expect(checkTargets({ ...limits, x_um: x }, { x_um: 2500.01 })).toHaveLength(1);
+    expect(checkTargets({ ...limits, x_um: x }, { x_um: 2499.999 })).toEqual([]);
+  });
+
+  it("caps each laser line's power, 488 nm lowest", () => {
+    expect(checkLaserPowers(limits, { "488": 6, "561": 10 })).toEqual([]);
+    expect(checkLaserPowers(limits, { "405": -1, "488": 6.5 })).toEqual([
+      { device: "laser 405 nm", field: "power_pct", value: -1, min: 0, max: 10 },
+      { device: "laser 488 nm", field: "power_pct", value: 6.5, min: 0, max: 6 },
+    ]);
+    expect(checkLaserPowers(limits, { "637": Number.NaN })).toHaveLength(1);
   });
 });

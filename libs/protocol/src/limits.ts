@@ -98,8 +98,9 @@ export function roundToResolution(range: Range, value: number): number {
   let steps = Math.round(value / range.resolution);
   if (value <= range.max && steps * range.resolution > range.max) steps = Math.floor(range.max / range.resolution);
   if (value >= range.min && steps * range.resolution < range.min) steps = Math.ceil(range.min / range.resolution);
-  // Through the decimal string so 0.001 steps give 12.345, not 12.345000000000001.
-  const decimals = Math.max(0, Math.ceil(-Math.log10(range.resolution)));
+  // Through a decimal string so 0.001 steps give 12.345, not 12.345000000000001; three digits
+  // more than the step's magnitude keep steps such as 0.015 exact.
+  const decimals = Math.min(20, Math.max(0, Math.ceil(-Math.log10(range.resolution)) + 3));
   return Number((steps * range.resolution).toFixed(decimals));
 }
 

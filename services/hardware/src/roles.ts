@@ -79,6 +79,8 @@ export function loadRoles(file: string | undefined): DeviceRoles {
   return parsed.data;
 }
 
+const article = (noun: string) => (/^[aeioux]/i.test(noun) ? "an" : "a");
+
 /** The core label of a protocol camera name. */
 export function cameraLabel(roles: DeviceRoles, camera: CameraName): string {
   switch (camera) {
@@ -116,7 +118,7 @@ export function checkRoles(roles: DeviceRoles, devices: DeviceList, sources: Rol
   const expect = (role: string, label: string, kind: string) => {
     const found = kindOf(label);
     if (found === undefined) throw new FatalConfigError(`role ${role}: no device "${label}" ${where}`);
-    if (found !== kind) throw new FatalConfigError(`role ${role}: device "${label}" is a ${found}, not a ${kind}, ${where}`);
+    if (found !== kind) throw new FatalConfigError(`role ${role}: device "${label}" is ${article(found)} ${found}, not ${article(kind)} ${kind}, ${where}`);
   };
   expect("xy_stage", roles.xy_stage, "XY stage");
   expect("z_stage", roles.z_stage, "stage");
