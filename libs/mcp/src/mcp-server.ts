@@ -17,6 +17,7 @@ import {
   inCallersTerms,
   isPlanName,
   planCallOf,
+  Uid,
   type PlanCall,
   type RunProgress,
   type ToolDefinition,
@@ -104,9 +105,10 @@ export function createGentlyMcpServer(opts: GentlyMcpOptions): Server {
   server.setRequestHandler(ReadResourceRequestSchema, async (request) => {
     const { uri } = request.params;
     if (!uri.startsWith(VOLUME_URI)) throw new GentlyError("not_found", `uri: not a gently volume: ${uri.slice(0, 200)}`, "uri");
-    const uid = uri.slice(VOLUME_URI.length);
-    const item = await call(client.nc, datastore.get, { uid: uid as never });
-    const preview = await filePreview(await client.volumePath(uid), { kind: "mip" }, PreviewOptions.parse({}));
+    const uid = Uid.safeParse(uri.slice(VOLUME_URI.length));
+    if (!uid.success) throw new GentlyError("invalid_request", `uri: ${JSON.stringify(uri.slice(0, 200))} does not end in a gently uid`, "uri");
+    const item = await call(client.nc, datastore.get, { uid: uid.data });
+    const preview = await filePreview(await client.volumePath(uid.data), { kind: "mip" }, PreviewOptions.parse({}));
     return {
       contents: [
         { uri, mimeType: "application/json", text: JSON.stringify({ uid: item.uid, path: item.path, shape: item.shape, dtype: item.dtype, session_id: item.session_id, created: item.created }) },
