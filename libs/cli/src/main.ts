@@ -1,5 +1,5 @@
-import { parseArgs } from "node:util";
 import { GentlyError } from "@gently/protocol";
+import { didYouMean, parseCommandArgs, UsageError, type ParsedArgs } from "./args";
 import type { Command } from "./command";
 import { EXIT } from "./exit-codes";
 import { statusCommand } from "./commands/status";
@@ -7,7 +7,7 @@ import { credentialsCommand } from "./commands/credentials";
 import { viewerCommand } from "./commands/viewer";
 import { datastoreCommand } from "./commands/datastore";
 import { toolsCommand } from "./commands/tools";
-import { acquireCommand, calibrateCommand, detectCommand, focusCommand, illuminationCommand, moveCommand, positionCommand, snapCommand, timelapseCommand } from "./commands/plans";
+import { acquireCommand, calibrateCommand, detectCommand, focusCommand, illuminationCommand, liveCommand, moveCommand, positionCommand, snapCommand, timelapseCommand } from "./commands/plans";
 import { queueCommand } from "./commands/queue";
 import { watchCommand } from "./commands/watch";
 import { abortCommand, pauseCommand, resumeCommand, stopCommand } from "./commands/control";
@@ -16,7 +16,7 @@ import { mcpCommand } from "./commands/mcp";
 
 const COMMANDS: Command[] = [statusCommand, credentialsCommand, viewerCommand, datastoreCommand];
 // plans and run control
-COMMANDS.push(toolsCommand, moveCommand, positionCommand, acquireCommand, snapCommand, timelapseCommand, focusCommand, calibrateCommand, detectCommand, illuminationCommand);
+COMMANDS.push(toolsCommand, moveCommand, positionCommand, acquireCommand, snapCommand, liveCommand, timelapseCommand, focusCommand, calibrateCommand, detectCommand, illuminationCommand);
 COMMANDS.push(queueCommand, watchCommand, abortCommand, pauseCommand, resumeCommand, stopCommand, historyCommand);
 // doors for agents
 COMMANDS.push(mcpCommand);
@@ -39,19 +39,15 @@ async function main(argv: string[]): Promise<number> {
   }
   const cmd = COMMANDS.find((c) => c.name === name);
   if (!cmd) {
-    process.stderr.write(`unknown command '${name}'\n${help()}\n`);
+    process.stderr.write(`unknown command '${name}'${didYouMean(name, COMMANDS.map((c) => c.name))}\n${help()}\n`);
     return EXIT.usage;
   }
-  let parsed;
+  let parsed: ParsedArgs;
   try {
-    parsed = parseArgs({
-      args: rest,
-      options: { ...cmd.options, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-      allowPositionals: true,
-      strict: true,
-    });
+    parsed = parseCommandArgs(cmd, rest);
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${commandHelp(cmd)}\n`);
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`${err.message}\n`);
     return EXIT.usage;
   }
   if (parsed.values.help) {
@@ -60,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const json = parsed.values.json === true;
   try {
-    return await cmd.run({ values: parsed.values as Record<string, string | boolean | undefined>, positionals: parsed.positionals, json });
+    return await cmd.run({ values: parsed.values, positionals: parsed.positionals, json });
   } catch (err) {
     const error = err instanceof GentlyError ? err : new GentlyError("internal", String((err as Error)?.message ?? err));
     if (json) process.stdout.write(JSON.stringify(error.toBody()) + "\n");

@@ -81,7 +81,7 @@ describe("gently plan commands (real nats-server, hardware, writer and plan-runn
   it("exits 2 on a bad flag, 1 on a refused plan (every violation in --json), and lists runs in its history", async () => {
     const bad = await gently("move", "--x-um", "abc", "--y-um", "0");
     expect(bad.code).toBe(2);
-    expect(bad.out).toMatch(/--x-um must be a number/);
+    expect(bad.out).toMatch(/--x-um: expected a number in µm, got 'abc'/);
     const refused = await gently("timelapse", "--num-timepoints", "2", "--interval-s", "1", "--num-slices", "10", "--piezo-center-um", "195", "--piezo-amplitude-um", "9", "--json");
     expect(refused.code).toBe(1);
     const error = (refused.json as { error: { code: string; details: { violations: { where: string }[] } } }).error;
@@ -90,5 +90,24 @@ describe("gently plan commands (real nats-server, hardware, writer and plan-runn
     const history = await gently("history", "--json");
     expect(history.code).toBe(0);
     expect((history.json as { runs: { plan: string }[] }).runs.map((r) => r.plan)).toEqual(["move_stage", "acquire_volume", "acquire_volume"]);
+  });
+
+  it("takes negative numbers as values and prints results for people: rounded numbers with units, lists as tables", async () => {
+    // the README's own example: a list starting with a negative number, and a negative scalar, both without '='
+    const focus = await gently("focus", "--galvo-positions-deg", "-0.1,0,0.1", "--piezo-um", "-5", "--exposure-ms", "2");
+    expect(focus.code, focus.out).toBe(0);
+    expect(focus.out).toMatch(/^piezo_um\s+-5 µm$/m);
+    expect(focus.out).toMatch(/^best_galvo_deg\s+-?0(\.\d{1,4})? °$/m);
+    expect(focus.out).toMatch(/^scores:\n\s+galvo_deg \[°\]\s+score/m);
+    expect(focus.out).toMatch(/^\s+-0\.1\s+0\.\d{1,5}\s+[0-9A-Za-z]{21}$/m);
+    // no 16-digit floats anywhere
+    expect(focus.out).not.toMatch(/\d\.\d{6,}/);
+    const json = await gently("focus", "--galvo-positions-deg", "-0.1,0,0.1", "--piezo-um", "-5", "--exposure-ms", "2", "--json");
+    expect(json.code, json.out).toBe(0);
+    expect((json.json as { scores: { galvo_deg: number }[] }).scores.map((p) => p.galvo_deg)).toEqual([-0.1, 0, 0.1]);
+    const timelapse = await gently("timelapse", "--num-timepoints", "2", "--interval-s", "0", "--num-slices", "3", "--piezo-center-um", "-1", "--piezo-amplitude-um", "1");
+    expect(timelapse.code, timelapse.out).toBe(0);
+    expect(timelapse.out).toMatch(/^volumes:\n\s+uid\s+path\s+shape\s+dtype/m);
+    expect(timelapse.out).toMatch(/\s3×128×256\s+uint16/);
   });
 });

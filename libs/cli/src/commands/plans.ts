@@ -19,7 +19,12 @@ function jsonOf(result: RunResult): Record<string, unknown> {
 }
 
 /** Submits a plan with the given flags, follows it to its end and prints its result. */
-async function submitAndFollow(plan: PlanName, values: Record<string, string | boolean | undefined>, json: boolean): Promise<number> {
+async function submitAndFollow(
+  plan: PlanName,
+  values: Record<string, string | boolean | undefined>,
+  json: boolean,
+  interrupt: "abort" | "stop" = "abort",
+): Promise<number> {
   let params: Record<string, unknown>;
   try {
     params = paramsFromFlags(plan, values);
@@ -36,18 +41,18 @@ async function submitAndFollow(plan: PlanName, values: Record<string, string | b
       return EXIT.ok;
     }
     if (!json && run.position > 0) process.stderr.write(`run ${run.run_uid} waits behind ${run.position} run(s)\n`);
-    const result = await followRun(client, run, { json });
+    const result = await followRun(client, run, { json, interrupt });
     emit(json, jsonOf(result), () => describeResult(result));
     return exitCodeOf(result);
   });
 }
 
-function planCommand(name: string, plan: PlanName, summary: string): Command {
+function planCommand(name: string, plan: PlanName, summary: string, interrupt: "abort" | "stop" = "abort"): Command {
   return {
     name,
     summary,
     options: { ...planOptions(plan), ...RUN_OPTIONS },
-    run: ({ values, json }) => submitAndFollow(plan, values, json),
+    run: ({ values, json }) => submitAndFollow(plan, values, json, interrupt),
   };
 }
 
@@ -58,6 +63,12 @@ export const timelapseCommand = planCommand("timelapse", "timelapse_volume", "ac
 export const focusCommand = planCommand("focus", "focus_sweep", "focus sweep over --galvo-positions-deg; prints the score per angle and the best (plan focus_sweep)");
 export const calibrateCommand = planCommand("calibrate", "calibrate_piezo_galvo", "fit galvo against piezo from focus sweeps and store the calibration (plan calibrate_piezo_galvo)");
 export const detectCommand = planCommand("detect", "detect_embryos", "find embryos in an image by --image-uid (plan detect_embryos)");
+export const liveCommand = planCommand(
+  "live",
+  "live_view",
+  "stream one camera to the viewer until Ctrl-C (stops the run, lasers off) or --duration-s (plan live_view)",
+  "stop",
+);
 
 const SNAP_PLANS: Record<string, PlanName> = { bottom: "snap_bottom", lightsheet: "snap_lightsheet" };
 
