@@ -47,6 +47,17 @@ describe("HTTP API for the existing copilot (real system under the supervisor, r
     expect(Math.max(...seen.mip_jpeg)).toBeLessThanOrEqual(800);
   }, 300_000);
 
+  it.skipIf(!hasPython)("the README's Python example works as written (on this test's port, 4 slices)", async () => {
+    const readme = readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+    const example = /\*\*HTTP from Python[\s\S]*?```python\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(example, "the README's Python example").toBeDefined();
+    const script = example!.replace("127.0.0.1:60610", `127.0.0.1:${system.apiPort}`).replace('"num_slices": 50', '"num_slices": 4');
+    const { stdout } = await run(PYTHON, ["-c", script], { timeout: 120_000 });
+    const [success, file] = stdout.trim().split(" ");
+    expect(success).toBe("True");
+    expect(existsSync(file)).toBe(true);
+  });
+
   it("runs under the copilot's NATS account, which cannot reach a hardware subject", async () => {
     // what the supervisor handed the API process
     const environ = readFileSync(`/proc/${system.pidOf("api")}/environ`, "utf8").split("\0");
