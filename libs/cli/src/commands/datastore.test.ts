@@ -53,6 +53,9 @@ describe("gently datastore", () => {
       const list = await gently(env, "datastore", "list", "--session", "cli");
       expect(list.code).toBe(0);
       for (const v of volumes) expect(list.out).toContain(v.uid);
+      // sizes for people: "12.3 kB", not a byte count
+      expect(list.out).toMatch(/^UID\s+TYPE\s+SESSION\s+CREATED\s+SIZE\s+PATH$/m);
+      expect(list.out).toMatch(/\s\d+(\.\d+)? (B|kB|MB|GB)\s/);
       expect((await gently(env, "datastore", "get", "not-a-uid")).code).toBe(1);
       const refused = await gently(env, "datastore", "rebuild");
       expect(refused.code).toBe(1);

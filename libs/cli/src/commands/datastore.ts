@@ -5,6 +5,7 @@ import { datastore, DataType, GentlyError, type DataItem } from "@gently/protoco
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Command } from "../command";
 import { EXIT } from "../exit-codes";
+import { formatBytes } from "../format";
 import { emit, table } from "../output";
 import { progressBar } from "../progress-bar";
 
@@ -25,7 +26,7 @@ function describeRebuild(r: RebuildReport, index: string, movedAside?: string): 
 function describeVerify(r: VerifyReport): string {
   const lines = [`checked ${r.checked} files (${r.checksums_verified} checksums): ${r.ok ? "OK" : "PROBLEMS"}`];
   for (const m of r.missing) lines.push(`missing   ${m.uid}  ${m.path}`);
-  for (const m of r.size_mismatch) lines.push(`size      ${m.uid}  ${m.path}  ${m.actual_bytes} bytes, expected ${m.expected_bytes}`);
+  for (const m of r.size_mismatch) lines.push(`size      ${m.uid}  ${m.path}  ${formatBytes(m.actual_bytes)} (${m.actual_bytes} bytes), expected ${m.expected_bytes} bytes`);
   for (const m of r.checksum_mismatch) lines.push(`checksum  ${m.uid}  ${m.path}  ${m.actual}, expected ${m.expected}`);
   for (const f of r.unknown_files) lines.push(`unknown   ${f}`);
   for (const n of r.not_data) lines.push(`not data  ${n.uid}  ${n.path}  ${n.reason}`);
@@ -35,8 +36,8 @@ function describeVerify(r: VerifyReport): string {
 function itemTable(items: DataItem[]): string {
   if (items.length === 0) return "no items";
   return table([
-    ["UID", "TYPE", "SESSION", "CREATED", "BYTES", "PATH"],
-    ...items.map((i) => [i.uid, i.data_type, i.session_id ?? "-", i.created, String(i.bytes), i.path ?? "-"]),
+    ["UID", "TYPE", "SESSION", "CREATED", "SIZE", "PATH"],
+    ...items.map((i) => [i.uid, i.data_type, i.session_id ?? "-", i.created, formatBytes(i.bytes), i.path ?? "-"]),
   ]);
 }
 
@@ -120,8 +121,8 @@ export const datastoreCommand: Command = {
           sessions.length === 0
             ? "no sessions"
             : table([
-                ["SESSION", "ITEMS", "BYTES", "FIRST", "LAST"],
-                ...sessions.map((s) => [s.session_id, String(s.items), String(s.bytes), s.first, s.last]),
+                ["SESSION", "ITEMS", "SIZE", "FIRST", "LAST"],
+                ...sessions.map((s) => [s.session_id, String(s.items), formatBytes(s.bytes), s.first, s.last]),
               ]),
         );
         return EXIT.ok;
