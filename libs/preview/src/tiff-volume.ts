@@ -75,19 +75,7 @@ export class TiffVolume {
 
   /** Reads plane (c, z) into a fresh array of native-order samples. */
   async readPlane(c: number, z: number): Promise<Plane> {
-    const ifd = this.ifdOf(c, z);
-    const image = await this.tiff.getImage(ifd);
-    const dir = image.fileDirectory;
-    const g = this.geometry;
-    if (image.getWidth() !== g.size_x || image.getHeight() !== g.size_y) {
-      throw new GentlyError("internal", `plane ${ifd} of ${this.path} is ${image.getWidth()}x${image.getHeight()}, not ${g.size_x}x${g.size_y}`);
-    }
-    const compression = Number(dir.getValue("Compression") ?? COMPRESSION_NONE);
-    if (compression !== COMPRESSION_NONE || image.getSamplesPerPixel() !== 1 || image.isTiled) {
-      throw new GentlyError("internal", `plane ${ifd} of ${this.path} is compressed, tiled or multi-sample; gently reads its own uncompressed strips only`);
-    }
-    const offsets = Array.from((await dir.loadValue("StripOffsets")) as ArrayLike<number | bigint>, Number);
-    const counts = Array.from((await dir.loadValue("StripByteCounts")) as ArrayLike<number | bigint>, Number);
+    const { offsets, counts, ifd } = await this.stripsOf(c, z);
     const bytes = new Uint8Array(this.planeBytes);
     let filled = 0;
     for (let i = 0; i < offsets.length && filled < bytes.length; ) {
@@ -101,7 +89,44 @@ export class TiffVolume {
       i = j;
     }
     if (filled !== bytes.length) throw new GentlyError("internal", `plane ${ifd} of ${this.path} holds ${filled} of ${bytes.length} bytes`);
-    if (g.dtype === "uint8") return bytes;
+    return this.samplesOf(bytes);
+  }
+
+  /** Reads row y of plane (c, z) alone: a section across many planes reads one row of each, not every plane. */
+  async readRow(c: number, z: number, y: number): Promise<Plane> {
+    const { offsets, counts, rowsPerStrip, ifd } = await this.stripsOf(c, z);
+    const rowBytes = this.planeBytes / this.geometry.size_y;
+    const strip = Math.floor(y / rowsPerStrip);
+    const within = (y % rowsPerStrip) * rowBytes;
+    if (strip >= offsets.length || within + rowBytes > counts[strip]) {
+      throw new GentlyError("internal", `plane ${ifd} of ${this.path} has no complete row ${y} in its strips`);
+    }
+    const bytes = new Uint8Array(rowBytes);
+    await readFully(this.fh, bytes, 0, rowBytes, offsets[strip] + within);
+    return this.samplesOf(bytes);
+  }
+
+  private async stripsOf(c: number, z: number): Promise<{ offsets: number[]; counts: number[]; rowsPerStrip: number; ifd: number }> {
+    const ifd = this.ifdOf(c, z);
+    const image = await this.tiff.getImage(ifd);
+    const dir = image.fileDirectory;
+    const g = this.geometry;
+    if (image.getWidth() !== g.size_x || image.getHeight() !== g.size_y) {
+      throw new GentlyError("internal", `plane ${ifd} of ${this.path} is ${image.getWidth()}x${image.getHeight()}, not ${g.size_x}x${g.size_y}`);
+    }
+    const compression = Number(dir.getValue("Compression") ?? COMPRESSION_NONE);
+    if (compression !== COMPRESSION_NONE || image.getSamplesPerPixel() !== 1 || image.isTiled) {
+      throw new GentlyError("internal", `plane ${ifd} of ${this.path} is compressed, tiled or multi-sample; viz reads gently's uncompressed strips only`);
+    }
+    const offsets = Array.from((await dir.loadValue("StripOffsets")) as ArrayLike<number | bigint>, Number);
+    const counts = Array.from((await dir.loadValue("StripByteCounts")) as ArrayLike<number | bigint>, Number);
+    // TIFF's default: one strip holds the whole image
+    const rowsPerStrip = Math.min(g.size_y, Number(dir.getValue("RowsPerStrip") ?? g.size_y));
+    return { offsets, counts, rowsPerStrip, ifd };
+  }
+
+  private samplesOf(bytes: Uint8Array): Plane {
+    if (this.geometry.dtype === "uint8") return bytes;
     if (!this.tiff.littleEndian) Buffer.from(bytes.buffer).swap16();
     return new Uint16Array(bytes.buffer);
   }

@@ -55,7 +55,7 @@ export const getXzSamples: RouteHandler = async (ctx, { res, url, params: [uid, 
     checkChannel(c, volume.geometry);
     checkIndex(y, "y", size_y);
     const out = section(volume, size_x * size_z);
-    for (let z = 0; z < size_z; z++) out.set((await volume.readPlane(c, z)).subarray(y * size_x, (y + 1) * size_x), z * size_x);
+    for (let z = 0; z < size_z; z++) out.set(await volume.readRow(c, z, y), z * size_x);
     sendSamples(res, out, size_x, size_z);
   });
 };
