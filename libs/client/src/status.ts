@@ -6,8 +6,11 @@ export interface ServiceHealth {
   service: string;
   /** answered $SRV.PING within the timeout */
   up: boolean;
-  /** down: no instance answers; degraded: one answers but says a part of it does not work (reasons) */
-  state: "up" | "degraded" | "down";
+  /**
+   * down: no instance answers; degraded: one answers but says a part of it does not work (reasons);
+   * failed: the process exited on a configuration that cannot work and is not restarted (reasons: its message)
+   */
+  state: "up" | "degraded" | "failed" | "down";
   reasons: string[];
   instances: {
     id: string;
@@ -65,11 +68,12 @@ export async function systemStatus(
         };
       });
       const degraded = instances.filter((i) => i.state === "degraded");
+      const failed = instances.filter((i) => i.state === "failed");
       return {
         service,
-        up: instances.length > 0,
-        state: instances.length === 0 ? "down" : degraded.length > 0 ? "degraded" : "up",
-        reasons: degraded.flatMap((i) => i.reasons),
+        up: instances.length > failed.length,
+        state: instances.length === 0 ? "down" : failed.length === instances.length ? "failed" : degraded.length > 0 ? "degraded" : "up",
+        reasons: [...failed, ...degraded].flatMap((i) => i.reasons),
         instances,
       };
     }),

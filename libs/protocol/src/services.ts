@@ -36,7 +36,8 @@ export function microServiceName(service: string): string {
  * consume), with one reason per part. An instance that does not answer is down.
  */
 export const ServiceLiveness = z.object({
-  state: z.enum(["up", "degraded"]),
+  /** "failed": the process exited on a configuration that cannot work and is not restarted; the supervisor answers for it */
+  state: z.enum(["up", "degraded", "failed"]),
   reasons: z.array(z.string().max(1000)).max(100),
 });
 export type ServiceLiveness = z.infer<typeof ServiceLiveness>;

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import readline from "node:readline";
-import type { Logger } from "@gently/bus";
+import { EXIT_FATAL_CONFIG, type Logger } from "@gently/bus";
 
 export interface ChildSpec {
   name: string;
@@ -22,9 +22,11 @@ export const DEFAULT_RESTART_POLICY: RestartPolicy = { initialDelayMs: 500, maxD
 
 /**
  * One supervised OS process: restarted with exponential backoff when it dies
- * on its own, stopped with SIGTERM (then SIGKILL) when asked. Its stdout is
- * passed through as JSON log lines; anything else it prints is wrapped into
- * one, so the supervisor emits a single pino stream.
+ * on its own, stopped with SIGTERM (then SIGKILL) when asked. A process that
+ * exits with EXIT_FATAL_CONFIG (its configuration or libraries cannot work)
+ * is not restarted: `failure` keeps its last fatal log message and `onFailed`
+ * hears it. Its stdout is passed through as JSON log lines; anything else it
+ * prints is wrapped into one, so the supervisor emits a single pino stream.
  */
 export class SupervisedChild {
   private child?: ChildProcess;
@@ -32,13 +34,18 @@ export class SupervisedChild {
   private stopping = false;
   private delayMs: number;
   private restartTimer?: NodeJS.Timeout;
+  /** the message of the child's last fatal log line */
+  private lastFatal?: string;
   restarts = 0;
+  /** why the child failed for good (exit EXIT_FATAL_CONFIG); it is not restarted */
+  failure?: string;
 
   constructor(
     readonly spec: ChildSpec,
     private readonly logger: Logger,
     private readonly policy: RestartPolicy = DEFAULT_RESTART_POLICY,
     private readonly out: NodeJS.WritableStream = process.stdout,
+    private readonly onFailed?: (message: string) => void,
   ) {
     this.delayMs = policy.initialDelayMs;
   }
@@ -66,6 +73,12 @@ export class SupervisedChild {
         process.off("exit", orphaned);
         resolve();
         if (this.stopping) return;
+        if (code === EXIT_FATAL_CONFIG) {
+          this.failure = this.lastFatal ?? `exited with code ${code} (configuration that cannot work)`;
+          this.logger.fatal({ child: this.spec.name, pid: child.pid, code, reason: this.failure }, "child failed on its configuration; not restarting");
+          this.onFailed?.(this.failure);
+          return;
+        }
         if (Date.now() - startedAt >= this.policy.healthyAfterMs) this.delayMs = this.policy.initialDelayMs;
         this.logger.error(
           { child: this.spec.name, pid: child.pid, code, signal, restartInMs: this.delayMs },
@@ -83,6 +96,7 @@ export class SupervisedChild {
 
   private forward(line: string, level: number): void {
     if (line.startsWith("{") && line.endsWith("}")) {
+      if (line.includes('"level":60')) this.lastFatal = fatalMessageOf(line) ?? this.lastFatal;
       this.out.write(line + "\n");
       return;
     }
@@ -103,5 +117,16 @@ export class SupervisedChild {
     }, graceMs);
     await this.exited;
     clearTimeout(timer);
+  }
+}
+
+/** The message of a pino fatal line: its msg, with the error's message when there is one. */
+function fatalMessageOf(line: string): string | undefined {
+  try {
+    const entry = JSON.parse(line) as { msg?: string; err?: { message?: string } | string };
+    const err = typeof entry.err === "string" ? entry.err : entry.err?.message;
+    return [entry.msg, err].filter(Boolean).join(": ") || undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -12,18 +12,20 @@ function describe(status: SystemStatus): string {
       s.instances.reduce((n, i) => n + i.endpoints.reduce((m, e) => m + e[key], 0), 0);
     rows.push([
       s.service,
-      s.state === "down" ? "DOWN" : `${s.state === "degraded" ? "DEGRADED" : "up"}${s.instances.length > 1 ? ` ×${s.instances.length}` : ""}`,
+      s.state === "down" ? "DOWN" : s.state === "failed" ? "FAILED" : `${s.state === "degraded" ? "DEGRADED" : "up"}${s.instances.length > 1 ? ` ×${s.instances.length}` : ""}`,
       inst?.version ?? "-",
       String(inst?.endpoints.length ?? 0),
       String(sum("requests")),
       String(sum("errors")),
     ]);
   }
-  const degraded = status.services.flatMap((s) => s.reasons.map((r) => `${s.service} degraded: ${r}`));
+  const degraded = status.services.flatMap((s) => s.reasons.map((r) => `${s.service} ${s.state === "failed" ? "failed (not restarted)" : "degraded"}: ${r}`));
   const verdict = status.healthy
     ? "all services answer"
     : status.services.some((s) => s.state === "down")
       ? "some services do not answer"
+      : status.services.some((s) => s.state === "failed")
+      ? "some services failed on their configuration: fix it and restart"
       : "every service answers, some degraded";
   return `NATS ${status.nats.url}: connected\n${table(rows)}\n${[...degraded, verdict].join("\n")}`;
 }
