@@ -35,8 +35,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     if (req.method === "GET" && req.url === "/healthz") sendJson(res, 200, { ok: true });
     else if (guard.admit(req, res)) void handle(ctx, req, res);
   });
-  // plans run for minutes (a calibration takes several): the copilot's client sets its own timeouts
-  server.requestTimeout = 0;
+  // Node's default requestTimeout bounds receiving a request only, not the wait for its run (a calibration takes minutes)
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
