@@ -79,6 +79,14 @@ export async function startMicroService(nc: NatsConnection, opts: MicroServiceOp
           opts.logger.error({ err, subject: contract.subject }, "endpoint failed");
           return;
         }
+        if (!isInbox(msg.reply)) {
+          // Every caller asks from its _INBOX.<account> prefix. A message without one is
+          // another service's answer that a requester aimed at this endpoint by naming it as
+          // its reply subject (say plan.status answered onto hw.sequence.stop): never obeyed,
+          // and nothing is answered onto a subject that is not an inbox.
+          opts.logger.warn({ subject: msg.subject, reply: msg.reply }, "ignored a request without an inbox to answer");
+          return;
+        }
         void respond(handler, msg, opts.logger, service.info().id).then((error) => {
           if (error) countError(service, contract.name, error);
         });
@@ -115,6 +123,10 @@ export async function instanceAnswers(nc: NatsConnection, service: string, id: s
 function countError(service: Service, endpointName: string, error: GentlyError): void {
   const handlers = (service as unknown as { handlers?: { name: string; stats?: { countError(e: Error): void } }[] }).handlers;
   handlers?.find((h) => h.name === endpointName)?.stats?.countError(error);
+}
+
+function isInbox(reply: string | undefined): boolean {
+  return reply !== undefined && reply.startsWith("_INBOX.");
 }
 
 /** Answers one request; returns the error it answered with, if any. */

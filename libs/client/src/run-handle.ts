@@ -17,6 +17,15 @@ import {
 /** How long a replay waits for the plan runner to answer (a restart, a NATS fail-over). */
 const REPLAY_WAIT_MS = 60_000;
 
+/** A document received live, or null for a body that fails its schema (not the plan runner's: ignored). */
+function liveDocument(subject: string, data: Uint8Array): RunDocument | null {
+  try {
+    return parseRunDocument(subject.slice(subject.lastIndexOf(".") + 1), decodeJson(data));
+  } catch {
+    return null;
+  }
+}
+
 /** How a run ended, gathered from its documents. */
 export interface RunResult {
   run_uid: Uid;
@@ -82,7 +91,7 @@ export class RunHandle {
   async *documents(): AsyncGenerator<RunDocument> {
     const live = this.nc.subscribe(subjects.run.docs(this.run_uid));
     try {
-      await this.nc.flush();
+      await this.flushed();
       const seen = new Set<string>();
       const fresh = (d: RunDocument): boolean => {
         const key = `${d.kind}:${d.doc.uid}`;
@@ -102,13 +111,34 @@ export class RunHandle {
         more = page.more;
       }
       for await (const m of live) {
-        const doc = parseRunDocument(m.subject.slice(m.subject.lastIndexOf(".") + 1), decodeJson(m.data));
-        if (!fresh(doc)) continue;
+        const doc = liveDocument(m.subject, m.data);
+        if (!doc || !fresh(doc)) continue;
         yield doc;
         if (doc.kind === "stop") return;
       }
     } finally {
       live.unsubscribe();
+    }
+  }
+
+  /**
+   * The live subscription reached the server. While NATS is away (restarting) a flush fails at
+   * once; the subscription is sent again on reconnect, so wait for that rather than fail the run.
+   */
+  private async flushed(): Promise<void> {
+    const deadline = Date.now() + REPLAY_WAIT_MS;
+    for (;;) {
+      try {
+        return await this.nc.flush();
+      } catch (err) {
+        if (this.nc.isClosed() || Date.now() >= deadline) {
+          throw new GentlyError(
+            "unavailable",
+            `NATS did not come back within ${REPLAY_WAIT_MS} ms while subscribing to the documents of run ${this.run_uid}: ${String((err as Error)?.message ?? err)}`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
     }
   }
 

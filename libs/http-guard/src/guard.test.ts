@@ -33,7 +33,7 @@ async function serve(guard: HttpGuard, cap?: ConnectionCap): Promise<{ server: S
       res.write(": open\n\n");
       return;
     }
-    res.end("ok");
+    res.end(`ok ${req.url}`);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return { server, port: (server.address() as AddressInfo).port };
@@ -97,8 +97,9 @@ describe("http guard on a real server", () => {
     expect(JSON.parse(none.body).error).toMatchObject({ code: "unauthorized", field: "token" });
     expect((await get(exposed.port, "/?token=wrong-token-xxxxxxxxxx", { Host: "scope.lab" })).status).toBe(401);
     expect((await get(exposed.port, "/", { Host: "scope.lab", Authorization: `Bearer ${token}` })).status).toBe(200);
-    const viaQuery = await get(exposed.port, `/?token=${token}`, { Host: "scope.lab" });
+    const viaQuery = await get(exposed.port, `/api/x?z=3&token=${token}`, { Host: "scope.lab" });
     expect(viaQuery.status).toBe(200);
+    expect(viaQuery.body).toBe("ok /api/x?z=3");
     expect(String(viaQuery.headers["set-cookie"])).toContain(`gently_viz_token=${token}; HttpOnly; SameSite=Strict`);
     expect((await get(exposed.port, "/api/x", { Host: "scope.lab", Cookie: `other=1; gently_viz_token=${token}` })).status).toBe(200);
     expect((await get(exposed.port, "/", { Host: "evil.example", Authorization: `Bearer ${token}` })).status).toBe(403);

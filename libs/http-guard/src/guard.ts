@@ -59,6 +59,8 @@ export class HttpGuard {
       res.setHeader("Set-Cookie", `${this.settings.cookieName}=${presented}; HttpOnly; SameSite=Strict; Path=/`);
       // the token stays out of what the page's requests send elsewhere
       res.setHeader("Referrer-Policy", "no-referrer");
+      // the token is the guard's parameter: routes never see it (they refuse parameters they do not know)
+      req.url = withoutToken(req.url ?? "/");
     }
     return null;
   }
@@ -99,6 +101,14 @@ function queryToken(target: string | undefined): string | undefined {
   const query = target?.split("?")[1];
   if (!query) return undefined;
   return new URLSearchParams(query).get("token") ?? undefined;
+}
+
+function withoutToken(target: string): string {
+  const [pathname, query = ""] = target.split("?", 2);
+  const params = new URLSearchParams(query);
+  params.delete("token");
+  const rest = params.toString();
+  return rest ? `${pathname}?${rest}` : pathname!;
 }
 
 function cookieToken(header: string | undefined, name: string): string | undefined {

@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   limit_violation: 422,
   /** a plan that is not on the allow-list */
   unknown_plan: 422,
+  /** the plan runner's queue (or its read-only runs) is at its limit */
+  queue_full: 429,
   /** storage is full or over its quota */
   disk_full: 507,
   /** storage cannot be written */

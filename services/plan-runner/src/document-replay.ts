@@ -10,12 +10,15 @@ import { parseRunDocument, streams, subjects, type DocumentsReply, type ParsedRe
  */
 export async function readRunDocuments(nc: NatsConnection, req: ParsedRequestOf<typeof plan.documents>): Promise<DocumentsReply> {
   const stored = await readStored(nc, streams.runs.name, subjects.run.docs(req.run_uid), { afterSeq: req.after_seq, limit: req.limit + 1 });
-  const page = stored.slice(0, req.limit);
-  return {
-    documents: page.map((m) => {
-      const kind = m.subject.slice(m.subject.lastIndexOf(".") + 1);
-      return { seq: m.seq, kind, doc: parseRunDocument(kind, decodeJson(m.data)).doc as Record<string, unknown> };
-    }),
-    more: stored.length > req.limit,
-  };
+  const documents: DocumentsReply["documents"] = [];
+  for (const m of stored.slice(0, req.limit)) {
+    const kind = m.subject.slice(m.subject.lastIndexOf(".") + 1);
+    // only what the plan runner wrote: anything else stored under a run's subject fails its schema and is left out
+    try {
+      documents.push({ seq: m.seq, kind, doc: parseRunDocument(kind, decodeJson(m.data)).doc as Record<string, unknown> });
+    } catch {
+      continue;
+    }
+  }
+  return { documents, more: stored.length > req.limit };
 }

@@ -35,6 +35,15 @@ interface Running {
 
 const DEFAULT_SESSION = "default";
 
+export interface QueueLimits {
+  /** runs that may wait in the queue */
+  queueMax: number;
+  /** read-only runs (positions, state, detection) that may run at once */
+  readersMax: number;
+}
+
+export const DEFAULT_QUEUE_LIMITS: QueueLimits = { queueMax: 100, readersMax: 16 };
+
 /**
  * The queue and the runs: one run that may move or illuminate at a time, in
  * FIFO order; read-only plans (positions, state, detection) run at once
@@ -51,12 +60,14 @@ export class Scheduler {
     private readonly env: Omit<RunnerEnv, "runnerStatus">,
     private readonly history: RunHistory,
     private readonly logger: Logger,
+    private readonly limits: QueueLimits = DEFAULT_QUEUE_LIMITS,
   ) {}
 
   /** Parse, dry-run and check the plan now (so the caller hears of every violation), then queue it. */
   async submit(req: { plan: string; params: Record<string, unknown>; session_id?: string }): Promise<SubmitReply> {
     if (this.closing) throw new GentlyError("unavailable", "the plan runner is stopping");
     const plan = parsePlan(req.plan, req.params);
+    this.admit(plan.definition.readOnly);
     if (!plan.definition.readOnly) {
       const state = await call(this.env.deps.nc, hw.state, {});
       const check = checkSteps(state.limits, plan.definition.expand(plan.params, state));
@@ -70,6 +81,8 @@ export class Scheduler {
       session_id: req.session_id ?? DEFAULT_SESSION,
       submitted: new Date().toISOString(),
     };
+    // checked again: other submits may have filled the queue while this one read hw.state
+    this.admit(plan.definition.readOnly);
     if (plan.definition.readOnly) {
       const running = this.start({ run_uid, info, plan }, () => this.readers.delete(run_uid));
       this.readers.set(run_uid, running);
@@ -81,6 +94,30 @@ export class Scheduler {
     const position = place - 1 + ahead;
     this.pump();
     return { run_uid, plan: plan.name, position };
+  }
+
+  /**
+   * Every queued run holds memory and, once dropped, two documents to write:
+   * a bounded queue keeps a flood of submits (an agent in a loop) from taking
+   * the plan runner down, and an abort of everything queued bounded too.
+   */
+  private admit(readOnly: boolean): void {
+    if (readOnly && this.readers.size >= this.limits.readersMax) {
+      throw new GentlyError(
+        "queue_full",
+        `plan: ${this.readers.size} read-only runs are in progress, the limit is ${this.limits.readersMax} (GENTLY_PLAN_READERS_MAX); try again when they end`,
+        "plan",
+        { limit: this.limits.readersMax },
+      );
+    }
+    if (!readOnly && this.queue.length >= this.limits.queueMax) {
+      throw new GentlyError(
+        "queue_full",
+        `plan: the queue holds ${this.queue.length} runs, the limit is ${this.limits.queueMax} (GENTLY_PLAN_QUEUE_MAX); wait for runs to end or remove some`,
+        "plan",
+        { limit: this.limits.queueMax },
+      );
+    }
   }
 
   private pump(): void {

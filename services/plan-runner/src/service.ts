@@ -4,7 +4,7 @@ import { planTools, plan, streams } from "@gently/protocol";
 import { RunDocuments } from "./documents";
 import { readRunDocuments } from "./document-replay";
 import { RunHistory } from "./history";
-import { Scheduler } from "./scheduler";
+import { Scheduler, type QueueLimits } from "./scheduler";
 import { VolumeAnnouncements } from "./volume-events";
 import { VERSION } from "./version";
 
@@ -15,6 +15,8 @@ export interface PlanRunnerOptions {
   storage: string;
   /** the hardware stops a sequence whose owner is silent this long (default 5 s) */
   keepaliveMs?: number;
+  /** queue and read-only run limits (default 100 and 16) */
+  limits?: QueueLimits;
 }
 
 /**
@@ -52,6 +54,7 @@ export async function startPlanRunner(opts: PlanRunnerOptions): Promise<{ stop()
     { deps: { nc, logger, volumes, keepaliveMs: opts.keepaliveMs ?? 5_000 }, js, storage: opts.storage, logger },
     history,
     logger,
+    opts.limits,
   );
   const tools = planTools();
   const service = await startMicroService(nc, {

@@ -1,0 +1,322 @@
+import { execFile } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { request, type IncomingMessage } from "node:http";
+import { networkInterfaces } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { accountSecretPath, call, encodeJson, jetStreamOf, publishDurable } from "@gently/bus";
+import { connect, type GentlyClient, type RunHandle } from "@gently/client";
+import { writeSampleVolume } from "@gently/datastore";
+import { datastore, hw, NATS_USERS, newUid, streams, subjects, VolumeWritten, type NatsUser } from "@gently/protocol";
+import { freePort, REPO_ROOT } from "@gently/supervisor";
+import { spawnService, startTestSystem, tempStorage, waitFor, type ServiceProcess, type TestSystem } from "@gently/testing";
+
+/**
+ * The copilot is an AI agent: its NATS credentials are treated as held by
+ * someone who sends whatever the server lets through. Every attack below went
+ * through before (issue 13); each test asserts the refusal and that nothing
+ * happened: the acquisition beside it completes, the indexer indexes every
+ * volume, the lasers stay off.
+ */
+
+const QUEUE_MAX = 4;
+const SSE_MAX = 3;
+/** small frames (over the simulated embryo) keep acquisitions of hundreds of slices fast */
+const ROI = { x: 896, y: 960, width: 256, height: 128 };
+const SERVICES = ["hardware", "writer", "plan-runner", "indexer", "viz"];
+const sequenceParams = (num_slices: number) => ({ num_slices, exposure_ms: 2, piezo_center_um: 0, piezo_amplitude_um: 3, galvo_amplitude_deg: 0.03 });
+
+/** A request the server must refuse as a permission violation (nothing reaches a service). */
+async function expectRefused(nc: NatsConnection, subject: string, body: unknown = {}): Promise<void> {
+  const outcome = await nc.request(subject, encodeJson(body), { timeout: 3_000 }).then(
+    (reply) => `answered: ${new TextDecoder().decode(reply.data).slice(0, 200)}`,
+    (err: Error) => String(err?.message ?? err),
+  );
+  expect(outcome, subject).toMatch(/Permissions Violation for Publish/);
+}
+
+interface SseClient {
+  status: number;
+  body: string;
+  events: { event: string; data: any }[];
+  close(): void;
+}
+
+/** An SSE (or any GET) request with a chosen Host header; the response's events are collected as they arrive. */
+function openHttp(port: number, target: string, headers: Record<string, string> = {}): Promise<SseClient> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path: target, headers: { Host: `localhost:${port}`, ...headers } }, (res: IncomingMessage) => {
+      const client: SseClient = { status: res.statusCode ?? 0, body: "", events: [], close: () => req.destroy() };
+      let pending = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        client.body += chunk;
+        pending += chunk;
+        let end: number;
+        while ((end = pending.indexOf("\n\n")) >= 0) {
+          const block = pending.slice(0, end);
+          pending = pending.slice(end + 2);
+          const event = /^event: (.*)$/m.exec(block)?.[1];
+          const data = /^data: (.*)$/m.exec(block)?.[1];
+          if (event && data) client.events.push({ event, data: JSON.parse(data) });
+        }
+      });
+      res.on("error", () => undefined);
+      resolve(client);
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+async function httpGet(port: number, target: string, headers: Record<string, string> = {}): Promise<SseClient> {
+  const client = await openHttp(port, target, headers);
+  await waitFor(() => client.body.length > 0 || client.status >= 300, 10_000, `an answer to ${target}`).catch(() => undefined);
+  client.close();
+  return client;
+}
+
+describe("the untrusted copilot (nats.conf, the whole system under the supervisor)", () => {
+  let system: TestSystem;
+  let copilot: NatsConnection;
+  let client: GentlyClient;
+  let planRunner: NatsConnection;
+  let viz: NatsConnection;
+  const runs: RunHandle[] = [];
+
+  const laser = async () => (await call(planRunner, hw.state, {})).laser;
+  const consumerCounts = async () => {
+    const jsm = await jetstreamManager(viz);
+    const [data, runsInfo] = await Promise.all([jsm.streams.info(streams.data.name), jsm.streams.info(streams.runs.name)]);
+    return { data: data.state.consumer_count, runs: runsInfo.state.consumer_count };
+  };
+
+  beforeAll(async () => {
+    system = await startTestSystem({
+      services: SERVICES,
+      env: { GENTLY_PLAN_QUEUE_MAX: String(QUEUE_MAX), GENTLY_SSE_MAX: String(SSE_MAX) },
+    });
+    copilot = await system.connectAs("copilot");
+    planRunner = await system.connectAs("plan-runner");
+    viz = await system.connectAs("viz");
+    // the client as the copilot host runs it: no account given, it reads the copilot's own secret file
+    const previous = process.env.GENTLY_STORAGE;
+    process.env.GENTLY_STORAGE = system.storage;
+    try {
+      client = await connect({ url: system.nats.url, storage: system.storage, reconnect: false });
+    } finally {
+      process.env.GENTLY_STORAGE = previous;
+    }
+    for (const camera of ["HamCam1", "HamCam2"] as const) await call(planRunner, hw.setCamera, { camera, roi: ROI });
+  }, 120_000);
+
+  afterAll(async () => {
+    await client?.close();
+    await system?.stop();
+  });
+
+  it("keeps one secret per account: the client's file holds the copilot's password alone, each service process only its own", async () => {
+    const secrets = readdirSync(path.join(system.storage, "secrets")).sort();
+    expect(secrets).toEqual(NATS_USERS.map((u) => `nats-${u}.password`).sort());
+    expect(readFileSync(accountSecretPath(system.storage, "copilot"), "utf8").trim()).toBe(system.credentials.copilot);
+    // the client connected as the copilot: it may ask the plan runner, never the hardware
+    expect((await client.status()).state).toBeDefined();
+    await expect(call(client.nc, hw.state, {})).rejects.toThrow(/Permissions Violation/);
+    const others = (user: NatsUser) => NATS_USERS.filter((u) => u !== user).map((u) => system.credentials[u]);
+    for (const service of SERVICES) {
+      const user = service as NatsUser;
+      const environ = readFileSync(`/proc/${system.pidOf(service)}/environ`, "utf8");
+      expect(environ, service).toContain(`GENTLY_NATS_PASSWORD=${system.credentials[user]}`);
+      for (const password of others(user)) expect(environ.includes(password), `${service} holds another account's password`).toBe(false);
+    }
+  });
+
+  it("refuses the copilot every JetStream API (push consumers aimed at the hardware, stream admin) and reply subjects aimed at the hardware; the acquisition beside it completes", async () => {
+    const run = await client.submit("acquire_volume", sequenceParams(200));
+    runs.push(run);
+    await waitFor(async () => (await client.status()).current?.phase === "acquiring", 20_000, "the acquisition to start");
+    const push = { stream_name: streams.runs.name, config: { deliver_subject: subjects.hw.stopSequence, deliver_group: "gently-hardware", deliver_policy: "all", ack_policy: "none" } };
+    await expectRefused(copilot, `$JS.API.CONSUMER.CREATE.${streams.runs.name}`, push);
+    await expectRefused(copilot, `$JS.API.CONSUMER.CREATE.${streams.runs.name}.evil`, { ...push, config: { ...push.config, name: "evil" } });
+    await expectRefused(copilot, `$JS.API.CONSUMER.DURABLE.CREATE.${streams.data.name}.evil`, { ...push, config: { ...push.config, durable_name: "evil", deliver_subject: subjects.hw.state } });
+    await expectRefused(copilot, "$JS.API.INFO");
+    await expectRefused(copilot, `$JS.API.STREAM.INFO.${streams.runs.name}`);
+    // a requester names the reply subject: a service's answer must never land on the hardware's endpoints
+    for (const subject of [subjects.plan.status, subjects.plan.queue, "$SRV.PING", `$SRV.INFO`]) {
+      copilot.publish(subject, encodeJson({}), { reply: subjects.hw.stopSequence });
+    }
+    await copilot.flush();
+    const result = await run.done();
+    expect(result.status, result.reason).toBe("success");
+    expect(result.volumes[0]!.shape[0]).toBe(200);
+    expect(await laser()).toBe("ALL OFF");
+    // nor may the copilot switch lasers by itself
+    await expect(call(copilot, hw.setPreset, { group: "Laser", preset: "488 only" })).rejects.toThrow(/Permissions Violation/);
+    expect(await laser()).toBe("ALL OFF");
+  });
+
+  it("refuses the copilot the indexer's consumer (delete, replace, pull, ack) and every stream; the indexer indexes every volume", async () => {
+    const indexerConsumer = `${streams.data.name}.indexer`;
+    await expectRefused(copilot, `$JS.API.CONSUMER.DELETE.${indexerConsumer}`);
+    await expectRefused(copilot, `$JS.API.CONSUMER.CREATE.${indexerConsumer}`, { stream_name: streams.data.name, config: { durable_name: "indexer", deliver_policy: "new", ack_policy: "explicit" } });
+    await expectRefused(copilot, `$JS.API.CONSUMER.MSG.NEXT.${indexerConsumer}`, { batch: 10 });
+    await expectRefused(copilot, `$JS.ACK.${indexerConsumer}.1.1.1.1.0`);
+    for (const verb of ["DELETE", "PURGE", "UPDATE"]) {
+      for (const stream of [streams.data.name, streams.runs.name, "KV_gently_leases"]) await expectRefused(copilot, `$JS.API.STREAM.${verb}.${stream}`);
+    }
+    // 1000 consumers in 0.7 s before: now not one
+    const floods = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        copilot.request(`$JS.API.CONSUMER.CREATE.${streams.data.name}.flood${i}`, encodeJson({ stream_name: streams.data.name, config: { name: `flood${i}` } }), { timeout: 3_000 }).then(
+          () => "created",
+          (err: Error) => err.message,
+        ),
+      ),
+    );
+    expect(floods.every((f) => /Permissions Violation/.test(f))).toBe(true);
+    const more = [await client.submit("acquire_volume", sequenceParams(5)), await client.submit("acquire_volume", sequenceParams(5))];
+    runs.push(...more);
+    for (const r of more) expect((await r.done()).status).toBe("success");
+    const written = (await Promise.all(runs.map((r) => r.done()))).flatMap((r) => r.volume_uids);
+    expect(written).toHaveLength(3);
+    for (const uid of written) {
+      const item = await waitFor(() => call(copilot, datastore.get, { uid }).catch(() => null), 20_000, `volume ${uid} indexed`);
+      expect(item.uid).toBe(uid);
+    }
+  });
+
+  it("lets only data-writing accounts register, only data files, never a uid or file taken already; verify stays clean", async () => {
+    const [volumeUid] = (await runs[0]!.done()).volume_uids;
+    const real = await call(copilot, datastore.get, { uid: volumeUid! });
+    await expect(call(copilot, datastore.register, { uid: newUid(), path: real.path!, data_type: "volume", bytes: real.bytes })).rejects.toThrow(/Permissions Violation/);
+    const writer = await system.connectAs("writer");
+    const secretFile = accountSecretPath(system.storage, "plan-runner");
+    const secret = await call(writer, datastore.register, { uid: newUid(), path: secretFile, data_type: "analysis", bytes: readFileSync(secretFile).length }).catch((e) => e);
+    expect(secret).toMatchObject({ code: "invalid_request", field: "path" });
+    expect(secret.message).toContain("is not under volumes/ or derived/");
+    const forgedUid = await call(writer, datastore.register, { uid: newUid(), path: real.path!, data_type: "volume", bytes: real.bytes }).catch((e) => e);
+    expect(forgedUid).toMatchObject({ code: "conflict", field: "path" });
+    const [otherUid] = (await runs[1]!.done()).volume_uids;
+    const other = await call(copilot, datastore.get, { uid: otherUid! });
+    const takeover = await call(writer, datastore.register, { uid: volumeUid!, path: other.path!, data_type: "volume", bytes: other.bytes }).catch((e) => e);
+    expect(takeover).toMatchObject({ code: "conflict", field: "uid" });
+    expect((await call(copilot, datastore.get, { uid: volumeUid! })).path).toBe(real.path);
+    const verify = await promisify(execFile)(process.execPath, [path.join(REPO_ROOT, "libs/cli/bin/gently.js"), "datastore", "verify", "--json"], {
+      env: { ...process.env, GENTLY_STORAGE: system.storage },
+    }).catch((e) => e);
+    expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true, not_data: [], unknown_files: [] });
+  });
+
+  it("refuses every service account stream deletion and purges, and updates of streams it does not own; only the indexer touches its consumer", async () => {
+    const owners: Record<string, NatsUser> = { [streams.data.name]: "writer", [streams.runs.name]: "plan-runner", KV_gently_leases: "hardware" };
+    for (const user of ["hardware", "writer", "plan-runner", "indexer", "viz"] as const) {
+      const nc = await system.connectAs(user);
+      for (const stream of Object.keys(owners)) {
+        await expectRefused(nc, `$JS.API.STREAM.DELETE.${stream}`);
+        await expectRefused(nc, `$JS.API.STREAM.PURGE.${stream}`);
+        if (owners[stream] !== user) await expectRefused(nc, `$JS.API.STREAM.UPDATE.${stream}`, { name: stream, subjects: ["gently.>"] });
+      }
+      await expectRefused(nc, "$JS.API.STREAM.CREATE.EVIL", { name: "EVIL", subjects: ["gently.hw.>"] });
+      if (user !== "indexer") {
+        await expectRefused(nc, `$JS.API.CONSUMER.DELETE.${streams.data.name}.indexer`);
+        await expectRefused(nc, `$JS.API.CONSUMER.CREATE.${streams.data.name}.indexer`, { stream_name: streams.data.name, config: { durable_name: "indexer", deliver_policy: "new" } });
+      }
+    }
+    const { jsm } = await jetStreamOf(await system.connectAs("indexer"));
+    expect((await jsm.streams.info(streams.data.name)).config.subjects).toEqual([...streams.data.subjects]);
+    expect((await jsm.consumers.info(streams.data.name, "indexer")).config.deliver_policy).toBe("all");
+  });
+
+  it("shows pages no forged announcement: a volume.written naming /etc/passwd is refused by the indexer and never reaches the viewer", async () => {
+    const page = await openHttp(system.httpPort, "/api/events");
+    expect(page.status).toBe(200);
+    await waitFor(() => page.events.some((e) => e.event === "ready"), 10_000, "ready event");
+    const writer = await system.connectAs("writer");
+    const { js } = await jetStreamOf(writer);
+    const elsewhere = tempStorage("gently-forged-");
+    const sample = await writeSampleVolume(elsewhere.dir);
+    elsewhere.remove();
+    const forged = { ...sample, uid: newUid(), path: "/etc/passwd", bytes: readFileSync("/etc/passwd").length };
+    await publishDurable(js, subjects.volume.written, VolumeWritten, forged, forged.uid);
+    const genuine = await client.submit("acquire_volume", sequenceParams(3));
+    const [genuineUid] = (await genuine.done()).volume_uids;
+    await waitFor(() => page.events.some((e) => e.event === "volume.written" && e.data.body.uid === genuineUid), 10_000, "the genuine volume on the page");
+    page.close();
+    expect(page.events.filter((e) => e.data?.body?.uid === forged.uid)).toEqual([]);
+    expect(await call(copilot, datastore.get, { uid: forged.uid }).catch((e) => e.code)).toBe("not_found");
+  });
+
+  it("caps the queue (queue_full naming the limit) and an abort of everything queued ends every run with its stop document, lasers off", async () => {
+    const running = await client.submit("acquire_volume", sequenceParams(1000));
+    await waitFor(async () => (await client.status()).current?.run_uid === running.run_uid, 20_000, "the long run to start");
+    const queued = [];
+    for (let i = 0; i < QUEUE_MAX; i++) queued.push(await client.submit("acquire_volume", sequenceParams(3)));
+    const full = await client.submit("acquire_volume", sequenceParams(3)).catch((e) => e);
+    expect(full).toMatchObject({ code: "queue_full", field: "plan" });
+    expect(full.message).toContain(`the limit is ${QUEUE_MAX} (GENTLY_PLAN_QUEUE_MAX)`);
+    await Promise.all([...queued, running].map((r) => client.abort(r.run_uid, "abort everything")));
+    for (const r of [running, ...queued]) {
+      const result = await r.done();
+      expect(result.status).toBe("abort");
+      expect(result.stop.exit_status).toBe("abort");
+    }
+    expect((await client.queue()).queued).toEqual([]);
+    expect(await laser()).toBe("ALL OFF");
+  });
+
+  it("serves the viewer on 127.0.0.1 only, checks the Host header, caps SSE with a 503 and releases each page's consumers when it goes", async () => {
+    const exposed = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === "IPv4" && !a.internal);
+    if (exposed) {
+      const reached = await fetch(`http://${exposed.address}:${system.httpPort}/healthz`).then(
+        () => "connected",
+        (err) => String(err.cause?.code ?? err),
+      );
+      expect(reached).toBe("ECONNREFUSED");
+    }
+    const rebound = await httpGet(system.httpPort, "/api/volumes", { Host: `attacker.example:${system.httpPort}` });
+    expect(rebound.status).toBe(403);
+    expect(JSON.parse(rebound.body).error).toMatchObject({ code: "forbidden", field: "host" });
+
+    const before = await consumerCounts();
+    const pages = await Promise.all(Array.from({ length: SSE_MAX }, () => openHttp(system.httpPort, "/api/events")));
+    for (const p of pages) await waitFor(() => p.events.some((e) => e.event === "ready"), 10_000, "ready event");
+    await waitFor(async () => (await consumerCounts()).data === before.data + SSE_MAX, 10_000, "a consumer per page");
+    const refused = await httpGet(system.httpPort, "/api/events");
+    expect(refused.status).toBe(503);
+    expect(JSON.parse(refused.body).error.message).toBe(`SSE streams (GENTLY_SSE_MAX): ${SSE_MAX} open, the limit is ${SSE_MAX}; close one or try later`);
+    for (const p of pages) p.close();
+    await waitFor(async () => {
+      const now = await consumerCounts();
+      return now.data === before.data && now.runs === before.runs;
+    }, 10_000, "every page's consumers released");
+  });
+
+  it("bound beyond loopback, requires the token that `gently viewer` prints as a ready URL (then a cookie)", async () => {
+    const port = await freePort();
+    const env = { ...system.env, GENTLY_NATS_USER: "viz", GENTLY_NATS_PASSWORD: system.credentials.viz, GENTLY_HTTP_HOST: "0.0.0.0", GENTLY_HTTP_PORT: String(port) };
+    const exposedViz: ServiceProcess = spawnService("viz", env);
+    try {
+      const listening = JSON.parse(await exposedViz.waitForLog((l) => l.includes("viz HTTP server listening"), 45_000));
+      const printed = await promisify(execFile)(process.execPath, [path.join(REPO_ROOT, "libs/cli/bin/gently.js"), "viewer"], { env: { ...process.env, ...env } });
+      const url = new URL(printed.stdout.trim());
+      const token = url.searchParams.get("token");
+      expect(token).toMatch(/^[A-Za-z0-9_-]{32}$/);
+      expect(listening.url).toBe(printed.stdout.trim());
+      const without = await httpGet(port, "/api/volumes");
+      expect(without.status).toBe(401);
+      expect(JSON.parse(without.body).error).toMatchObject({ code: "unauthorized", field: "token" });
+      expect((await httpGet(port, "/api/volumes?token=not-the-token-at-all")).status).toBe(401);
+      const page = await fetch(`http://127.0.0.1:${port}/?token=${token}`);
+      expect(page.status).toBe(200);
+      const cookie = page.headers.get("set-cookie")!.split(";")[0]!;
+      expect((await httpGet(port, "/api/volumes", { Cookie: cookie })).status).toBe(200);
+    } finally {
+      await exposedViz.stop();
+    }
+  });
+});
