@@ -1,8 +1,12 @@
 import { afterAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { decodeJson } from "@gently/bus";
-import { FrameDescriptor, subjects } from "@gently/protocol";
-import { SMALL_SAMPLE, waitFor } from "@gently/testing";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, statfsSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { decodeJson, jetStreamOf } from "@gently/bus";
+import { FrameDescriptor, SERVICE_NAMES, streams, subjects } from "@gently/protocol";
+import { injectFaultEnv, SMALL_SAMPLE, tempStorage, waitFor } from "@gently/testing";
 import { account, answers, printReport, startScenarioSystem, TIMELAPSE, type FaultReport, type ScenarioContext } from "./scenario";
 
 const reports: FaultReport[] = [];
@@ -32,20 +36,36 @@ async function frameOfVolume(ctx: ScenarioContext, volume: number, frame: number
  * Runs a timelapse on a fresh system; `fault` (if any) strikes at frame 10 of
  * the second volume and returns how to tell that the system recovered.
  */
-async function scenario(name: string, env: NodeJS.ProcessEnv, fault?: (ctx: ScenarioContext) => Promise<() => Promise<boolean>>) {
-  const ctx = await startScenarioSystem(env, PACED);
+async function scenario(
+  name: string,
+  env: NodeJS.ProcessEnv,
+  fault?: (ctx: ScenarioContext) => Promise<() => Promise<boolean>>,
+  opts: {
+    embeddedNats?: { storage: string };
+    /** after the system started, before the run */
+    prepare?: (ctx: ScenarioContext) => Promise<void> | void;
+    /** after the run was accounted for, before the next run (e.g. free the space) */
+    beforeNext?: (ctx: ScenarioContext) => Promise<void> | void;
+    /** last checks on the system before it stops */
+    inspect?: (ctx: ScenarioContext) => void;
+  } = {},
+) {
+  const ctx = await startScenarioSystem(env, { ...PACED, embeddedNats: opts.embeddedNats });
   try {
+    await opts.prepare?.(ctx);
     const run = await ctx.client.submit("timelapse_volume", TIMELAPSE, { session_id: ctx.session_id });
     if (fault) await frameOfVolume(ctx, 2, 10);
     const faultAt = Date.now();
     const recovered = fault ? await fault(ctx) : async () => true;
     const report = await account(ctx, name, run.done(), faultAt, recovered);
-    if (fault) {
+    if (fault || opts.beforeNext) {
+      await opts.beforeNext?.(ctx);
       // Recovered means usable: the next acquisition runs as if nothing had happened.
       const next = await ctx.client.submit("timelapse_volume", { ...TIMELAPSE, num_timepoints: 1 }, { session_id: `${ctx.session_id}-next` });
       const result = await next.done();
       report.next_run = result.status === "success" ? "success" : `${result.status}: ${result.reason}`;
     }
+    opts.inspect?.(ctx);
     reports.push(report);
     return report;
   } finally {
@@ -99,6 +119,115 @@ describe("fault injection (real nats-server, every service a real process under 
     expectSafe(report);
   }, 240_000);
 
+  const everyServiceAnswers = (ctx: ScenarioContext) => async () =>
+    (await Promise.all(SERVICE_NAMES.map((s) => answers(ctx.planRunner, s)))).every(Boolean);
+  /** How many times the supervisor restarted a service (a restart is what a fault must not need). */
+  const restartsOf = (ctx: ScenarioContext, service: string) =>
+    ctx.system.supervisor.lines.filter((l) => l.includes('"child started"') && l.includes(`"child":"${service}"`)).length - 1;
+
+  it("nats-server killed (-9) under the supervisor: it is restarted on the same store, the services carry on, a cut run says it lost the bus", async () => {
+    const storage = tempStorage("gently-faults-nats-kill-");
+    try {
+      const report = await scenario(
+        "nats-server kill -9",
+        {},
+        async (ctx) => {
+          await ctx.system.nats.kill();
+          return async () =>
+            ctx.system.supervisor.lines.some((l) => l.includes('"embedded nats-server restarted"')) && (await everyServiceAnswers(ctx)());
+        },
+        {
+          embeddedNats: { storage: storage.dir },
+          inspect: (ctx) => {
+            // the services reconnected: none had to be restarted
+            for (const service of SERVICE_NAMES) expect(restartsOf(ctx, service), `${service} restarts`).toBe(0);
+          },
+        },
+      );
+      expectSafe(report);
+      if (report.run_status !== "success") expect(report.run_reason).toMatch(/lost the bus for \d+(\.\d)? s/);
+    } finally {
+      storage.remove();
+    }
+  }, 240_000);
+
+  it("uncaught exception in the hardware mid-volume: sequence stopped and lasers off in the core before the exit, restarted", async () => {
+    let hardwarePid = 0;
+    const report = await scenario(
+      "exception in hardware",
+      injectFaultEnv("hardware", "exception"),
+      async (ctx) => {
+        hardwarePid = ctx.system.pidOf("hardware");
+        process.kill(hardwarePid, "SIGUSR2");
+        return async () => ctx.system.pidOf("hardware") !== hardwarePid && (await answers(ctx.planRunner, "hardware"));
+      },
+      {
+        inspect: (ctx) => {
+          const died = ctx.system.supervisor.lines.filter((l) => l.includes(`"pid":${hardwarePid}`));
+          const readBack = died.find((l) => l.includes("emergency stop done: the core reports the lasers off"));
+          expect(readBack, "the dying hardware read the lasers off from its core").toBeDefined();
+          expect(JSON.parse(readBack!).laser).toBe("ALL OFF");
+        },
+      },
+    );
+    expectSafe(report);
+    expect(report.written).toBeLessThan(TIMELAPSE.num_timepoints);
+  }, 240_000);
+
+  it("the indexer's durable consumer deleted mid-run: the indexer notices, gets it back and indexes every volume", async () => {
+    const report = await scenario("indexer consumer deleted", {}, async (ctx) => {
+      const admin = await ctx.system.connectAs("indexer");
+      const { jsm } = await jetStreamOf(admin);
+      await jsm.consumers.delete(streams.data.name, "indexer");
+      return async () => {
+        const back = await jsm.consumers.info(streams.data.name, "indexer").then(() => true, () => false);
+        return back && (await answers(ctx.planRunner, "indexer"));
+      };
+    });
+    expectSafe(report);
+    expect(report.run_status).toBe("success");
+    expect(report.indexed).toBe(TIMELAPSE.num_timepoints);
+  }, 240_000);
+
+  it("a really full disk (storage and JetStream on one small filesystem): the volumes stop at the reserve with disk_full, JetStream keeps answering, freeing space recovers without a restart", async () => {
+    const mountPoint = mkdtempSync(path.join(os.tmpdir(), "gently-faults-disk-"));
+    if (!tryMount(mountPoint, "64m")) {
+      // no small filesystem here (not root, or no mount in this sandbox): the quota path stands in, and the table says so
+      rmSync(mountPoint, { recursive: true, force: true });
+      const report = await scenario("full disk (quota path: cannot mount here)", { GENTLY_STORAGE_QUOTA_BYTES: String(4 * 1024 * 1024) });
+      expectSafe(report);
+      return;
+    }
+    const storage = path.join(mountPoint, "storage");
+    mkdirSync(storage);
+    const ballast = path.join(mountPoint, "ballast");
+    const reserve = 16 * 1024 * 1024;
+    const volumeBytes = TIMELAPSE.num_slices * 256 * 128 * 2;
+    try {
+      const report = await scenario("full disk (64 MB tmpfs)", { GENTLY_WRITER_RESERVE_BYTES: String(reserve) }, undefined, {
+        embeddedNats: { storage },
+        // the disk is nearly full already: room for the reserve and one and a half volumes
+        prepare: () => {
+          const { bavail, bsize } = statfsSync(mountPoint);
+          execFileSync("fallocate", ["-l", String(bavail * bsize - reserve - Math.round(1.5 * volumeBytes)), ballast]);
+        },
+        // the operator frees space; nothing is restarted
+        beforeNext: () => rmSync(ballast),
+        inspect: (ctx) => {
+          for (const service of SERVICE_NAMES) expect(restartsOf(ctx, service), `${service} restarts`).toBe(0);
+          expect(ctx.system.supervisor.lines.some((l) => l.includes("nats-server exited")), "nats-server kept running").toBe(false);
+        },
+      });
+      expectSafe(report);
+      expect(report.run_status).toBe("fail");
+      expect(report.run_reason).toMatch(/disk_full|kept free|free on the filesystem/);
+      expect(report.written).toBe(1);
+    } finally {
+      execFileSync("umount", ["-l", mountPoint]);
+      rmSync(mountPoint, { recursive: true, force: true });
+    }
+  }, 300_000);
+
   it("storage full (quota): a clear disk_full error and nothing registered for the volume that did not fit", async () => {
     // room for about one and a half volumes of 40 × 256 × 128 × 2 bytes
     const report = await scenario("storage full", { GENTLY_STORAGE_QUOTA_BYTES: String(4 * 1024 * 1024) });
@@ -108,3 +237,13 @@ describe("fault injection (real nats-server, every service a real process under 
     expect(report.indexed).toBe(report.written);
   }, 240_000);
 });
+
+/** Mounts a tmpfs of `size` at `dir`; false where this machine does not let the tests mount one. */
+function tryMount(dir: string, size: string): boolean {
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -40,9 +40,13 @@ export interface ScenarioContext {
   session_id: string;
 }
 
-export async function startScenarioSystem(env: NodeJS.ProcessEnv = {}, opts: { sim?: object } = {}): Promise<ScenarioContext> {
+export async function startScenarioSystem(
+  env: NodeJS.ProcessEnv = {},
+  opts: { sim?: object; embeddedNats?: { storage: string } } = {},
+): Promise<ScenarioContext> {
   const system = await startTestSystem({
     sim: opts.sim,
+    embeddedNats: opts.embeddedNats,
     env: {
       // fail fast when a part is gone, so every scenario ends in seconds
       GENTLY_WRITER_FRAME_TIMEOUT_MS: "4000",
@@ -130,11 +134,17 @@ export async function account(
 }
 
 export function printReport(reports: FaultReport[]): void {
-  const head = ["scenario", "expected", "written", "failed", "indexed", "lost", "run", "lasers", "recovery_s", "next run"];
+  const head = ["scenario", "expected", "written", "failed", "indexed", "lost", "run", "lasers", "recovery_s", "next run", "run's reason"];
   const rows = reports.map((r) =>
-    [r.scenario, r.expected, r.written, r.failed, r.indexed, r.lost, r.run_status, r.lasers, r.recovery_s, r.next_run ?? "-"].map(String),
+    [r.scenario, r.expected, r.written, r.failed, r.indexed, r.lost, r.run_status, r.lasers, r.recovery_s, r.next_run ?? "-", brief(r.run_reason)].map(String),
   );
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ");
   console.log(["", "fault injection report", line(head), ...rows.map(line), ""].join("\n"));
+}
+
+/** A run's reason, short enough for a table row. */
+function brief(reason: string): string {
+  const line = reason.replace(/\s+/g, " ");
+  return line.length > 90 ? `${line.slice(0, 87)}...` : line;
 }
