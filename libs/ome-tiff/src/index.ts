@@ -14,7 +14,7 @@ export {
   type Dtype,
 } from "./meta";
 export { readOmeMetadata, readFirstImageDescription } from "./read";
-export { parseOmeXml, type OmeMetadata, type OmePlane, type TiffDataBlock } from "./ome-xml";
+export { buildOmeXml, parseOmeXml, type OmeMetadata, type OmePlane, type TiffDataBlock } from "./ome-xml";
 export { fsyncDir, moveNoReplace } from "./durable-fs";
 export { computeChecksum, verifyChecksum, type ChecksumVerdict } from "./checksum";
 export { scanLeftovers, partialFileName, parsePartialFileName, PARTIAL_SUFFIX, type Leftover } from "./leftovers";

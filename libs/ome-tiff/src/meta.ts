@@ -36,6 +36,25 @@ export const SweepSchema = z.object({
 
 export const StagePositionSchema = z.object({ x_um: finite, y_um: finite, z_um: finite });
 
+/**
+ * The light sheet's sweep as the microscope ran it: slice z at piezo
+ * start + z × step (the plane's PositionZ) and galvo start + z × step.
+ * `mode` says who moved the sheet: the controller ("hardware") or the
+ * acquisition slice by slice ("stepped").
+ */
+export const SheetSweepSchema = z.object({
+  piezo_start_um: finite,
+  piezo_step_um: finite,
+  galvo_start_deg: finite,
+  galvo_step_deg: finite,
+  mode: z.enum(["hardware", "stepped"]),
+});
+
+/** Piezo position of slice z, rounded to the piezo's 1 nm as the device takes it. */
+export function slicePiezoUm(sweep: z.infer<typeof SheetSweepSchema>, z: number): number {
+  return Math.round((sweep.piezo_start_um + z * sweep.piezo_step_um) * 1000) / 1000;
+}
+
 export const VolumeMetaSchema = z
   .object({
     uid: z.string().regex(UID_PATTERN, "uid must match [A-Za-z0-9_-]{1,128}"),
@@ -61,6 +80,7 @@ export const VolumeMetaSchema = z
     laser_config: z.array(LaserLineSchema).default([]),
     stage_position_um: StagePositionSchema,
     sweep: SweepSchema.optional(),
+    sheet_sweep: SheetSweepSchema.optional(),
     /** ISO-8601 start of acquisition; OME AcquisitionDate. */
     acquired_at: z.iso.datetime({ offset: true }),
     /** Free-form string facts a caller wants preserved (operator note, sample id, ...). */

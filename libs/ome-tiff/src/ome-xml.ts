@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { GENTLY_ANNOTATION_NS, metaFromAnnotation, metaToAnnotation, planeCoords, planeCount, type VolumeMeta } from "./meta";
+import { GENTLY_ANNOTATION_NS, metaFromAnnotation, metaToAnnotation, planeCoords, planeCount, slicePiezoUm, type VolumeMeta } from "./meta";
 import { childrenNamed, escapeXml, firstChild, parseXml, type XmlElement } from "./xml";
 import { SinkError } from "./errors";
 
@@ -112,8 +112,8 @@ export function buildOmeXml(meta: VolumeMeta, software: string): string {
           ["PositionXUnit", um],
           ["PositionY", meta.stage_position_um.y_um],
           ["PositionYUnit", um],
-          // Nominal plane position: stage z plus z steps; the piezo/galvo sweep is in the annotation.
-          ["PositionZ", meta.stage_position_um.z_um + z * meta.z_step_um],
+          // The sheet's plane: the piezo position of the slice when there is a sweep (stage z and galvo are in the annotation).
+          ["PositionZ", meta.sheet_sweep ? slicePiezoUm(meta.sheet_sweep, z) : meta.stage_position_um.z_um + z * meta.z_step_um],
           ["PositionZUnit", um],
         ]) +
         `/>`,

@@ -32,6 +32,8 @@ export const VolumeWritten = z.object({
     z_step_um: finite(),
     exposure_ms: finite(),
     laser_config: LaserPreset.optional(),
+    /** who moved the sheet through the volume: the controller ("hardware") or the hardware service slice by slice ("stepped") */
+    sweep_mode: z.enum(["hardware", "stepped"]).optional(),
     position: StagePosition,
     plan_name: z.string().optional(),
     acq_id: Uid.optional(),

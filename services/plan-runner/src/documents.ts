@@ -108,7 +108,12 @@ export class RunDocuments {
       path: v.path,
       shape: v.shape,
       dtype: v.dtype,
-      parameters: { dimension_order: v.metadata.dimension_order, cameras: v.metadata.cameras },
+      // sweep_mode: who moved the sheet through the volume (the controller, or the hardware service slice by slice)
+      parameters: {
+        dimension_order: v.metadata.dimension_order,
+        cameras: v.metadata.cameras,
+        ...(v.metadata.sweep_mode ? { sweep_mode: v.metadata.sweep_mode } : {}),
+      },
     });
     await this.publish("stream_datum", {
       uid: newUid(),

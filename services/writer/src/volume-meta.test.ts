@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { newUid, type AcquisitionBegin } from "@gently/protocol";
+import { buildOmeXml, parseOmeXml, parseVolumeMeta } from "@gently/ome-tiff";
 import { ABSENT, sinkMetaOf } from "./volume-meta";
 
 const begin = (overrides: Partial<AcquisitionBegin> = {}): AcquisitionBegin => ({
@@ -51,5 +52,19 @@ describe("file metadata of an acquisition", () => {
     expect(meta).toMatchObject({ run_uid: ABSENT, plan_name: ABSENT, stage_position_um: { x_um: 1, y_um: 2, z_um: 0 } });
     expect(meta.channels[0].laser).toBe(ABSENT);
     expect(JSON.parse(meta.extra!.position)).toEqual({ x_um: 1, y_um: 2 });
+  });
+
+  it("puts each plane at the piezo position of its slice (either sweep path), and the laser powers with their lines", () => {
+    const sweep = { piezo_start_um: 44.0004, piezo_step_um: -0.5, galvo_start_deg: -0.1, galvo_step_deg: 0.01 };
+    for (const sweep_mode of ["hardware", "stepped"] as const) {
+      const meta = parseVolumeMeta(sinkMetaOf(begin({ num_slices: 4, z_step_um: -0.5, sweep, sweep_mode, position: { x_um: 1, y_um: 2, z_um: 150 } })));
+      expect(meta.sheet_sweep).toEqual({ ...sweep, mode: sweep_mode });
+      const planes = parseOmeXml(buildOmeXml(meta, "test")).planes;
+      // the piezo's 1 nm steps, not stage z + index × step
+      expect(planes.map((p) => p.position_z_um)).toEqual([44, 43.5, 43, 42.5]);
+    }
+    const powered = sinkMetaOf(begin({ laser_config: "488 only", laser_power_pct: { "488": 4.5, "561": 1 } }));
+    expect(powered.laser_config).toEqual([{ wavelength_nm: 488, enabled: true, power_pct: 4.5 }]);
+    expect(powered.channels[0]).toMatchObject({ excitation_nm: 488 });
   });
 });

@@ -46,7 +46,11 @@ export function sinkMetaOf(begin: AcquisitionBegin): VolumeMetaInput {
       // Only one line on means every camera saw it; with two lines the filter decides, unknown here.
       ...(lines.length === 1 ? { excitation_nm: lines[0] } : {}),
     })),
-    laser_config: lines.map((wavelength_nm) => ({ wavelength_nm, enabled: true })),
+    laser_config: lines.map((wavelength_nm) => {
+      const power_pct = begin.laser_power_pct?.[String(wavelength_nm) as keyof NonNullable<AcquisitionBegin["laser_power_pct"]>];
+      return { wavelength_nm, enabled: true, ...(power_pct !== undefined ? { power_pct } : {}) };
+    }),
+    ...(begin.sweep ? { sheet_sweep: { ...begin.sweep, mode: begin.sweep_mode ?? "hardware" } } : {}),
     stage_position_um: { x_um: begin.position.x_um, y_um: begin.position.y_um, z_um: begin.position.z_um ?? 0 },
     acquired_at: begin.started,
     extra,
@@ -76,6 +80,7 @@ export function writtenMetadataOf(begin: AcquisitionBegin, axes: string, dropped
     z_step_um: begin.z_step_um,
     exposure_ms: begin.exposure_ms,
     ...(begin.laser_config !== undefined ? { laser_config: begin.laser_config } : {}),
+    ...(begin.sweep_mode !== undefined ? { sweep_mode: begin.sweep_mode } : {}),
     position: begin.position,
     ...(begin.plan_name !== undefined ? { plan_name: begin.plan_name } : {}),
     acq_id: begin.acq_id,
