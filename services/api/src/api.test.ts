@@ -4,7 +4,7 @@ import { request } from "node:http";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hw, SERVICE_NAMES } from "@gently/protocol";
+import { copilotTools, hw, PLAN_NAMES, SERVICE_NAMES } from "@gently/protocol";
 import { freePort, REPO_ROOT } from "@gently/supervisor";
 import { spawnService, startTestSystem, type TestSystem } from "@gently/testing";
 
@@ -134,6 +134,46 @@ describe("HTTP API for the existing copilot (real system under the supervisor, r
     } finally {
       await exposed.stop();
     }
+  });
+
+  it("answers hundreds of random malformed requests with JSON refusals (never a 500), and nothing moves", async () => {
+    let seed = 0x5eed15;
+    const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
+    const junk = (depth = 0): unknown => {
+      const kind = Math.floor(random() * (depth > 2 ? 5 : 7));
+      if (kind === 0) return null;
+      if (kind === 1) return pick([true, false]);
+      if (kind === 2) return pick([0, -1, 1e308, -1e-9, 2 ** 53, 42.5, Number.MAX_SAFE_INTEGER]);
+      if (kind === 3) return pick(["", "Open", "ALL OFF", "../../etc/passwd", "x".repeat(2000), "\u0000", "gently.hw.move"]);
+      if (kind === 4) return pick(["0123456789abcdefghijk", "HamCam1"]);
+      if (kind === 5) return Array.from({ length: Math.floor(random() * 4) }, () => junk(depth + 1));
+      return Object.fromEntries(Array.from({ length: Math.floor(random() * 4) }, () => [pick(["x", "y", "state", "num_slices", "plan", "item", "kwargs", "params", "exposure_ms"]), junk(depth + 1)]));
+    };
+    const names = [...copilotTools().map((t) => t.name), ...PLAN_NAMES, "gently.hw.move", "", "status.>"];
+    const before = (await (await fetch(`${base}/api/devices/state`)).json()) as DevicesState;
+    for (let i = 0; i < 300; i++) {
+      // every run request carries a key no schema allows, so whatever else it holds, it is refused before anything runs
+      const params = { ...(junk() as object), fuzz_key_no_schema_has: 1 };
+      const [url, body] = pick([
+        ["/api/microscope/execute", { plan: pick(names), params }],
+        ["/api/queue/item/add", { item: { name: pick(names), kwargs: params } }],
+        ["/api/queue/item/add", junk()],
+        ["/api/microscope/execute", junk()],
+        ["/api/camera/exposure", { exposure_ms: junk() }],
+        ["/api/led/set", { state: junk() }],
+      ] as const);
+      const res = await fetch(base + url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      const reply = (await res.json()) as Refusal & { success: boolean };
+      const label = `${url} ${JSON.stringify(body).slice(0, 300)} -> ${res.status} ${JSON.stringify(reply).slice(0, 300)}`;
+      expect(res.status, label).toBeLessThan(500);
+      if (url === "/api/camera/exposure" && res.status === 200) continue; // a number in range is a valid exposure
+      if (url === "/api/led/set" && res.status === 200) continue; // "Open" is a valid LED state
+      expect(reply.success, label).toBe(false);
+      expect(reply.error.message, label).toBeTruthy();
+    }
+    const after = (await (await fetch(`${base}/api/devices/state`)).json()) as DevicesState;
+    expect(after.positions).toEqual(before.positions);
   });
 
   it("listens on 127.0.0.1 and refuses a Host that is not its own (DNS rebinding)", async () => {
