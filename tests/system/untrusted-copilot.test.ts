@@ -6,7 +6,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, jetstreamManager } from "@nats-io/jetstream";
 import { accountSecretPath, call, encodeJson, jetStreamOf, publishDurable } from "@gently/bus";
 import { connect, type GentlyClient, type RunHandle } from "@gently/client";
 import { writeSampleVolume } from "@gently/datastore";
@@ -228,6 +228,41 @@ describe("the untrusted copilot (nats.conf, the whole system under the superviso
     const { jsm } = await jetStreamOf(await system.connectAs("indexer"));
     expect((await jsm.streams.info(streams.data.name)).config.subjects).toEqual([...streams.data.subjects]);
     expect((await jsm.consumers.info(streams.data.name, "indexer")).config.deliver_policy).toBe("all");
+  });
+
+  it("with the indexer's own credentials, a consumer deleted or changed under the indexer is recreated (the process exits, is restarted, logs it) and every volume is still indexed", async () => {
+    const { jsm } = await jetStreamOf(await system.connectAs("indexer"));
+    const indexed = async (run: RunHandle) => {
+      for (const uid of (await run.done()).volume_uids) await waitFor(() => call(copilot, datastore.get, { uid }).catch(() => null), 30_000, `volume ${uid} indexed`);
+    };
+    const restartedAfter = (pid: number, what: string) =>
+      waitFor(() => {
+        const now = system.pidOf("indexer");
+        return now !== pid && system.supervisor.lines.some((l) => l.includes('"msg":"started"') && l.includes('"service":"indexer"') && JSON.parse(l).pid === now);
+      }, 30_000, what);
+
+    const first = system.pidOf("indexer");
+    await jsm.consumers.delete(streams.data.name, "indexer");
+    const meanwhile = await client.submit("acquire_volume", sequenceParams(3));
+    await restartedAfter(first, "the indexer restarted after its consumer vanished");
+    await indexed(meanwhile);
+
+    const second = system.pidOf("indexer");
+    // even the indexer cannot narrow its filter (the create subject names it); a redelivery limit would lose volumes that failed once
+    await jsm.consumers.update(streams.data.name, "indexer", { max_deliver: 1 });
+    await waitFor(() => system.supervisor.lines.some((l) => l.includes("durable consumer was changed by someone else")), 15_000, "the change logged");
+    await restartedAfter(second, "the indexer restarted after its consumer changed");
+    expect((await jsm.consumers.info(streams.data.name, "indexer")).config.max_deliver).toBe(-1);
+    await indexed(await client.submit("acquire_volume", sequenceParams(3)));
+
+    // replaced by one whose deliver policy cannot be updated: it used to crash-loop on that
+    const third = system.pidOf("indexer");
+    await jsm.consumers.delete(streams.data.name, "indexer");
+    await jsm.consumers.add(streams.data.name, { durable_name: "indexer", deliver_policy: DeliverPolicy.New, ack_policy: AckPolicy.Explicit });
+    await restartedAfter(third, "the indexer restarted after its consumer was replaced");
+    await waitFor(() => system.supervisor.lines.some((l) => l.includes("cannot be updated; recreating it")), 15_000, "the recreation logged");
+    expect((await jsm.consumers.info(streams.data.name, "indexer")).config.deliver_policy).toBe(DeliverPolicy.All);
+    await indexed(await client.submit("acquire_volume", sequenceParams(3)));
   });
 
   it("shows pages no forged announcement: a volume.written naming /etc/passwd is refused by the indexer and never reaches the viewer", async () => {
