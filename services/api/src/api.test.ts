@@ -6,7 +6,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { copilotTools, hw, PLAN_NAMES, SERVICE_NAMES } from "@gently/protocol";
 import { freePort, REPO_ROOT } from "@gently/supervisor";
-import { spawnService, startTestSystem, type TestSystem } from "@gently/testing";
+import { spawnService, startTestSystem, waitFor, type TestSystem } from "@gently/testing";
 
 const run = promisify(execFile);
 
@@ -174,6 +174,15 @@ describe("HTTP API for the existing copilot (real system under the supervisor, r
     }
     const after = (await (await fetch(`${base}/api/devices/state`)).json()) as DevicesState;
     expect(after.positions).toEqual(before.positions);
+  });
+
+  it("rides out a NATS restart: the same process answers again once NATS is back", async () => {
+    const pid = system.pidOf("api");
+    await system.nats.restart();
+    await waitFor(async () => (await fetch(`${base}/api/status`)).status === 200, 30_000, "the API to answer after the NATS restart");
+    expect(system.pidOf("api")).toBe(pid);
+    const res = await fetch(`${base}/api/microscope/execute`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ plan: "get_position", params: {} }) });
+    expect(((await res.json()) as { success: boolean }).success).toBe(true);
   });
 
   it("listens on 127.0.0.1 and refuses a Host that is not its own (DNS rebinding)", async () => {
