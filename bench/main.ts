@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- part …] [-- --quick]`: every speed target of the device
  * layer, each printed as a ratio against a baseline measured in the same run.
- * Parts: hardware, writer, legacy, datastore, viz, sam, plans (default: all).
+ * Parts: hardware, writer, legacy, datastore, viz, live, sam, plans (default: all).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import path from "node:path";
@@ -10,7 +10,7 @@ import { benchDataStore } from "@gently/datastore";
 import { benchHardware } from "@gently/service-hardware";
 import { benchPlanRunner } from "@gently/service-plan-runner";
 import { benchSam } from "@gently/service-sam";
-import { benchViz } from "@gently/service-viz";
+import { benchLivePreview, benchViz } from "@gently/service-viz";
 import { benchWriter } from "@gently/service-writer";
 import { REPO_ROOT } from "@gently/supervisor";
 import { benchLegacyPath } from "./legacy-path";
@@ -113,6 +113,18 @@ const parts: Record<string, () => Promise<Row[]>> = {
         baseline: `fast-png alone ${fmt(r.png_encode_ms, 0)} ms`,
         ratio: fmt(r.overhead_ratio, 2),
         target: "overhead ratio",
+      },
+    ];
+  },
+  async live() {
+    const r = await benchLivePreview(quick ? { slices: 100 } : {});
+    return [
+      {
+        measure: `live preview frame → Chromium screen (${r.previews} previews, ${r.slices} slices at ${r.exposure_ms} ms)`,
+        value: `${fmt(r.screen_median_ms, 1)} ms (p95 ${fmt(r.screen_p95_ms, 1)})`,
+        baseline: `NATS subscriber ${fmt(r.bus_median_ms, 1)} ms`,
+        ratio: fmt(r.ratio_vs_bus, 1),
+        target: "< 100 ms",
       },
     ];
   },

@@ -811,6 +811,16 @@ function onPreview(frame) {
   state.previews.set(frame.camera, { frame, values: decodePreview(frame) });
   drawCameraCard(frame);
   if (state.mode === "live") showLive();
+  // on the screen once the next animation frame is painted: that is where frame-to-screen latency ends
+  requestAnimationFrame(() => showLatency(frame));
+}
+
+function showLatency(frame) {
+  const latencyMs = Date.now() - frame.published_us / 1000;
+  const canvas = $("camera-thumbs").querySelector(`canvas[data-camera="${frame.camera}"]`);
+  canvas.dataset.seq = String(frame.seq);
+  canvas.dataset.latencyMs = latencyMs.toFixed(1);
+  $("camera-caption").textContent = `${frame.camera} · ${frame.source} · frame ${frame.seq} · z ${frame.z_index} · piezo ${frame.piezo_um.toFixed(2)} µm · ${frame.exposure_ms} ms · ${Math.max(0, latencyMs).toFixed(0)} ms behind`;
 }
 
 /** The aside's small copy of each camera's latest preview, on its own auto contrast. */
@@ -832,10 +842,6 @@ function drawCameraCard(frame) {
   const w = autoWindow(values);
   compose([{ values, levels: levelTable(w.min, w.max, 1), lut: LUTS.gray }], image.data);
   ctx.putImageData(image, 0, 0);
-  const latencyMs = Date.now() - frame.published_us / 1000;
-  canvas.dataset.seq = String(frame.seq);
-  canvas.dataset.latencyMs = latencyMs.toFixed(1);
-  $("camera-caption").textContent = `${frame.camera} · ${frame.source} · frame ${frame.seq} · z ${frame.z_index} · piezo ${frame.piezo_um.toFixed(2)} µm · ${frame.exposure_ms} ms · ${Math.max(0, latencyMs).toFixed(0)} ms behind`;
 }
 
 function showLive() {

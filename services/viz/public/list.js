@@ -132,7 +132,13 @@ export function renderRuns(list, groups, { selected, expanded, onSelect, onToggl
         const items = document.createElement("ul");
         items.className = "items";
         items.append(
-          ...group.items.map((entry, i) => itemRow(entry, [`#${i + 1}`, `${entry.data_type ?? "volume"} ${shapeText(entry.shape)}`, sheetText(entry)].filter(Boolean).join(" · "))),
+          ...group.items.map((entry, i) => {
+            // a sweep's frames differ in where the sheet was; their type and shape go to the second line
+            const sheet = sheetText(entry);
+            const row = itemRow(entry, `#${i + 1} · ${sheet || `${entry.data_type ?? "volume"} ${shapeText(entry.shape)}`}`);
+            if (sheet && !entry.failed) row.querySelector(".sub").textContent += ` · ${entry.data_type ?? "volume"} ${shapeText(entry.shape)}`;
+            return row;
+          }),
         );
         li.append(items);
       }
