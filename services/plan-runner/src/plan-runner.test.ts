@@ -271,11 +271,34 @@ describe("plan runner (real nats-server, hardware, writer and plan-runner proces
     // in focus at the centre of the calibrated range (the offset itself is extrapolated 50 µm)
     expect(Math.abs(fit.slope_deg_per_um * 50 + fit.offset_deg)).toBeLessThan(0.04);
     expect(fit.r2).toBeGreaterThan(0.95);
+    const residuals = (cal.result as { residuals_deg: number[] }).residuals_deg;
+    expect(residuals).toHaveLength(3);
+    for (const r of residuals) expect(Math.abs(r)).toBeLessThan(0.03);
     expect(fit.path.startsWith(path.join(storage.dir, "derived"))).toBe(true);
     expect(JSON.parse(readFileSync(fit.path, "utf8"))).toMatchObject({ uid: fit.calibration_uid, kind: "piezo_galvo", slope_deg_per_um: fit.slope_deg_per_um });
     const announced = (await readStored(nc, streams.data.name, subjects.derived.written)).map((m) => DerivedWritten.parse(decodeJson(m.data)));
     expect(announced.find((d) => d.uid === fit.calibration_uid)).toMatchObject({ data_type: "calibration", path: fit.path, run_uid: calibration.run_uid });
     expect((await hwState()).laser).toBe("ALL OFF");
+  });
+
+  it("reports no focus peak for a sweep that misses the sample, and stores no calibration from such sweeps", async () => {
+    // no embryo near piezo 150 µm: the frames are background, whatever the galvo does
+    const flat = await (await client.submit("focus_sweep", { galvo_positions_deg: [2.6, 2.8, 3, 3.2, 3.4], piezo_um: 150 })).done();
+    expect(flat.status).toBe("success");
+    const result = flat.result as { found: boolean; reason: string; contrast: number };
+    expect(result.found).toBe(false);
+    expect(result.reason, JSON.stringify(flat.result)).toMatch(/^no focus peak: the scores vary by/);
+    expect(result.contrast).toBeLessThan(0.3);
+    expect(result).not.toHaveProperty("peak_galvo_deg");
+
+    const before = (await readStored(nc, streams.data.name, subjects.derived.written)).length;
+    const galvos = [-0.3, -0.15, 0, 0.15, 0.3];
+    const cal = await (await client.submit("calibrate_piezo_galvo", { piezo_positions_um: [140, 150, 160], galvo_positions_deg: galvos.map((g) => g + 3) })).done();
+    expect(cal.status).toBe("success");
+    expect(cal.result).toMatchObject({ fitted: false });
+    expect((cal.result as { reason: string }).reason).toMatch(/^a fit needs focus peaks in at least two sweeps, found 0 of 3; piezo 140 µm: no focus peak/);
+    expect(cal.result).not.toHaveProperty("calibration_uid");
+    expect((await readStored(nc, streams.data.name, subjects.derived.written)).length).toBe(before);
   });
 
   it("switches and reads the illumination, reports status, and finds the embryo in a bottom snap with the SAM service", async () => {

@@ -1,14 +1,8 @@
 import type { CameraName, LaserPreset } from "@gently/protocol";
 import type { Step } from "../steps";
-import { argmax, peakPosition } from "../focus-score";
+import { findFocusPeak, type FocusPoint } from "../focus-peak";
 import { linearFit } from "../linear-fit";
 import type { PlanDefinition, StepRecord } from "./definition";
-
-interface FocusPoint {
-  galvo_deg: number;
-  score: number;
-  image_uid: string;
-}
 
 /** Galvo moves and focus snaps of one sweep at one piezo position. */
 function sweepSteps(
@@ -40,17 +34,6 @@ function pointsOf(records: StepRecord[], sweep: number): FocusPoint[] {
     .map((r) => ({ galvo_deg: Number(r.data.galvo_deg), score: Number(r.data.focus_score), image_uid: String(r.data.image_uid) }));
 }
 
-/** Best measured angle and the interpolated peak of one sweep. */
-function bestOf(points: FocusPoint[]) {
-  const scores = points.map((p) => p.score);
-  const best = points[argmax(scores)]!;
-  return {
-    best_galvo_deg: best.galvo_deg,
-    best_score: best.score,
-    peak_galvo_deg: peakPosition(points.map((p) => p.galvo_deg), scores),
-  };
-}
-
 /** focus_sweep: a focus snap per galvo angle at one piezo position (where the piezo is, unless given). */
 export const focusSweep: PlanDefinition<"focus_sweep"> = {
   name: "focus_sweep",
@@ -65,14 +48,16 @@ export const focusSweep: PlanDefinition<"focus_sweep"> = {
   summarize: (p, records) => {
     const points = pointsOf(records, 0);
     if (points.length === 0) return { scores: [] };
-    return { piezo_um: records.find((r) => r.step.kind === "snap")?.data.piezo_um ?? p.piezo_um, scores: points, ...bestOf(points) };
+    return { piezo_um: records.find((r) => r.step.kind === "snap")?.data.piezo_um ?? p.piezo_um, scores: points, ...findFocusPeak(points) };
   },
 };
 
 /**
  * calibrate_piezo_galvo: a focus sweep at each piezo position, the peak
  * galvo angle of each, and a line through them: galvo_deg = slope * piezo_um
- * + offset. The fit is stored as a calibration record.
+ * + offset. Only sweeps with a focus peak count; with fewer than two, no fit
+ * is stored and each sweep says why. The fit is stored as a calibration
+ * record with its r² and residuals.
  */
 export const calibratePiezoGalvo: PlanDefinition<"calibrate_piezo_galvo"> = {
   name: "calibrate_piezo_galvo",
@@ -90,18 +75,29 @@ export const calibratePiezoGalvo: PlanDefinition<"calibrate_piezo_galvo"> = {
   summarize: async (p, records, ctx) => {
     const sweeps = p.piezo_positions_um.map((piezo_um, j) => ({ piezo_um, points: pointsOf(records, j) }));
     const complete = sweeps.filter((s) => s.points.length === p.galvo_positions_deg.length);
-    const peaks = complete.map((s) => ({ piezo_um: s.piezo_um, ...bestOf(s.points) }));
-    if (peaks.length < 2) return { sweeps: peaks, fitted: false, reason: "fewer than two complete focus sweeps" };
+    const judged = complete.map((s) => ({ piezo_um: s.piezo_um, ...findFocusPeak(s.points) }));
+    const peaks = judged.flatMap((s) => (s.found ? [s] : []));
+    if (peaks.length < 2) {
+      const why = judged.filter((s) => !s.found).map((s) => `piezo ${s.piezo_um} µm: ${"reason" in s ? s.reason : ""}`);
+      return {
+        sweeps: judged,
+        fitted: false,
+        reason: `a fit needs focus peaks in at least two sweeps, found ${peaks.length} of ${p.piezo_positions_um.length}${why.length > 0 ? `; ${why.join("; ")}` : ""}`,
+      };
+    }
     const fit = linearFit(
       peaks.map((s) => s.piezo_um),
       peaks.map((s) => s.peak_galvo_deg),
     );
+    const residuals_deg = peaks.map((s) => s.peak_galvo_deg - (fit.slope * s.piezo_um + fit.offset));
     const record = {
       kind: "piezo_galvo",
       slope_deg_per_um: fit.slope,
       offset_deg: fit.offset,
       r2: fit.r2,
-      points: peaks.map((s) => ({ piezo_um: s.piezo_um, galvo_deg: s.peak_galvo_deg, score: s.best_score })),
+      residuals_deg,
+      points: peaks.map((s) => ({ piezo_um: s.piezo_um, galvo_deg: s.peak_galvo_deg, score: s.best_score, contrast: s.contrast })),
+      skipped: judged.filter((s) => !s.found).map((s) => ({ piezo_um: s.piezo_um, reason: "reason" in s ? s.reason : "" })),
       camera: p.camera,
       laser_config: p.laser_config,
       exposure_ms: p.exposure_ms,
@@ -116,7 +112,8 @@ export const calibratePiezoGalvo: PlanDefinition<"calibrate_piezo_galvo"> = {
       slope_deg_per_um: fit.slope,
       offset_deg: fit.offset,
       r2: fit.r2,
-      sweeps: peaks,
+      residuals_deg,
+      sweeps: judged,
       calibration_uid: stored.uid,
       path: stored.path,
     };
