@@ -15,7 +15,6 @@ import {
   datastore,
   GentlyError,
   inCallersTerms,
-  isPlanName,
   planCallOf,
   Uid,
   type PlanCall,
@@ -72,7 +71,8 @@ export function createGentlyMcpServer(opts: GentlyMcpOptions): Server {
     const { name, arguments: args = {} } = request.params;
     try {
       if (name === SHOW_IMAGE_TOOL.name) return await showImage(client, args);
-      const planCall: PlanCall = isPlanName(name) ? { plan: name, params: args, fields: {} } : planCallOf(name, args);
+      // plan names and the copilot's names alike; where both name a tool (status, set_illumination, ...) they mean the same
+      const planCall: PlanCall = planCallOf(name, args);
       const progressToken = request.params._meta?.progressToken;
       const notify = (n: ServerNotification) => extra.sendNotification(n).catch((err) => logger.warn({ err: String(err) }, "progress notification not sent"));
       return await runPlan(client, planCall, {
@@ -133,7 +133,7 @@ interface RunOptions {
 async function runPlan(client: GentlyClient, planCall: PlanCall, opts: RunOptions): Promise<CallToolResult> {
   let handle;
   try {
-    handle = await client.submit(planCall.plan, planCall.params);
+    handle = await client.submit(planCall.plan, planCall.params, planCall.session_id ? { session_id: planCall.session_id } : {});
   } catch (err) {
     throw err instanceof GentlyError ? inCallersTerms(err, planCall) : err;
   }

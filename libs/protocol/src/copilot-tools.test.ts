@@ -38,6 +38,12 @@ describe("the existing copilot's tools", () => {
     expect(planCallOf("gently.hw.move", { axis: "xy" }).plan).toBe("gently.hw.move");
   });
 
+  it("takes the session the copilot passes among the parameters as the run's", () => {
+    expect(planCallOf("acquire", { num_slices: 3, session_id: "embryo-7" })).toMatchObject({ plan: "acquire_volume", session_id: "embryo-7" });
+    expect(planCallOf("acquire_volume", { num_slices: 3, session_id: "embryo-7" })).toEqual({ plan: "acquire_volume", params: { num_slices: 3 }, fields: {}, session_id: "embryo-7" });
+    expect(() => planCallOf("acquire", { session_id: "../etc" })).toThrow(/session_id/);
+  });
+
   it("refuses malformed parameters naming the copilot's field", () => {
     const err = (() => {
       try {

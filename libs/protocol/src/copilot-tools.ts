@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { finite, LaserPreset, LedPreset } from "./common";
+import { finite, LaserPreset, LedPreset, SessionId } from "./common";
 import { GentlyError } from "./errors";
 import type { PlanName } from "./plan";
 import { Uid } from "./uid";
@@ -182,22 +182,29 @@ export interface PlanCall {
   plan: string;
   params: Record<string, unknown>;
   fields: Record<string, string>;
+  /** the session the copilot passed along with the parameters, if it did */
+  session_id?: string;
 }
 
 /**
  * A call by the copilot's tool name becomes its plan; any other name is
  * taken as a plan name as it is (the plan runner refuses one not on the
- * allow-list, naming the allowed ones). A malformed body is refused naming
- * the copilot's field.
+ * allow-list, naming the allowed ones). A `session_id` among the parameters
+ * names the run's session. A malformed body is refused naming the copilot's
+ * field.
  */
-export function planCallOf(name: string, params: unknown, defaults: CopilotDefaults = { exposure_ms: DEFAULT_COPILOT_EXPOSURE_MS }): PlanCall {
-  const body = params ?? {};
-  if (typeof body !== "object" || Array.isArray(body)) throw new GentlyError("invalid_request", "params: must be an object", "params");
-  if (!isCopilotToolName(name)) return { plan: name, params: body as Record<string, unknown>, fields: {} };
+export function planCallOf(name: string, params: unknown = {}, defaults: CopilotDefaults = { exposure_ms: DEFAULT_COPILOT_EXPOSURE_MS }): PlanCall {
+  if (typeof params !== "object" || params === null || Array.isArray(params)) throw new GentlyError("invalid_request", "params: must be an object", "params");
+  // the copilot passes its session among the parameters; it is the run's, not the plan's
+  const { session_id: rawSession, ...body } = params as Record<string, unknown>;
+  const session = rawSession === undefined ? undefined : SessionId.safeParse(rawSession);
+  if (session && !session.success) throw GentlyError.fromZod(session.error, "session_id");
+  const session_id = session?.data === undefined ? {} : { session_id: session.data };
+  if (!isCopilotToolName(name)) return { plan: name, params: body, fields: {}, ...session_id };
   const t: CopilotTool<z.ZodType> = COPILOT_TOOLS[name];
   const parsed = t.params.safeParse(body);
   if (!parsed.success) throw GentlyError.fromZod(parsed.error);
-  return { ...t.toPlan(parsed.data, defaults), fields: t.fields };
+  return { ...t.toPlan(parsed.data, defaults), fields: t.fields, ...session_id };
 }
 
 /** The error with its field (and each violation's) named as the caller named it. */

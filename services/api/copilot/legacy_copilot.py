@@ -86,7 +86,7 @@ check(set(acquire_tool) == {"name", "description", "input_schema"}, "tools are i
 check(acquire_tool["input_schema"]["properties"]["num_slices"]["default"] == 50, "acquire's num_slices defaults to 50")
 seen["tools"] = names
 
-status, body = call_json("POST", "/api/queue/item/add", {"item": {"name": "acquire", "kwargs": {"num_slices": 4, "exposure_ms": 1}}})
+status, body = call_json("POST", "/api/queue/item/add", {"item": {"name": "acquire", "kwargs": {"num_slices": 4, "exposure_ms": 1, "session_id": "embryo-7"}}})
 check(status == 200 and body.get("success") is True, "acquire through /api/queue/item/add succeeds: %d %s" % (status, body.get("msg")))
 docs = body["documents"]
 check(docs["start"]["plan_name"] == "acquire_volume", "acquire runs the acquire_volume plan")
@@ -94,6 +94,7 @@ check(docs["stop"]["exit_status"] == "success", "the stop document says success"
 check(longest_list(docs["events"]) < 64, "no pixel arrays in the events")
 volume = body["volumes"][0]
 check(set(volume) == {"uid", "path", "shape", "dtype", "session_id"}, "a volume is {uid, path, shape, dtype, session_id}: %s" % sorted(volume))
+check(volume["session_id"] == "embryo-7", "the volume belongs to the session the copilot passed: %s" % volume["session_id"])
 check(volume["dtype"] == "uint16" and volume["shape"][0] == 4, "shape names the 4 slices: %s" % volume["shape"])
 check(os.path.isfile(volume["path"]), "the volume's file exists at %s" % volume["path"])
 pixel_bytes = math.prod(volume["shape"]) * 2

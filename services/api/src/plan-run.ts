@@ -42,14 +42,16 @@ export interface RunReport {
 }
 
 /**
- * Submits the plan and follows its documents to the stop document. A refusal
+ * Submits the plan (in the request's session, else the one the copilot passed
+ * among the parameters) and follows its documents to the stop document. A refusal
  * at submit (unknown plan, bad parameter, limit violation) is thrown with
  * the field named as the caller named it.
  */
 export async function runToEnd(client: GentlyClient, call: PlanCall, session_id?: string): Promise<RunReport> {
   let handle;
   try {
-    handle = await client.submit(call.plan, call.params, session_id ? { session_id } : {});
+    const session = session_id ?? call.session_id;
+    handle = await client.submit(call.plan, call.params, session ? { session_id: session } : {});
   } catch (err) {
     throw err instanceof GentlyError ? inCallersTerms(err, call) : err;
   }
