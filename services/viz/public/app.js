@@ -458,10 +458,17 @@ function updateReadout() {
 
 // ---- z --------------------------------------------------------------------
 
-function zText() {
-  const z = Number($("z").value);
+/** The slice's z in µm: the position the file records for it, else its distance from the first slice. */
+function zUmOf(z) {
+  const recorded = state.meta?.plane_z_um?.[z];
+  if (typeof recorded === "number") return recorded;
   const step = zStepUm();
-  return step ? `z ${(z * step).toFixed(2)} µm` : `z ${z}`;
+  return step ? z * step : null;
+}
+
+function zText() {
+  const zUm = zUmOf(Number($("z").value));
+  return zUm === null ? `z ${$("z").value}` : `z ${zUm.toFixed(2)} µm`;
 }
 
 function updateZLabel() {
@@ -469,9 +476,7 @@ function updateZLabel() {
   if (!g) return;
   const z = Number($("z").value);
   const step = zStepUm();
-  $("z-value").value = step
-    ? `${(z * step).toFixed(2)} µm of ${((g.size_z - 1) * step).toFixed(2)} (slice ${z + 1}/${g.size_z})`
-    : `slice ${z + 1}/${g.size_z}`;
+  $("z-value").value = [zUmOf(z) === null ? null : zText(), `slice ${z + 1}/${g.size_z}`, step ? `step ${step.toFixed(2)} µm` : null].filter(Boolean).join(" · ");
 }
 
 // ---- orthogonal sections --------------------------------------------------
@@ -808,6 +813,8 @@ function decodePreview(frame) {
 }
 
 function onPreview(frame) {
+  // a new acquisition replaces what the cameras of an earlier one showed last
+  for (const [camera, { frame: last }] of state.previews) if (last.acq_id !== frame.acq_id) state.previews.delete(camera);
   state.previews.set(frame.camera, { frame, values: decodePreview(frame) });
   drawCameraCard(frame);
   if (state.mode === "live") showLive();
@@ -827,6 +834,7 @@ function showLatency(frame) {
 function drawCameraCard(frame) {
   $("camera-card").hidden = false;
   const thumbs = $("camera-thumbs");
+  for (const stale of thumbs.querySelectorAll("canvas")) if (!state.previews.has(stale.dataset.camera)) stale.remove();
   let canvas = thumbs.querySelector(`canvas[data-camera="${frame.camera}"]`);
   if (!canvas) {
     canvas = document.createElement("canvas");
@@ -1030,6 +1038,19 @@ function wire() {
     loadOrtho();
   });
   $("show-detections").addEventListener("change", drawView);
+  // z by keyboard, as in Fiji's stacks: ← and → (or , and .) one slice, outside text fields
+  document.addEventListener("keydown", (e) => {
+    if (e.target instanceof HTMLInputElement && e.target.type !== "checkbox") return; // sliders and fields keep their own keys
+    if (e.target instanceof HTMLSelectElement || state.mode !== "slice" || $("z-field").hidden) return;
+    const step = { ArrowLeft: -1, ",": -1, ArrowRight: 1, ".": 1 }[e.key];
+    if (!step) return;
+    e.preventDefault();
+    const z = $("z");
+    const next = Math.min(Number(z.max), Math.max(0, Number(z.value) + step));
+    if (next === Number(z.value)) return;
+    z.value = String(next);
+    z.dispatchEvent(new Event("input"));
+  });
   $("filter").addEventListener("input", renderList);
   window.addEventListener("hashchange", () => {
     const uid = location.hash.slice(1);

@@ -14,6 +14,8 @@ const Z = 4;
 /** pixel size and z step of writeSampleVolume's volumes */
 const PIXEL_UM = 0.1625;
 const Z_STEP_UM = 1.5;
+/** the focus stage's z of writeSampleVolume's volumes: the file records slice z at STAGE_Z_UM + z · Z_STEP_UM */
+const STAGE_Z_UM = 50;
 const BRIGHT = 4000;
 /** A known value at every pixel: a gentle ramp, and a bright square whose x position moves with z. */
 const valueAt = (x: number, y: number, z: number) => (y >= 20 && y < 60 && x >= z * 50 && x < z * 50 + 40 ? BRIGHT : 100 + x + 2 * y);
@@ -91,7 +93,7 @@ describe.skipIf(!HAS_CHROMIUM)(browserSuite("the viewer page on real volumes, an
       expect(text).toContain(`x ${x} y ${y} px`);
       expect(text).toContain(`${(x * PIXEL_UM).toFixed(2)}, ${(y * PIXEL_UM).toFixed(2)} µm`);
       expect(text).toContain(`value ${valueAt(x, y, 2)}`);
-      expect(text).toContain(`z ${(2 * Z_STEP_UM).toFixed(2)} µm`);
+      expect(text).toContain(`z ${(STAGE_Z_UM + 2 * Z_STEP_UM).toFixed(2)} µm`);
       const { min, max } = await windowOf(page);
       const l = level(valueAt(x, y, 2), min, max);
       expect(await colourOfPixel(page, x, y)).toEqual([l, l, l]);
@@ -167,7 +169,7 @@ describe.skipIf(!HAS_CHROMIUM)(browserSuite("the viewer page on real volumes, an
   it("z slider in µm, orthogonal XZ/YZ sections at a clicked point, and the MIP", async () => {
     await page.locator("#z").fill("0");
     await shownView(page, `${volume.uid}/slice/0`);
-    expect(await page.locator("#z-value").textContent()).toBe(`0.00 µm of ${((Z - 1) * Z_STEP_UM).toFixed(2)} (slice 1/${Z})`);
+    expect(await page.locator("#z-value").textContent()).toBe(`z ${STAGE_Z_UM.toFixed(2)} µm · slice 1/${Z} · step ${Z_STEP_UM.toFixed(2)} µm`);
     expect((await colourOfPixel(page, 20, 40))[0]).toBe(255);
 
     // a click (no drag) at (20, 40) cuts the sections there
@@ -186,6 +188,12 @@ describe.skipIf(!HAS_CHROMIUM)(browserSuite("the viewer page on real volumes, an
     const atZ3 = await screenOf(page, 3 * 50 + 20, 40);
     expect((await colourAt(page, { x: atZ3.x, y: await xzRow(Z - 1) }, "xz"))[0]).toBe(255);
     await page.screenshot({ path: `${SHOTS}/orthogonal.png` });
+
+    // → and ← step through z
+    await page.keyboard.press("ArrowRight");
+    await shownView(page, `${volume.uid}/slice/1`);
+    await page.keyboard.press("ArrowLeft");
+    await shownView(page, `${volume.uid}/slice/0`);
 
     await page.locator("#tab-mip").click();
     await shownView(page, `${volume.uid}/mip`);

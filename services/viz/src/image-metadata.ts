@@ -1,6 +1,7 @@
 import { stat } from "node:fs/promises";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { GentlyError, type DataItem } from "@gently/protocol";
+import type { OmeMetadata } from "@gently/ome-tiff";
 import { findItem } from "./datastore-client";
 import type { StoragePaths } from "./storage-paths";
 import type { VolumeGeometry } from "@gently/preview";
@@ -22,6 +23,8 @@ export interface ImageMetadata {
   geometry: VolumeGeometry | null;
   /** channel names, index = c */
   channels: string[];
+  /** each slice's z position in µm as the file records it (the piezo's, for a swept volume), index = z; empty when the file does not say */
+  plane_z_um: number[];
 }
 
 /** An image's metadata: the DataStore's row, completed (or replaced) by what the file itself says. */
@@ -43,7 +46,8 @@ export async function imageMetadata(
     ? await volumes.use(file, async (v) => ({ geometry: v.geometry, ome: v.ome, shape: v.shape, bytes: (await stat(file)).size }))
     : null;
   const channels = fromFile?.ome?.channels.map((ch, i) => ch.name ?? `channel ${i}`) ?? [];
-  if (item) return fromItem(item, fromFile?.geometry ?? null, channels);
+  const plane_z_um = fromFile?.ome ? planePositionsZ(fromFile.ome, fromFile.geometry.size_z) : [];
+  if (item) return { ...fromItem(item, fromFile?.geometry ?? null, channels), plane_z_um };
   const meta = fromFile!.ome?.meta;
   const g = fromFile!.geometry;
   return {
@@ -68,10 +72,19 @@ export async function imageMetadata(
       : {},
     geometry: g,
     channels,
+    plane_z_um,
   };
 }
 
-function fromItem(item: DataItem, geometry: VolumeGeometry | null, channels: string[]): ImageMetadata {
+/** PositionZ of channel 0's planes by z; empty unless every slice has one. */
+function planePositionsZ(ome: OmeMetadata, sizeZ: number): number[] {
+  const byZ = new Map<number, number>();
+  for (const p of ome.planes) if (p.theC === 0 && p.theT === 0 && p.position_z_um !== undefined) byZ.set(p.theZ, p.position_z_um);
+  const positions = Array.from({ length: sizeZ }, (_, z) => byZ.get(z));
+  return positions.every((v) => v !== undefined) ? (positions as number[]) : [];
+}
+
+function fromItem(item: DataItem, geometry: VolumeGeometry | null, channels: string[]): Omit<ImageMetadata, "plane_z_um"> {
   return {
     uid: item.uid,
     source: "datastore",

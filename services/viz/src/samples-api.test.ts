@@ -62,6 +62,13 @@ describe("viz raw samples for the viewer (real viz process, real OME-TIFF)", () 
     for (let z = 0; z < Z; z++) for (const y of [0, 17, H - 1]) expect(yz.values[y * Z + z]).toBe(valueAt(1, 50, y, z));
   });
 
+  it("says each slice's z in µm as the file records it, for the viewer's z slider", async () => {
+    const res = await fetch(`${h.base}/api/images/${volume.uid}`);
+    const meta = (await res.json()) as { plane_z_um: number[] };
+    // writeSampleVolume's focus stage is at z 50 µm, its slices 1.5 µm apart
+    expect(meta.plane_z_um).toEqual(Array.from({ length: Z }, (_, z) => 50 + 1.5 * z));
+  });
+
   it("refuses planes, rows, columns and channels outside the volume, naming the parameter and its limit", async () => {
     const cases: [string, string, string][] = [
       [`slice/${Z}.bin`, "z", `[0, ${Z - 1}]`],
