@@ -9,7 +9,6 @@ export function parseQuery<S extends z.ZodType>(url: URL, schema: S): z.output<S
   if (url.search.length > MAX_QUERY_LENGTH) throw new GentlyError("invalid_request", `query: longer than ${MAX_QUERY_LENGTH} characters`, "query");
   const raw: Record<string, string> = {};
   for (const [key, value] of url.searchParams) {
-    if (key === "token") continue; // the guard's, already checked
     if (Object.hasOwn(raw, key)) throw new GentlyError("invalid_request", `${key}: given more than once`, key);
     raw[key] = value;
   }
