@@ -44,6 +44,7 @@ const SAMPLES: Record<PlanName, unknown[]> = {
   ],
   set_illumination: [{ laser_config: "488 only" }, { led: "Open" }, { laser_config: "ALL OFF", led: "Closed" }, {}, { laser: "ALL OFF" }],
   get_illumination: [{}, { x: 1 }],
+  set_laser_power: [{ power_488_pct: 5 }, { power_405_pct: 1, power_637_pct: 2.5 }, {}, { power_488_pct: 101 }, { power_488_pct: "5" }, { power_532_pct: 1 }],
   detect_embryos: [{ image_uid: "0123456789ABCDEFGHIJk" }, { image_uid: "short" }, {}],
   status: [{}, { all: true }],
 };

@@ -174,6 +174,27 @@ export const SetIlluminationParams = z
 /** Read the laser preset and the LED state. */
 export const GetIlluminationParams = z.object({}).strict();
 
+const linePower = (nm: string) =>
+  z
+    .number()
+    .finite()
+    .min(0)
+    .max(100)
+    .optional()
+    .describe(`power of the ${nm} nm laser line in percent of its maximum; refused above its cap in the microscope's limits (hw.state limits.laser_power_pct)`);
+
+/** Set the power of one or more laser lines; every line's power is read back. */
+export const SetLaserPowerParams = z
+  .object({
+    power_405_pct: linePower("405"),
+    power_488_pct: linePower("488"),
+    power_561_pct: linePower("561"),
+    power_637_pct: linePower("637"),
+  })
+  .strict()
+  .refine((p) => Object.values(p).some((v) => v !== undefined), "give the power of at least one line (power_405_pct, power_488_pct, power_561_pct, power_637_pct)")
+  .meta({ minProperties: 1 });
+
 /** Find embryos in an image (a bottom-camera snap) with the SAM service. */
 export const DetectEmbryosParams = z
   .object({
@@ -234,6 +255,11 @@ export const PLANS = {
   get_illumination: {
     params: GetIlluminationParams,
     description: "Read the current laser preset and LED state.",
+  },
+  set_laser_power: {
+    params: SetLaserPowerParams,
+    description:
+      "Set the power of laser lines (percent of each line's maximum) and read every line's power back. Each line has a cap (e.g. 488 nm at 6 %); a power above it is refused before anything changes. The power applies whenever a preset switches that line on.",
   },
   detect_embryos: {
     params: DetectEmbryosParams,

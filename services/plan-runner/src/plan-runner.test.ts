@@ -301,6 +301,22 @@ describe("plan runner (real nats-server, hardware, writer and plan-runner proces
     expect((await readStored(nc, streams.data.name, subjects.derived.written)).length).toBe(before);
   });
 
+  it("sets laser line powers and reads them back; a power above its line's cap refuses the plan before anything changes", async () => {
+    const set = await (await client.submit("set_laser_power", { power_488_pct: 5, power_561_pct: 7.5 })).done();
+    expect(set.status, set.reason).toBe("success");
+    expect(set.result).toEqual({ power_405_pct: 0, power_488_pct: 5, power_561_pct: 7.5, power_637_pct: 0 });
+    const refused = await client.submit("set_laser_power", { power_561_pct: 1, power_488_pct: 6.5 }).then(
+      () => null,
+      (e: GentlyError) => e,
+    );
+    expect(refused?.code).toBe("limit_violation");
+    expect(refused?.message).toContain("laser 488 nm power_pct 6.5 is above the maximum 6 (limits 0..6) (laser power)");
+    expect((await hwState()).laser_power_pct).toEqual({ "405": 0, "488": 5, "561": 7.5, "637": 0 });
+    const status = (await (await client.submit("status", {})).done()).result as { laser_power_pct: object; core_info: { sweep_mode: string } };
+    expect(status.laser_power_pct).toEqual({ "405": 0, "488": 5, "561": 7.5, "637": 0 });
+    expect(status.core_info.sweep_mode).toBe("hardware");
+  });
+
   it("switches and reads the illumination, reports status, and finds the embryo in a bottom snap with the SAM service", async () => {
     const set = await (await client.submit("set_illumination", { laser_config: "561 only", led: "Open" })).done();
     expect(set).toMatchObject({ status: "success", result: { laser_config: "561 only", led: "Open" } });

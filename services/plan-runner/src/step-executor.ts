@@ -62,6 +62,10 @@ export async function executeStep(step: Step, ctx: StepContext): Promise<StepOut
       const state = await call(nc, hw.setPreset, step.request);
       return { data: { laser_config: state.laser, led: state.led }, source: "hardware" };
     }
+    case "laser_power": {
+      const { powers_pct } = await call(nc, hw.laserPower, { powers_pct: step.powers_pct });
+      return { data: Object.fromEntries(Object.entries(powers_pct).map(([line, pct]) => [`power_${line}_pct`, pct])), source: "hardware" };
+    }
     case "acquire": {
       const written = await acquireVolume(ctx.deps, step.volume, ctx.owner, ctx.control.signal, ctx.onFrames);
       return {
@@ -114,7 +118,9 @@ export async function executeStep(step: Step, ctx: StepContext): Promise<StepOut
           cameras: state.cameras,
           limits: state.limits,
           acquisition: state.acquisition,
+          laser_power_pct: state.laser_power_pct,
           core: state.core,
+          core_info: state.core_info,
           runner: ctx.runnerStatus(),
         },
         source: "hardware",

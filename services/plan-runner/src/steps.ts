@@ -1,4 +1,4 @@
-import type { CameraName, LaserPreset, LedPreset, MoveRequest, PresetRequest, Sweep, Uid } from "@gently/protocol";
+import type { CameraName, LaserLine, LaserPreset, LedPreset, MoveRequest, PresetRequest, Sweep, Uid } from "@gently/protocol";
 
 /** One light-sheet volume as the hardware takes it. */
 export interface VolumeSpec {
@@ -25,6 +25,8 @@ export interface FocusTag {
 export type Step =
   | { kind: "move"; request: MoveRequest; where: string }
   | { kind: "preset"; request: PresetRequest; where: string }
+  /** powers in percent per laser line (405, 488, 561, 637) */
+  | { kind: "laser_power"; powers_pct: Partial<Record<LaserLine, number>>; where: string }
   | { kind: "acquire"; volume: VolumeSpec; where: string; timepoint?: number }
   | {
       kind: "snap";
@@ -64,6 +66,7 @@ export function eventStream(step: Step): string {
     case "move":
       return "motion";
     case "preset":
+    case "laser_power":
       return "illumination";
     case "read":
       return "readings";

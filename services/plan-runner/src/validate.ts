@@ -1,4 +1,4 @@
-import { checkTargets, GentlyError, limitViolationError, type Limits, type LimitTargets, type LimitViolation } from "@gently/protocol";
+import { checkLaserPowers, checkTargets, GentlyError, limitViolationError, type Limits, type LimitTargets, type LimitViolation } from "@gently/protocol";
 import type { Step, VolumeSpec } from "./steps";
 import { slicePosition } from "./sweep";
 
@@ -69,6 +69,7 @@ export function checkSteps(limits: Limits, steps: readonly Step[]): PlanCheck {
   const byVolume = new Map<VolumeSpec, LimitViolation[]>();
   for (const step of steps) {
     for (const { targets, where } of stepTargets(step)) checkTargets(limits, targets, where).forEach(add);
+    if (step.kind === "laser_power") checkLaserPowers(limits, step.powers_pct).forEach((v) => add({ ...v, where: step.where }));
     if (step.kind !== "acquire") continue;
     let slices = byVolume.get(step.volume);
     if (!slices) byVolume.set(step.volume, (slices = sliceViolations(limits, step.volume)));

@@ -1,3 +1,4 @@
+import { LASER_LINES_NM, type LaserLine } from "@gently/protocol";
 import type { Step } from "../steps";
 import type { PlanDefinition } from "./definition";
 import { lastData } from "./definition";
@@ -12,6 +13,22 @@ export const setIllumination: PlanDefinition<"set_illumination"> = {
     if (p.laser_config !== undefined) steps.push({ kind: "preset", request: { group: "Laser", preset: p.laser_config }, where: "laser" });
     if (p.led !== undefined) steps.push({ kind: "preset", request: { group: "LED", preset: p.led }, where: "LED" });
     return steps;
+  },
+  summarize: (_p, records) => lastData(records),
+};
+
+/** set_laser_power: the given lines' powers, checked against their caps before anything changes; all lines read back. */
+export const setLaserPower: PlanDefinition<"set_laser_power"> = {
+  name: "set_laser_power",
+  readOnly: false,
+  lasersOff: false,
+  expand: (p) => {
+    const powers_pct: Partial<Record<LaserLine, number>> = {};
+    for (const line of LASER_LINES_NM) {
+      const pct = p[`power_${line}_pct`];
+      if (pct !== undefined) powers_pct[line] = pct;
+    }
+    return [{ kind: "laser_power", powers_pct, where: "laser power" }];
   },
   summarize: (_p, records) => lastData(records),
 };

@@ -9,7 +9,7 @@ import {
 import type { PlanDefinition } from "./definition";
 import { detectEmbryos } from "./detect";
 import { calibratePiezoGalvo, focusSweep } from "./focus";
-import { getIllumination, setIllumination } from "./illumination";
+import { getIllumination, setIllumination, setLaserPower } from "./illumination";
 import { liveView } from "./live";
 import { getPosition, moveStage } from "./motion";
 import { snapBottom, snapLightsheet } from "./snap";
@@ -31,6 +31,7 @@ export const PLAN_DEFINITIONS: { [P in PlanName]: PlanDefinition<P> } = {
   calibrate_piezo_galvo: calibratePiezoGalvo,
   set_illumination: setIllumination,
   get_illumination: getIllumination,
+  set_laser_power: setLaserPower,
   detect_embryos: detectEmbryos,
   status,
 };
