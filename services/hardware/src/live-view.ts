@@ -38,14 +38,14 @@ export class LiveView {
   }
 
   /** Sets exposure, LED and lasers (limits checked by the microscope) and starts streaming. */
-  static start(req: LiveRequest, deps: LiveViewDeps): LiveView {
+  static async start(req: LiveRequest, deps: LiveViewDeps): Promise<LiveView> {
     const { microscope } = deps;
     try {
-      microscope.setCamera(req.camera, req.exposure_ms, undefined);
-      microscope.setLed(req.led);
-      microscope.setLaser(req.laser_config);
+      await microscope.setCamera(req.camera, req.exposure_ms, undefined);
+      await microscope.setLed(req.led);
+      await microscope.setLaser(req.laser_config);
     } catch (err) {
-      microscope.lasersOff();
+      await microscope.lasersOff();
       throw err;
     }
     deps.logger.info({ acq_id: req.acq_id, camera: req.camera, exposure_ms: req.exposure_ms, laser: req.laser_config }, "live view started");
@@ -83,7 +83,7 @@ export class LiveView {
       const buffer = Buffer.alloc(shape.bytes);
       while (this.stopReason === null && performance.now() < deadline) {
         const started = performance.now();
-        const meta = await microscope.core.snap(camera, buffer, buffer.length);
+        const meta = await microscope.core.snap(microscope.camera(camera).label, buffer, buffer.length);
         const position = microscope.stagePosition();
         preview.publish(pixelsOf(buffer, meta.width, meta.height, meta.bytes_per_pixel), {
           camera,
@@ -110,7 +110,7 @@ export class LiveView {
     } finally {
       this.watchdog.stop();
       try {
-        microscope.lasersOff();
+        await microscope.lasersOff();
       } catch (err) {
         logger.fatal({ err: messageOf(err) }, "could not switch the lasers off after live view");
       }

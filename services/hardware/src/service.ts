@@ -137,9 +137,16 @@ export class HardwareService {
     return null;
   }
 
-  private startLive(req: LiveRequest) {
+  private async startLive(req: LiveRequest) {
     this.refuseIfBusy("live view");
-    const live = LiveView.start(req, { microscope: this.opts.microscope, preview: this.preview, logger: this.opts.logger });
+    // busy while camera, LED and lasers are set (calls on the core's workers)
+    this.busyWith = `starting live view ${req.acq_id}`;
+    let live: LiveView;
+    try {
+      live = await LiveView.start(req, { microscope: this.opts.microscope, preview: this.preview, logger: this.opts.logger });
+    } finally {
+      this.busyWith = null;
+    }
     this.live = live;
     this.deviceState.publishNow();
     void live.done.then(() => {
