@@ -206,12 +206,14 @@ function setMode(mode) {
   const volume = mode !== "live" && g && g.size_z > 1;
   $("tab-mip").hidden = !(g && g.size_z > 1);
   $("z-field").hidden = !(mode === "slice" && volume);
-  $("raw-link").hidden = mode === "live" || !state.meta;
+  $("meta-details").hidden = mode === "live" || !state.meta;
   $("show-ortho").parentElement.hidden = !volume;
   $("show-detections").parentElement.hidden = mode === "live";
   $("tab-slice").disabled = !state.meta;
   $("empty").hidden = true;
   $("work").hidden = false;
+  $("zoom").hidden = false;
+  $("below").hidden = false;
   layOutWork();
   if (mode === "live") showLive();
 }
@@ -351,7 +353,8 @@ function drawView() {
   drawScaleBar(ctx);
   // the transform, for anyone mapping image pixels to the screen (tests, tools)
   Object.assign(canvas.dataset, { scale: String(scale), x: String(x), y: String(y) });
-  $("zoom-value").value = `${Math.round(scale * 100 * (state.layers[0].bin ?? 1))} %`;
+  // screen pixels per camera pixel: a preview pixel stands for bin × bin of them
+  $("zoom-value").value = `${Math.round((scale * 100) / (state.layers[0].bin ?? 1))} %`;
 }
 
 /** Size of one shown pixel at the sample (µm), or null when the image does not say. */
@@ -660,15 +663,18 @@ function drawHistogram(c, range = histogramRange(c)) {
   const { width, height } = canvas;
   const ch = state.channels[c];
   const inner = width - 2 * HISTOGRAM_PAD;
-  const counts = histogram(layer.values, range.lo, range.hi, inner);
+  // never more bins than values, so a narrow range shows bars, not a comb
+  const bins = Math.min(inner, range.hi - range.lo + 1);
+  const counts = histogram(layer.values, range.lo, range.hi, bins);
+  const barPx = inner / bins;
   const top = Math.log1p(counts.reduce((m, n) => Math.max(m, n), 0));
   ctx.fillStyle = "#101214";
   ctx.fillRect(0, 0, width, height);
   ctx.fillStyle = lutColour(ch.lut === "gray" ? "gray" : ch.lut);
   ctx.globalAlpha = 0.75;
-  for (let b = 0; b < inner; b++) {
+  for (let b = 0; b < bins; b++) {
     const h = top > 0 ? (Math.log1p(counts[b]) / top) * (height - 14) : 0;
-    ctx.fillRect(HISTOGRAM_PAD + b, height - h, 1, h);
+    ctx.fillRect(HISTOGRAM_PAD + b * barPx, height - h, Math.max(1, barPx - (barPx > 3 ? 1 : 0)), h);
   }
   ctx.globalAlpha = 1;
   const at = (v) => HISTOGRAM_PAD + ((v - range.lo) / Math.max(1, range.hi - range.lo)) * (inner - 1);
