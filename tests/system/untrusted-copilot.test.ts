@@ -1,11 +1,12 @@
 import { execFile } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { request, type IncomingMessage } from "node:http";
 import { networkInterfaces } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { chromium } from "playwright-core";
 import { AckPolicy, DeliverPolicy, jetstreamManager } from "@nats-io/jetstream";
 import { accountSecretPath, call, encodeJson, jetStreamOf, publishDurable } from "@gently/bus";
 import { connect, type GentlyClient, type RunHandle } from "@gently/client";
@@ -27,6 +28,7 @@ const SSE_MAX = 3;
 /** small frames (over the simulated embryo) keep acquisitions of hundreds of slices fast */
 const ROI = { x: 896, y: 960, width: 256, height: 128 };
 const SERVICES = ["hardware", "writer", "plan-runner", "indexer", "viz"];
+const CHROMIUM = "/usr/bin/chromium";
 const sequenceParams = (num_slices: number) => ({ num_slices, exposure_ms: 2, piezo_center_um: 0, piezo_amplitude_um: 3, galvo_amplitude_deg: 0.03 });
 
 /** A request the server must refuse as a permission violation (nothing reaches a service). */
@@ -350,6 +352,28 @@ describe("the untrusted copilot (nats.conf, the whole system under the superviso
       expect(page.status).toBe(200);
       const cookie = page.headers.get("set-cookie")!.split(";")[0]!;
       expect((await httpGet(port, "/api/volumes", { Cookie: cookie })).status).toBe(200);
+      if (existsSync(CHROMIUM)) {
+        // the page opened once by its ready URL keeps working: its own requests and its event stream carry the cookie
+        const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
+        try {
+          const tab = await browser.newPage();
+          expect((await tab.goto(`http://127.0.0.1:${port}/?token=${token}`))!.status()).toBe(200);
+          const seen = await tab.evaluate(async () => {
+            const g = globalThis as any;
+            const volumes = (await g.fetch("/api/volumes")).status;
+            const ready = await new Promise<string>((resolve) => {
+              const events = new g.EventSource("/api/events");
+              events.addEventListener("ready", () => (events.close(), resolve("ready")));
+              events.onerror = () => (events.close(), resolve("error"));
+            });
+            return { volumes, ready };
+          });
+          expect(seen).toEqual({ volumes: 200, ready: "ready" });
+          expect((await (await browser.newPage()).goto(`http://127.0.0.1:${port}/api/volumes`))!.status()).toBe(401);
+        } finally {
+          await browser.close();
+        }
+      }
     } finally {
       await exposedViz.stop();
     }
