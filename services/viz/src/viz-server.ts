@@ -33,7 +33,7 @@ export interface VizServer {
   stop(): Promise<void>;
 }
 
-export const LOOPBACK_ONLY: HttpGuardSettings = { host: DEFAULT_HTTP_HOST, token: null, allowedHosts: [], cookieName: "gently_viz_token" };
+const LOOPBACK_ONLY: HttpGuardSettings = { host: DEFAULT_HTTP_HOST, token: null, allowedHosts: [], cookieName: "gently_viz_token" };
 export const DEFAULT_MAX_SSE_STREAMS = 32;
 
 /** Longest request target viz reads (path and query). */
