@@ -11,7 +11,7 @@ import { AckPolicy, DeliverPolicy, jetstreamManager } from "@nats-io/jetstream";
 import { accountSecretPath, call, encodeJson, jetStreamOf, publishDurable } from "@gently/bus";
 import { connect, type GentlyClient, type RunHandle } from "@gently/client";
 import { writeSampleVolume } from "@gently/datastore";
-import { datastore, hw, NATS_USERS, newUid, streams, subjects, VolumeWritten, type NatsUser } from "@gently/protocol";
+import { datastore, hw, NATS_USERS, newUid, plan, streams, subjects, VolumeWritten, type NatsUser } from "@gently/protocol";
 import { freePort, REPO_ROOT } from "@gently/supervisor";
 import { spawnService, startTestSystem, tempStorage, waitFor, type ServiceProcess, type TestSystem } from "@gently/testing";
 
@@ -188,6 +188,25 @@ describe("the untrusted copilot (nats.conf, the whole system under the superviso
       const item = await waitFor(() => call(copilot, datastore.get, { uid }).catch(() => null), 20_000, `volume ${uid} indexed`);
       expect(item.uid).toBe(uid);
     }
+  });
+
+  it("replays a run to the copilot without JetStream: gently.plan.documents pages match what documents() yields, once each", async () => {
+    const followed: string[] = [];
+    for await (const d of client.run(runs[0]!.run_uid).documents()) followed.push(`${d.kind}:${d.doc.uid}`);
+    const paged: string[] = [];
+    for (let after_seq = 0, more = true; more; ) {
+      const page = await call(copilot, plan.documents, { run_uid: runs[0]!.run_uid, after_seq, limit: 3 });
+      expect(page.documents.length).toBeLessThanOrEqual(3);
+      paged.push(...page.documents.map((d) => `${d.kind}:${String(d.doc.uid)}`));
+      after_seq = page.documents.at(-1)?.seq ?? after_seq;
+      more = page.more;
+    }
+    expect(followed[0]).toBe(`start:${runs[0]!.run_uid}`);
+    expect(followed.at(-1)).toMatch(/^stop:/);
+    expect(new Set(followed).size).toBe(followed.length);
+    expect(paged).toEqual(followed);
+    expect(await client.knowsRun(runs[0]!.run_uid)).toBe(true);
+    expect(await client.knowsRun(newUid())).toBe(false);
   });
 
   it("lets only data-writing accounts register, only data files, never a uid or file taken already; verify stays clean", async () => {
