@@ -75,7 +75,6 @@ export class PreviewPublisher {
 
   /** Reduces and publishes one frame (8- or 16-bit pixels, row-major). */
   publish(frame: Uint16Array | Uint8Array, context: PreviewContext): void {
-    this.lastMs.set(context.camera, performance.now());
     const reduced = reduceFrame(frame, context.frame_width, context.frame_height);
     const { frame_pixel_size_um, ...rest } = context;
     const body: PreviewFrame = {
@@ -89,6 +88,8 @@ export class PreviewPublisher {
       pixels: Buffer.from(reduced.pixels.buffer, reduced.pixels.byteOffset, reduced.pixels.byteLength).toString("base64"),
       published_us: nowUs(),
     };
+    // the rate counts from the publish, so previews never go out closer than 1/PREVIEW_MAX_PER_S
+    this.lastMs.set(context.camera, performance.now());
     try {
       this.nc.publish(subjects.device.preview, JSON.stringify(body));
     } catch (err) {

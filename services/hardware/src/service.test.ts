@@ -150,14 +150,15 @@ describe("hardware service (real process, real NATS, real shared-memory ring)", 
   it("puts frames into shared memory byte-exact to the sim's ground truth (two cameras, sweep)", async () => {
     await reader.start();
     for (const camera of ["HamCam1", "HamCam2"] as const) await hwCall(hw.setCamera, { camera, roi: ROI });
-    // Centre the ROI on the sim's embryo 0 (x 1576, y 8.6, z 1.5 µm) so frames show it, not just background.
+    // Centre the ROI on the sim's embryo 0 (x 1576, y 8.6, z 51.5 µm) so frames show it, not just background.
     await hwCall(hw.move, { axis: "xy", x_um: 1576, y_um: 8.5 });
     const before = await state();
     const req = sequence({
       cameras: ["HamCam1", "HamCam2"],
       num_slices: 5,
       exposure_ms: 20,
-      sweep: { piezo_start_um: -2, piezo_step_um: 1, galvo_start_deg: -0.02, galvo_step_deg: 0.01 },
+      // through the embryo with the sheet in focus (galvo = 0.02 °/µm × piezo − 1°)
+      sweep: { piezo_start_um: 49.5, piezo_step_um: 1, galvo_start_deg: -0.01, galvo_step_deg: 0.02 },
     });
     const noiseBase = noiseNext;
     expect(await start(req)).toEqual({ acq_id: req.acq_id, volume_uid: req.volume_uid, frames_total: 10 });
@@ -173,7 +174,7 @@ describe("hardware service (real process, real NATS, real shared-memory ring)", 
       const slice = Math.floor(k / 2);
       const camera = req.cameras[k % 2];
       expect(descriptor).toMatchObject({ camera, camera_index: k % 2, z_index: slice, width: 256, height: 128, bytes: expected.length });
-      expect(descriptor.piezo_um).toBeCloseTo(-2 + slice, 9);
+      expect(descriptor.piezo_um).toBeCloseTo(49.5 + slice, 9);
       // gently_sim.h noise rule: frame i of camera j in the list has noise index N0 + i*ncam + j.
       truth.render(camera, simStateOf(before, camera, 20, "488 only", descriptor.piezo_um, descriptor.galvo_deg), noiseBase + slice * 2 + (k % 2), expected);
       expect(data.equals(expected), `frame ${k} (${camera}, slice ${slice})`).toBe(true);

@@ -11,6 +11,11 @@ import type { Microscope } from "./microscope";
 import type { RingSlots } from "./ring-slots";
 import type { WriterLink } from "./writer-link";
 
+/** After a halt with a driver, keep answering its teardown until it has been quiet this long ... */
+const TEARDOWN_QUIET_MS = 500;
+/** ... but no longer than this. */
+const TEARDOWN_GRACE_MS = 3_000;
+
 export interface HardwareServiceOptions {
   nc: NatsConnection;
   logger: Logger;
@@ -34,6 +39,8 @@ export class HardwareService {
   /** a snap or a sequence start in progress (before an Acquisition exists) */
   private busyWith: string | null = null;
   private stopping = false;
+  /** when the last request that a driver's teardown sends arrived (state, preset, sequence stop, keepalive) */
+  private lastRequestMs = 0;
   /** a snap whose frame is still being exposed: the core must outlive it */
   private snapping: Promise<unknown> | null = null;
   private snapRequest: SnapRequest | null = null;
@@ -64,11 +71,17 @@ export class HardwareService {
       logger: this.opts.logger,
       metadata: { core: this.opts.microscope.core.libraryPath, instance: this.opts.owner.instance },
       handlers: [
-        handle(hw.state, () => this.state()),
+        handle(hw.state, () => {
+          this.lastRequestMs = Date.now();
+          return this.state();
+        }),
         handle(hw.move, (req) => this.exclusive("move", () => this.opts.microscope.move(req))),
-        handle(hw.setPreset, (req) =>
-          this.exclusive("preset", () => (req.group === "Laser" ? this.opts.microscope.setLaser(req.preset) : this.opts.microscope.setLed(req.preset))),
-        ),
+        handle(hw.setPreset, (req) => {
+          this.lastRequestMs = Date.now();
+          // the safe direction is answered even while stopping: a driver's teardown confirms the lasers are off
+          if (this.stopping && req.group === "Laser" && req.preset === "ALL OFF") return this.lasersOffWhileStopping();
+          return this.exclusive("preset", () => (req.group === "Laser" ? this.opts.microscope.setLaser(req.preset) : this.opts.microscope.setLed(req.preset)));
+        }),
         handle(hw.setCamera, (req) => this.exclusive("camera", () => this.opts.microscope.setCamera(req.camera, req.exposure_ms, req.roi))),
         handle(hw.laserPower, async (req) => {
           let powers_pct: HwState["laser_power_pct"] = {};
@@ -92,6 +105,7 @@ export class HardwareService {
           }
         }),
         handle(hw.stopSequence, async (req) => {
+          this.lastRequestMs = Date.now();
           const live = this.live;
           if (live?.active && (req.acq_id === undefined || req.acq_id === live.acqId)) {
             await live.stop(req.reason);
@@ -103,6 +117,7 @@ export class HardwareService {
           return { stopped: true, acq_id: current.req.acq_id };
         }),
         handle(hw.keepalive, (req) => {
+          this.lastRequestMs = Date.now();
           const current = this.acquisition;
           if (current && current.acqId === req.acq_id) {
             current.touch();
@@ -238,6 +253,25 @@ export class HardwareService {
     });
   }
 
+  /** Laser "ALL OFF" after halt: the lasers are off already; say so with the state. */
+  private async lasersOffWhileStopping(): Promise<HwState> {
+    await this.opts.microscope.lasersOff();
+    return this.state();
+  }
+
+  /**
+   * A Ctrl-C signals the plan runner and the hardware at once: the run's
+   * teardown asks for lasers "ALL OFF" right after the hardware halted. Keep
+   * answering until its requests have stopped for a moment (at most
+   * TEARDOWN_GRACE_MS), so the run records the lasers as confirmed off
+   * instead of a false alarm.
+   */
+  private async answerTeardown(): Promise<void> {
+    const until = Date.now() + TEARDOWN_GRACE_MS;
+    this.lastRequestMs = Math.max(this.lastRequestMs, Date.now());
+    while (Date.now() < until && Date.now() - this.lastRequestMs < TEARDOWN_QUIET_MS) await new Promise((r) => setTimeout(r, 50));
+  }
+
   /**
    * Stops everything that could harm a sample: the running sequence (its
    * end is published), lasers "ALL OFF". Used on SIGTERM and when the lease
@@ -257,7 +291,9 @@ export class HardwareService {
   }
 
   async stop(reason = "hardware service stopping"): Promise<void> {
+    const wasDriven = this.running !== null || this.live?.active === true || this.snapping !== null;
     await this.halt(reason);
+    if (wasDriven) await this.answerTeardown();
     this.deviceState.stop();
     await this.service?.stop().catch(() => undefined);
     this.service = null;
