@@ -562,7 +562,7 @@ function buildChannelPanels() {
         <legend>
           <label><input type="checkbox" class="visible" checked> <span class="name"></span></label>
           <select class="lut" aria-label="lookup table">${Object.keys(LUTS).map((n) => `<option>${n}</option>`).join("")}</select>
-          <button type="button" class="auto" title="1st to 99.99th percentile of what is shown">auto</button>
+          <button type="button" class="auto" title="0.01th to 99.99th percentile of what is shown">auto</button>
         </legend>
         <canvas class="histogram" width="300" height="56" title="drag the handles to set min and max"></canvas>
         <div class="channel-row">

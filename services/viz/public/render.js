@@ -71,14 +71,14 @@ export function compose(layers, out) {
 }
 
 /**
- * A window that shows dim structure without clipping a small bright object:
- * from the 1st percentile to the 99.99th (the brightest 0.01 % saturate), as
- * an embryo can fill only a few percent of a light-sheet plane.
+ * A window that clips neither a small bright object (an embryo in a
+ * light-sheet plane) nor a small dark one (an embryo in brightfield): from
+ * the 0.01th percentile to the 99.99th, so only a few stray pixels saturate.
  */
 export function autoWindow(values) {
   const counts = new Uint32Array(65536);
   for (let i = 0; i < values.length; i++) counts[values[i]]++;
-  const lowRank = Math.floor(values.length * 0.01);
+  const lowRank = Math.floor(values.length * 0.0001);
   const highRank = Math.min(values.length - 1, Math.floor(values.length * 0.9999));
   let seen = 0;
   let min = -1;

@@ -166,6 +166,38 @@ describe.skipIf(!HAS_CHROMIUM)(browserSuite("the viewer page on real volumes, an
     expect((await windowOf(page)).max).toBe(BRIGHT);
   });
 
+  it("auto contrast keeps a small dark object (an embryo in brightfield) and a small bright one from clipping", async () => {
+    // bright background 1000..1063; a dark 6×6 blob 100..135 (0.1 % of the pixels); a bright 6×6 blob 5000..5035
+    const image = await writeSampleVolume(h.storage, {
+      data_type: "image",
+      size_x: W,
+      size_y: H,
+      session_id: "browser",
+      plane: () => {
+        const p = new Uint16Array(W * H);
+        for (let i = 0; i < p.length; i++) p[i] = 1000 + (i % 64);
+        for (let y = 0; y < 6; y++) for (let x = 0; x < 6; x++) {
+          p[(60 + y) * W + 60 + x] = 100 + y * 6 + x;
+          p[(60 + y) * W + 180 + x] = 5000 + y * 6 + x;
+        }
+        return p;
+      },
+    });
+    await page.locator("#follow").uncheck();
+    await announceVolume(h.js, image);
+    await page.locator(`#runs li[data-uid="${image.uid}"]`).click();
+    await shownView(page, `${image.uid}/slice/0`);
+    const auto = await windowOf(page);
+    expect(auto.min).toBeLessThanOrEqual(103);
+    expect(auto.max).toBeGreaterThanOrEqual(5032);
+    // the blobs' own gradients stay visible: their darkest and brightest pixels differ on screen
+    expect((await colourOfPixel(page, 65, 65))[0]).toBeGreaterThan((await colourOfPixel(page, 60, 60))[0]);
+    expect((await colourOfPixel(page, 180, 60))[0]).toBeLessThan((await colourOfPixel(page, 184, 65))[0]);
+    await page.locator("#follow").check();
+    await page.locator(`#runs li[data-uid="${volume.uid}"]`).click();
+    await shownView(page, `${volume.uid}/slice/${Z / 2}`);
+  });
+
   it("z slider in µm, orthogonal XZ/YZ sections at a clicked point, and the MIP", async () => {
     await page.locator("#z").fill("0");
     await shownView(page, `${volume.uid}/slice/0`);
@@ -289,7 +321,7 @@ describe.skipIf(!HAS_CHROMIUM)(browserSuite("the viewer page on real volumes, an
     const row = page.locator(`#runs > li[data-run="${run_uid}"]`);
     await row.locator(".count", { hasText: "123 images" }).waitFor({ timeout: 30_000 });
     expect(await row.locator(".title").textContent()).toContain("calibrate");
-    expect(await page.locator("#runs > li").count()).toBe(4); // two z_stack volumes, the dual volume, the calibration
+    expect(await page.locator("#runs > li").count()).toBe(5); // two z_stack volumes, the dark/bright image, the dual volume, the calibration
     expect(await row.locator("li.item").count()).toBe(0); // folded
 
     await row.locator(".run-head").click();
