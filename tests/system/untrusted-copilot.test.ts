@@ -233,7 +233,7 @@ describe("the untrusted copilot (nats.conf, the whole system under the superviso
 
   it("refuses every service account stream deletion and purges, and updates of streams it does not own; only the indexer touches its consumer", async () => {
     const owners: Record<string, NatsUser> = { [streams.data.name]: "writer", [streams.runs.name]: "plan-runner", KV_gently_leases: "hardware" };
-    for (const user of ["hardware", "writer", "plan-runner", "indexer", "viz"] as const) {
+    for (const user of ["hardware", "writer", "plan-runner", "indexer", "sam", "viz"] as const) {
       const nc = await system.connectAs(user);
       for (const stream of Object.keys(owners)) {
         await expectRefused(nc, `$JS.API.STREAM.DELETE.${stream}`);
@@ -249,6 +249,24 @@ describe("the untrusted copilot (nats.conf, the whole system under the superviso
     const { jsm } = await jetStreamOf(await system.connectAs("indexer"));
     expect((await jsm.streams.info(streams.data.name)).config.subjects).toEqual([...streams.data.subjects]);
     expect((await jsm.consumers.info(streams.data.name, "indexer")).config.deliver_policy).toBe("all");
+  });
+
+  it("with the viz's credentials (which may create consumers), a push consumer aimed at the hardware's stop endpoint changes nothing: the acquisition completes", async () => {
+    const { jsm } = await jetStreamOf(viz);
+    const run = await client.submit("acquire_volume", sequenceParams(200));
+    await waitFor(async () => (await client.status()).current?.phase === "acquiring", 20_000, "the acquisition to start");
+    // nats-server 2.9 cannot refuse the deliver subject; the hardware refuses what arrives without an inbox to answer
+    const name = `push${newUid()}`;
+    await jsm.consumers.add(streams.runs.name, { name, deliver_subject: subjects.hw.stopSequence, deliver_group: "gently-hardware", deliver_policy: DeliverPolicy.All, ack_policy: AckPolicy.None });
+    try {
+      const result = await run.done();
+      expect(result.status, result.reason).toBe("success");
+      expect(result.volumes[0]!.shape[0]).toBe(200);
+      expect(system.supervisor.lines.some((l) => l.includes('"service":"hardware"') && l.includes("ignored a request without an inbox to answer"))).toBe(true);
+    } finally {
+      await jsm.consumers.delete(streams.runs.name, name);
+    }
+    expect(await laser()).toBe("ALL OFF");
   });
 
   it("with the indexer's own credentials, a consumer deleted or changed under the indexer is recreated (the process exits, is restarted, logs it) and every volume is still indexed", async () => {
