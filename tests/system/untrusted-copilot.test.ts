@@ -207,6 +207,31 @@ describe("the untrusted copilot (nats.conf, the whole system under the superviso
     expect(paged).toEqual(followed);
     expect(await client.knowsRun(runs[0]!.run_uid)).toBe(true);
     expect(await client.knowsRun(newUid())).toBe(false);
+
+    // a flood of replays holds at most 4 consumers at once and is answered (or refused) at once, never left to time out
+    const before = (await consumerCounts()).runs;
+    let most = before;
+    let flooding = true;
+    const sampler = (async () => {
+      while (flooding) {
+        most = Math.max(most, (await consumerCounts()).runs);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const answers = await Promise.all(
+      Array.from({ length: 300 }, () =>
+        call(copilot, plan.documents, { run_uid: runs[0]!.run_uid, limit: 1000 }, { timeoutMs: 20_000 }).then(
+          () => "page",
+          (e) => (e.code === "unavailable" && /replays: 64 requests are waiting/.test(e.message) ? "refused" : String(e)),
+        ),
+      ),
+    );
+    flooding = false;
+    await sampler;
+    expect(answers.filter((a) => a !== "page" && a !== "refused")).toEqual([]);
+    expect(answers).toContain("page");
+    expect(most).toBeLessThanOrEqual(before + 4);
+    await waitFor(async () => (await consumerCounts()).runs === before, 10_000, "every replay's consumer deleted");
   });
 
   it("lets only data-writing accounts register, only data files, never a uid or file taken already; verify stays clean", async () => {

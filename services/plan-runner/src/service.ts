@@ -2,7 +2,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { ensureStream, handle, jetStreamOf, startMicroService, type Logger } from "@gently/bus";
 import { planTools, plan, streams } from "@gently/protocol";
 import { RunDocuments } from "./documents";
-import { readRunDocuments } from "./document-replay";
+import { DocumentReplay } from "./document-replay";
 import { RunHistory } from "./history";
 import { Scheduler, type QueueLimits } from "./scheduler";
 import { VolumeAnnouncements } from "./volume-events";
@@ -57,6 +57,7 @@ export async function startPlanRunner(opts: PlanRunnerOptions): Promise<{ stop()
     opts.limits,
   );
   const tools = planTools();
+  const replay = new DocumentReplay(nc);
   const service = await startMicroService(nc, {
     name: "plan-runner",
     version: VERSION,
@@ -74,7 +75,7 @@ export async function startPlanRunner(opts: PlanRunnerOptions): Promise<{ stop()
       handle(plan.queueRemove, (req) => scheduler.removeFromQueue(req.run_uid)),
       handle(plan.history, (req) => ({ runs: history.list(req) })),
       handle(plan.status, () => scheduler.status()),
-      handle(plan.documents, (req) => readRunDocuments(nc, req)),
+      handle(plan.documents, (req) => replay.page(req)),
     ],
   });
   return {
