@@ -4,9 +4,10 @@ export type { Logger };
 
 /**
  * Structured JSON logs on stdout, one stream per process, tagged with the
- * service name; `toStderr` for processes whose stdout is a protocol (`gently mcp`).
+ * service name. `to`: true for stderr (processes whose stdout is a protocol:
+ * `gently mcp`), or a stream of JSON lines (the supervisor's console for people).
  */
-export function createLogger(service: string, level = process.env.GENTLY_LOG_LEVEL ?? "info", toStderr = false): Logger {
+export function createLogger(service: string, level = process.env.GENTLY_LOG_LEVEL ?? "info", to: boolean | pino.DestinationStream = false): Logger {
   return pino(
     {
       name: service,
@@ -14,6 +15,6 @@ export function createLogger(service: string, level = process.env.GENTLY_LOG_LEV
       base: { service, pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    toStderr ? pino.destination(2) : undefined,
+    to === true ? pino.destination(2) : to === false ? undefined : to,
   );
 }

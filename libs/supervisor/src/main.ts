@@ -2,6 +2,7 @@ import path from "node:path";
 import { createLogger, ensureCredentials, loadConfig, onStopSignal, passwordEnvironment, readCredentials } from "@gently/bus";
 import { natsUserOf, type NatsUser } from "@gently/protocol";
 import { DEFAULT_RESTART_POLICY, SupervisedChild } from "./child";
+import { HumanConsole, logFormat } from "./human-console";
 import { announceFailedService } from "./failed-service";
 import { SupervisedNatsServer } from "./supervised-nats";
 import { nodeArgsFor, REPO_ROOT, selectedServices, serviceEntry } from "./system";
@@ -11,9 +12,11 @@ import { nodeArgsFor, REPO_ROOT, selectedServices, serviceEntry } from "./system
  * GENTLY_NATS_URL names one) and every service as its own OS process.
  */
 async function main(): Promise<void> {
-  const logger = createLogger("supervisor");
   const config = loadConfig();
   const services = selectedServices();
+  // a person at a terminal gets a summary; compose, pipes and GENTLY_LOG_FORMAT=json get every JSON line
+  const output = logFormat() === "human" ? new HumanConsole(services, path.join(config.storage, "logs", "gently.log")) : process.stdout;
+  const logger = createLogger("supervisor", undefined, output === process.stdout ? false : output);
 
   let nats: SupervisedNatsServer | undefined;
   let natsUrl = config.natsUrl;
@@ -56,7 +59,7 @@ async function main(): Promise<void> {
         },
         logger,
         DEFAULT_RESTART_POLICY,
-        process.stdout,
+        output,
         // not restarted: registered in its place so `gently status` shows it FAILED with its reason
         (message) => {
           const account = accountOf(name);
