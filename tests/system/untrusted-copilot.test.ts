@@ -393,6 +393,16 @@ describe("the untrusted copilot (nats.conf, the whole system under the superviso
       const now = await consumerCounts();
       return now.data === before.data && now.runs === before.runs;
     }, 10_000, "every page's consumers released");
+    // pages that come and go leave nothing behind (3000 cycles once left 4977 consumers)
+    for (let cycle = 0; cycle < 60; cycle++) {
+      const p = await openHttp(system.httpPort, "/api/events");
+      await waitFor(() => p.events.some((e) => e.event === "ready"), 10_000, "ready event");
+      p.close();
+    }
+    await waitFor(async () => {
+      const now = await consumerCounts();
+      return now.data === before.data && now.runs === before.runs;
+    }, 10_000, "the consumers of 60 page visits released");
   });
 
   it("bound beyond loopback, requires the token that `gently viewer` prints as a ready URL (then a cookie)", async () => {
