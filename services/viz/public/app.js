@@ -237,15 +237,23 @@ async function loadPlanes() {
   const uid = state.meta.uid;
   const key = state.mode === "mip" ? `${uid}/mip` : `${uid}/slice/${$("z").value}`;
   updateZLabel();
+  // a first MIP is computed from every plane: say so when a load takes a moment
+  const busy = setTimeout(() => ($("busy").hidden = seq !== state.loadSeq), 200);
   try {
     const layers = await Promise.all(state.channels.map((_, c) => fetchSamples(planeUrl(c))));
     if (seq !== state.loadSeq) return;
+    clearTimeout(busy);
+    $("busy").hidden = true;
     state.layers = layers;
     showError(null);
     showLayers(key);
     loadOrtho();
   } catch (err) {
-    if (seq === state.loadSeq) showError(err.message);
+    if (seq === state.loadSeq) {
+      clearTimeout(busy);
+      $("busy").hidden = true;
+      showError(err.message);
+    }
   }
 }
 
