@@ -85,7 +85,7 @@ export function httpGuardSettings(vars: HttpGuardEnv, storage: string, env: Node
 }
 
 /** Reads the server's stored token, generating it (atomically, private to the owner) when missing. */
-export function ensureHttpToken(storage: string, name: string): string {
+function ensureHttpToken(storage: string, name: string): string {
   const existing = readHttpToken(storage, name);
   if (existing) return existing;
   const file = httpTokenPath(storage, name);
@@ -98,7 +98,7 @@ export function ensureHttpToken(storage: string, name: string): string {
   return token;
 }
 
-export function readHttpToken(storage: string, name: string): string | undefined {
+function readHttpToken(storage: string, name: string): string | undefined {
   const file = httpTokenPath(storage, name);
   if (!existsSync(file)) return undefined;
   return readFileSync(file, "utf8").trim() || undefined;
