@@ -37,7 +37,8 @@ const parts: Record<string, () => Promise<Row[]>> = {
       value: `${fmt(r.value)} ${r.unit}`,
       baseline: r.ratio_vs_baseline === 1 ? "(baseline)" : "",
       ratio: fmt(r.ratio_vs_baseline, 2),
-      target: r.name.includes("frames/s") || r.unit === "frames/s" ? "sim ≥ 100 frames/s" : "",
+      // the simulated camera paces itself like a real sCMOS: the sim and the path must keep up with it
+      target: r.unit === "frames/s" && r.ratio_vs_baseline !== 1 ? "≥ 0.95 (camera's rate)" : "",
     }));
   },
   async writer() {
