@@ -84,4 +84,23 @@ describe.skipIf(!HAS_CHROMIUM)(browserSuite("the viewer page during a real acqui
     expect(await page.locator("#meta").textContent()).toContain(`${SLICES}×${TEST_ROI.height}×${TEST_ROI.width}`);
     await page.screenshot({ path: "/tmp/F/acquisition-volume.png" });
   });
+
+  it("folds a real calibration's focus-sweep frames into one row named by its plan", async () => {
+    const run = await client.submit(
+      "calibrate_piezo_galvo",
+      { piezo_positions_um: [-5, 5], galvo_positions_deg: [-0.1, 0, 0.1], exposure_ms: 2 },
+      { session_id: "viz-browser" },
+    );
+    const result = await run.done();
+    expect(result.status).toBe("success");
+    const row = page.locator(`#runs > li[data-run="${run.run_uid}"]`);
+    await row.locator(".count", { hasText: "6 images" }).waitFor({ timeout: 30_000 });
+    expect(await row.locator(".title").textContent()).toContain("calibrate_piezo_galvo");
+    expect(await page.locator("#runs > li").count()).toBe(2); // the volume before, and the calibration
+    await row.locator(".run-head").click();
+    // each frame says where the sheet was
+    expect(await row.locator("li.item .title").allTextContents()).toEqual(
+      [-5, 5].flatMap((piezo) => [-0.1, 0, 0.1].map((galvo) => expect.stringContaining(`piezo ${piezo.toFixed(1)} µm, galvo ${galvo.toFixed(3)}°`))),
+    );
+  });
 });
