@@ -136,8 +136,16 @@ async function loadList() {
 // ---- selecting an image ---------------------------------------------------
 
 async function select(uid, { explicit }) {
-  if (explicit && state.mode === "live") setMode("slice");
-  if (state.selected === uid && state.meta) return;
+  const leavingLive = explicit && state.mode === "live";
+  if (leavingLive) {
+    // the cameras' channels give way to the image's own
+    state.mode = "slice";
+    state.channels = [];
+  }
+  if (state.selected === uid && state.meta) {
+    if (leavingLive) await showSelected(null);
+    return;
+  }
   const previous = state.meta;
   state.selected = uid;
   state.meta = null;
@@ -839,6 +847,7 @@ function onPreview(frame) {
 function showLatency(frame) {
   const latencyMs = Date.now() - frame.published_us / 1000;
   const canvas = $("camera-thumbs").querySelector(`canvas[data-camera="${frame.camera}"]`);
+  if (!canvas) return; // a newer acquisition's preview replaced this camera's meanwhile
   canvas.dataset.seq = String(frame.seq);
   canvas.dataset.latencyMs = latencyMs.toFixed(1);
   $("camera-caption").textContent = `${frame.camera} · ${frame.source} · frame ${frame.seq} · z ${frame.z_index} · piezo ${frame.piezo_um.toFixed(2)} µm · ${frame.exposure_ms} ms · ${Math.max(0, latencyMs).toFixed(0)} ms behind`;

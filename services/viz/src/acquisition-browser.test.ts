@@ -73,9 +73,9 @@ describe.skipIf(!HAS_CHROMIUM)(browserSuite("the viewer page during a real acqui
     expect(progress.filter((p) => /\d+\/\d+/.test(p)).length).toBeGreaterThanOrEqual(4);
     await page.screenshot({ path: "/tmp/F/acquisition-live.png" });
 
-    // the volume arrived live and "follow newest" selected it; a click shows it at the middle slice
+    // the volume arrived live and "follow newest" selected it (the Live view stays); a click on it leaves Live for its middle slice
     await page.locator(`#runs li[data-uid="${uid}"].selected`).waitFor();
-    await page.locator("#tab-slice").click();
+    await page.locator(`#runs li[data-uid="${uid}"]`).click();
     await shownView(page, `${uid}/slice/${SLICES / 2}`);
     const readout = page.locator("#readout");
     const box = (await page.locator("#view").boundingBox())!;
