@@ -8,7 +8,8 @@
  *
  * Conventions
  * - Every function returning int returns GC_OK (0) on success and a negative
- *   GC_E_* code on failure; gc_last_error() then holds a readable message.
+ *   GC_E_* code on failure; gc_last_error() then holds a readable message
+ *   (see Threads for whose).
  * - No C++ exception ever crosses this boundary.
  * - Pixels are always copied into a caller-given buffer (for the hardware
  *   service: a slot of the shared-memory ring), never returned as core-owned
@@ -16,6 +17,28 @@
  * - Units are in the names: _um micrometres, _deg degrees, _ms milliseconds.
  * - Text out-parameters are NUL-terminated and truncated to `cap` bytes;
  *   list results are JSON text.
+ *
+ * Threads
+ * - Any function may be called from any thread, and calls on one core may run
+ *   at the same time: a library serialises what its devices need itself.
+ *   The hardware service runs everything that may wait on a device (moves,
+ *   gc_wait_for_device, gc_set_config, gc_set_property, exposure, ROI,
+ *   gc_start_sequence) on a worker thread, gc_snap and gc_pop_next on
+ *   others, and reads state (gc_get_*, gc_list_*, gc_frame_bytes,
+ *   gc_is_sequence_running) and calls gc_stop_sequence on its event loop
+ *   meanwhile. So:
+ *   - a call that waits (gc_wait_for_device on a moving stage, gc_snap
+ *     exposing, gc_pop_next waiting for a frame) must not hold a lock that the
+ *     state reads or gc_stop_sequence need: they answer while it waits;
+ *   - gc_stop_sequence must take effect while another thread is in
+ *     gc_pop_next (which then returns GC_E_NOT_RUNNING or its frame);
+ *   - gc_close must not run at the same time as any other call on that core.
+ * - Errors are per thread: gc_last_error(core) is the message of the calling
+ *   thread's most recent call on that core if that call failed (each call
+ *   clears it); otherwise the most recent failure on the core from any
+ *   thread. A thread that reads it right after its own failing call gets that
+ *   call's message, whatever other threads did meanwhile. The pointer stays
+ *   valid until that thread's next call on the core.
  */
 #ifndef GENTLY_CORE_H
 #define GENTLY_CORE_H
@@ -74,7 +97,15 @@ void gc_close(gc_core *core);
 const char *gc_last_error(gc_core *core);
 
 /* JSON: {"cameras":[...], "xy_stages":[...], "stages":[...], "scanners":[...],
- *        "config_groups":{"Laser":[presets...], "LED":[...]}, "other":[...]} */
+ *        "config_groups":{"Laser":[presets...], "LED":[...]}, "other":[...],
+ *        "core":{"version":"MMCore version 12.5.0", "device_api":75,
+ *                "hardware_sweep":true|false}}
+ * core.hardware_sweep: gc_start_sequence runs a gc_sweep itself (the
+ * controller moves piezo and galvo per frame, e.g. an ASI Tiger). When false
+ * it refuses a sweep (GC_E_ARGUMENT) and the caller steps the sweep: per
+ * slice it moves piezo and galvo, waits for them and starts a sequence of
+ * one frame per camera without a sweep. device_api is null for cores that
+ * have none (the simulator). */
 int gc_list_devices(gc_core *core, char *out, size_t cap);
 /* JSON array of property names of one device. */
 int gc_list_properties(gc_core *core, const char *device, char *out, size_t cap);
@@ -82,7 +113,9 @@ int gc_get_property(gc_core *core, const char *device, const char *prop, char *o
 int gc_set_property(gc_core *core, const char *device, const char *prop, const char *value);
 
 /* Motion. Limits are NOT enforced here (MMCore has no limits API): the
- * hardware service checks its configured limits before calling these. */
+ * hardware service checks its configured limits before calling these.
+ * A set may return before the device arrives; gc_wait_for_device returns
+ * once it is no longer busy (it may take seconds: an XY stage's move). */
 int gc_get_xy_um(gc_core *core, const char *xy_stage, double *x_um, double *y_um);
 int gc_set_xy_um(gc_core *core, const char *xy_stage, double x_um, double y_um);
 int gc_get_position_um(gc_core *core, const char *stage, double *pos_um);

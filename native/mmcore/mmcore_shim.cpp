@@ -3,7 +3,9 @@
 // Built only when MMCORE_DIR is set (see README.md). One CMMCore per gc_core.
 // Every extern "C" entry point runs its body through guard(), which takes the
 // per-core mutex and turns CMMError / std::exception / anything else into a
-// GC_E_* code plus a message for gc_last_error(). No exception escapes.
+// GC_E_* code plus a message for gc_last_error() (per thread). No exception
+// escapes. Waits on devices (moves, gc_wait_for_device, a snap's exposure,
+// gc_pop_next's polling) run without the mutex.
 
 // Built with -fvisibility=hidden: only the ABI declared here is exported.
 #pragma GCC visibility push(default)
@@ -167,11 +169,13 @@ std::string tagOr(Metadata &md, const char *key, const std::string &dflt) {
 struct gc_core {
   CMMCore mm;
   std::mutex mu;
+  std::mutex errorMu; // lastError only: failures are recorded with or without mu
   std::string lastError;
 
   // Sheet devices used for sweeps and frame metadata (may be empty).
   std::string piezo, scanner;
   bool asiSpim = false; // scanner (and piezo) are ASI Tiger devices with SPIM properties
+  bool snapping = false; // a gc_snap exposes with the mutex released
 
   // The running (or last) sequence.
   struct Seq {
@@ -192,28 +196,51 @@ struct gc_core {
 
 namespace {
 
-// Runs f() under the core's mutex; every exception becomes a GC_E_* code and
-// the message is kept for gc_last_error().
+// Each thread's last failure (gently_core.h, "Threads"): the message of a
+// call is read by the thread that made it, whatever others did meanwhile.
+thread_local std::string threadError;
+thread_local const gc_core *threadErrorCore = nullptr;
+
+// Keeps a failure's message for gc_last_error(): the calling thread's and the core's.
+int failed(gc_core *core, int code, const std::string &message) {
+  threadError = message;
+  threadErrorCore = core;
+  std::lock_guard<std::mutex> lock(core->errorMu);
+  core->lastError = message;
+  return code;
+}
+
+// Runs f(); every exception becomes a GC_E_* code with its message kept for
+// gc_last_error(). The caller holds whatever lock f needs.
+template <class F> int run(gc_core *core, F &&f) {
+  threadErrorCore = nullptr;
+  try {
+    return f();
+  } catch (const GcError &e) {
+    return failed(core, e.code, e.what());
+  } catch (const CMMError &e) {
+    return failed(core, codeForMMError(e), e.getFullMsg());
+  } catch (const std::exception &e) {
+    return failed(core, GC_E_DEVICE, std::string("exception: ") + e.what());
+  } catch (...) {
+    return failed(core, GC_E_DEVICE, "unknown exception in MMCore");
+  }
+}
+
+// Runs f() under the core's mutex (the shim's own state).
 template <class F> int guard(gc_core *core, F &&f) {
   if (!core) return GC_E_ARGUMENT;
   std::lock_guard<std::mutex> lock(core->mu);
-  try {
-    int rc = f();
-    if (rc == GC_OK) core->lastError.clear();
-    return rc;
-  } catch (const GcError &e) {
-    core->lastError = e.what();
-    return e.code;
-  } catch (const CMMError &e) {
-    core->lastError = e.getFullMsg();
-    return codeForMMError(e);
-  } catch (const std::exception &e) {
-    core->lastError = std::string("exception: ") + e.what();
-    return GC_E_DEVICE;
-  } catch (...) {
-    core->lastError = "unknown exception in MMCore";
-    return GC_E_DEVICE;
-  }
+  return run(core, f);
+}
+
+// Waits for a device without the core's mutex: a stage that takes seconds
+// must not hold up state reads or a sequence stop (MMCore locks per device).
+int waitUnlocked(gc_core *core, const char *device) {
+  return run(core, [&] {
+    core->mm.waitForDevice(device);
+    return GC_OK;
+  });
 }
 
 const char *typeName(MM::DeviceType t) {
@@ -445,8 +472,20 @@ gc_core *gc_open(const char *config, char *err, size_t cap) {
     if (const char *log = envOrNull("GENTLY_MM_LOG_FILE")) core->mm.setPrimaryLogFile(log);
     if (const char *paths = envOrNull("GENTLY_MM_ADAPTER_PATH"))
       core->mm.setDeviceAdapterSearchPaths(splitList(paths, ':'));
-    if (config && *config) core->mm.loadSystemConfiguration(config);
-    if (config && *config) pickSheetDevices(core);
+    if (config && *config) {
+      try {
+        core->mm.loadSystemConfiguration(config);
+      } catch (const CMMError &e) {
+        // A missing adapter is the usual cause: say where adapters were looked for and how to change it.
+        const char *paths = envOrNull("GENTLY_MM_ADAPTER_PATH");
+        fail(GC_E_DEVICE, std::string("config ") + config + ": " + e.getFullMsg() +
+                              " (device adapters, libmmgr_dal_<Name>.so.0, are searched in " +
+                              (paths ? std::string("GENTLY_MM_ADAPTER_PATH=") + paths
+                                     : std::string("the folder of libgently_mmcore.so, as GENTLY_MM_ADAPTER_PATH is not set")) +
+                              ")");
+      }
+      pickSheetDevices(core);
+    }
     copyText("", err, cap);
     return core;
   } catch (const GcError &e) {
@@ -484,9 +523,11 @@ void gc_close(gc_core *core) {
 
 const char *gc_last_error(gc_core *core) {
   if (!core) return "no core (NULL handle)";
-  std::lock_guard<std::mutex> lock(core->mu);
-  // The returned pointer is valid until the next call on this core.
-  return core->lastError.c_str();
+  if (threadErrorCore == core) return threadError.c_str();
+  // Another thread's failure: copied, so the pointer stays valid until this thread's next call.
+  std::lock_guard<std::mutex> lock(core->errorMu);
+  threadError = core->lastError;
+  return threadError.c_str();
 }
 
 int gc_list_devices(gc_core *core, char *out, size_t cap) {
@@ -508,7 +549,11 @@ int gc_list_devices(gc_core *core, char *out, size_t cap) {
           t != MM::GalvoDevice && t != MM::CoreDevice)
         other.push_back(d);
     }
-    j += "},\"other\":" + jsonArray(other) + "}";
+    j += "},\"other\":" + jsonArray(other);
+    // The Device API this core was built against; hardware sweeps only on an ASI Tiger's SPIM state machine.
+    j += ",\"core\":{\"version\":" + jsonString(mm.getVersionInfo()) +
+         ",\"device_api\":" + std::to_string(DEVICE_INTERFACE_VERSION) +
+         ",\"hardware_sweep\":" + (core->asiSpim ? "true" : "false") + "}}";
     return putText(j, out, cap);
   });
 }
@@ -565,12 +610,12 @@ int gc_get_xy_um(gc_core *core, const char *xy_stage, double *x_um, double *y_um
 }
 
 int gc_set_xy_um(gc_core *core, const char *xy_stage, double x_um, double y_um) {
-  return guard(core, [&] {
+  int rc = guard(core, [&] {
     requireDevice(core, xy_stage, MM::XYStageDevice);
     core->mm.setXYPosition(xy_stage, x_um, y_um);
-    core->mm.waitForDevice(xy_stage);
     return GC_OK;
   });
+  return rc == GC_OK ? waitUnlocked(core, xy_stage) : rc;
 }
 
 int gc_get_position_um(gc_core *core, const char *stage, double *pos_um) {
@@ -583,12 +628,12 @@ int gc_get_position_um(gc_core *core, const char *stage, double *pos_um) {
 }
 
 int gc_set_position_um(gc_core *core, const char *stage, double pos_um) {
-  return guard(core, [&] {
+  int rc = guard(core, [&] {
     requireDevice(core, stage, MM::StageDevice);
     core->mm.setPosition(stage, pos_um);
-    core->mm.waitForDevice(stage);
     return GC_OK;
   });
+  return rc == GC_OK ? waitUnlocked(core, stage) : rc;
 }
 
 int gc_get_scanner_deg(gc_core *core, const char *scanner, double *a_deg, double *b_deg) {
@@ -602,20 +647,20 @@ int gc_get_scanner_deg(gc_core *core, const char *scanner, double *a_deg, double
 }
 
 int gc_set_scanner_deg(gc_core *core, const char *scanner, double a_deg, double b_deg) {
-  return guard(core, [&] {
+  int rc = guard(core, [&] {
     requireDevice(core, scanner, MM::GalvoDevice);
     core->mm.setGalvoPosition(scanner, a_deg, b_deg);
-    core->mm.waitForDevice(scanner);
     return GC_OK;
   });
+  return rc == GC_OK ? waitUnlocked(core, scanner) : rc;
 }
 
 int gc_wait_for_device(gc_core *core, const char *device) {
-  return guard(core, [&] {
+  int rc = guard(core, [&] {
     requireDevice(core, device, MM::AnyType);
-    core->mm.waitForDevice(device);
     return GC_OK;
   });
+  return rc == GC_OK ? waitUnlocked(core, device) : rc;
 }
 
 int gc_set_config(gc_core *core, const char *group, const char *preset) {
@@ -706,19 +751,34 @@ int gc_frame_bytes(gc_core *core, const char *camera, size_t *bytes) {
 }
 
 int gc_snap(gc_core *core, const char *camera, void *buf, size_t cap, gc_frame_meta *meta) {
-  return guard(core, [&] {
+  unsigned w = 0, h = 0, bpp = 0;
+  size_t bytes = 0;
+  int rc = guard(core, [&] {
     requireDevice(core, camera, MM::CameraDevice);
     requireArg(buf, "buf");
     if (core->seq.active && anyRunning(core)) fail(GC_E_BUSY, "a sequence is running");
-    unsigned w, h, bpp;
+    if (core->snapping) fail(GC_E_BUSY, "another snap is exposing");
     cameraGeometry(core, camera, w, h, bpp);
-    const size_t bytes = static_cast<size_t>(w) * h * bpp;
+    bytes = static_cast<size_t>(w) * h * bpp;
     if (bytes > cap)
       fail(GC_E_BUFFER, "frame needs " + std::to_string(bytes) + " bytes, buffer has " +
                             std::to_string(cap));
+    core->snapping = true;
+    return GC_OK;
+  });
+  if (rc != GC_OK) return rc;
+  // The exposure runs without the mutex: state reads and stops answer meanwhile.
+  uint64_t t = 0;
+  rc = run(core, [&] {
     core->mm.snapImage();
-    const uint64_t t = nowUs();
+    t = nowUs();
     copyFrame(core->mm.getImage(), bytes, buf, cap);
+    return GC_OK;
+  });
+  std::lock_guard<std::mutex> lock(core->mu);
+  core->snapping = false;
+  if (rc != GC_OK) return rc;
+  return run(core, [&] {
     if (meta) {
       *meta = gc_frame_meta{};
       meta->timestamp_us = t;
@@ -742,6 +802,10 @@ int gc_start_sequence(gc_core *core, const char *cameras, uint32_t count, const 
     if (sweep && sweep->num_slices == 0) fail(GC_E_ARGUMENT, "sweep.num_slices must be > 0");
     if (core->mm.isSequenceRunning() || (core->seq.active && anyRunning(core)))
       fail(GC_E_BUSY, "a sequence is running");
+    if (core->snapping) fail(GC_E_BUSY, "a snap is exposing");
+    if (sweep && !core->asiSpim)
+      fail(GC_E_ARGUMENT, "this core has no hardware sequencing of piezo and galvo (no ASI Tiger SPIM "
+                          "scanner): step the sweep slice by slice");
 
     gc_core::Seq s;
     s.count = count;
@@ -893,11 +957,7 @@ int gc_pop_next(gc_core *core, void *buf, size_t cap, gc_frame_meta *meta, uint3
                 uint64_t *dropped) {
   if (dropped) *dropped = 0;
   if (!core) return GC_E_ARGUMENT;
-  if (!buf) {
-    std::lock_guard<std::mutex> lock(core->mu);
-    core->lastError = "buf is NULL";
-    return GC_E_ARGUMENT;
-  }
+  if (!buf) return failed(core, GC_E_ARGUMENT, "buf is NULL");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
     uint64_t lost = 0;
@@ -911,16 +971,9 @@ int gc_pop_next(gc_core *core, void *buf, size_t cap, gc_frame_meta *meta, uint3
     if (dropped) *dropped += lost;
     if (rc != GC_OK) return rc;
     if (st == PopState::Frame) return GC_OK;
-    if (st == PopState::Drained) {
-      std::lock_guard<std::mutex> lock(core->mu);
-      core->lastError = "no sequence is running";
-      return GC_E_NOT_RUNNING;
-    }
-    if (std::chrono::steady_clock::now() >= deadline) {
-      std::lock_guard<std::mutex> lock(core->mu);
-      core->lastError = "no frame within " + std::to_string(timeout_ms) + " ms";
-      return GC_E_TIMEOUT;
-    }
+    if (st == PopState::Drained) return failed(core, GC_E_NOT_RUNNING, "no sequence is running");
+    if (std::chrono::steady_clock::now() >= deadline)
+      return failed(core, GC_E_TIMEOUT, "no frame within " + std::to_string(timeout_ms) + " ms");
     std::this_thread::sleep_for(std::chrono::microseconds(500));
   }
 }

@@ -92,6 +92,13 @@ static void *pop_thread(void *arg) {
   return NULL;
 }
 
+/* Fails once on its own thread (for the per-thread error check). */
+static void *fail_elsewhere(void *arg) {
+  double x, y;
+  gc_get_xy_um((gc_core *)arg, "OnWorker", &x, &y);
+  return NULL;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: %s demo.cfg\n", argv[0]);
@@ -226,14 +233,22 @@ int main(int argc, char **argv) {
   CHECK(gc_is_sequence_running(core) == 0, "not running after drain");
   CHECK(gc_pop_next(core, buf, buf_cap, &m, 10, NULL) == GC_E_NOT_RUNNING, "pop after drain");
 
-  /* Sweep: metadata from the sweep (DemoCamera has no SPIM controller). */
+  /* Sweep: DemoCamera has no SPIM controller, so the core says it cannot
+   * sequence one and refuses it; the caller steps it, one short sequence per
+   * slice, and each frame carries the piezo where it was. */
+  OK(gc_list_devices(core, text, sizeof text));
+  CHECK(strstr(text, "\"hardware_sweep\":false") != NULL && strstr(text, "\"device_api\":75") != NULL, "core info: %s", text);
   gc_sweep sw = {5, 10.0, 2.0, -1.0, 0.5};
-  OK(gc_start_sequence(core, "DCam", 10, &sw));
-  dropped = 0;
-  n = drain(NULL, &dropped, seqs, piezo);
-  CHECK(n == 10, "sweep frames %d", n);
-  for (int i = 0; i < n && i < 10; i++)
-    CHECK(fabs(piezo[i] - (10.0 + (i % 5) * 2.0)) < 1e-9, "sweep piezo[%d]=%f", i, piezo[i]);
+  CHECK(gc_start_sequence(core, "DCam", 10, &sw) == GC_E_ARGUMENT && strstr(gc_last_error(core), "step the sweep"),
+        "sweep refused: %s", gc_last_error(core));
+  for (int i = 0; i < 5; i++) {
+    OK(gc_set_position_um(core, "DStage", 10.0 + i * 2.0));
+    OK(gc_wait_for_device(core, "DStage"));
+    OK(gc_start_sequence(core, "DCam", 1, NULL));
+    dropped = 0;
+    n = drain(NULL, &dropped, seqs, piezo);
+    CHECK(n == 1 && fabs(piezo[0] - (10.0 + i * 2.0)) < 1e-9, "stepped slice %d: %d frames at piezo %f", i, n, piezo[0]);
+  }
 
   /* Timeout and stop. */
   OK(gc_set_exposure_ms(core, "DCam", 500.0));
@@ -295,7 +310,15 @@ int main(int argc, char **argv) {
   CHECK(gc_set_exposure_ms(core, NULL, 1) == GC_E_ARGUMENT, "NULL camera");
   CHECK(gc_get_xy_um(NULL, "DXYStage", &x, &y) == GC_E_ARGUMENT, "NULL core");
   OK(gc_get_xy_um(core, "DXYStage", &x, &y)); /* still usable */
-  CHECK(gc_last_error(core)[0] == '\0', "error cleared after success");
+
+  /* Errors are per thread: another thread's failure does not replace this thread's own. */
+  CHECK(gc_get_xy_um(core, "OnMain", &x, &y) == GC_E_ARGUMENT, "main fails");
+  pthread_t other;
+  pthread_create(&other, NULL, fail_elsewhere, core);
+  pthread_join(other, NULL);
+  CHECK(strstr(gc_last_error(core), "OnMain") != NULL, "main still reads its own failure: %s", gc_last_error(core));
+  OK(gc_get_xy_um(core, "DXYStage", &x, &y));
+  CHECK(strstr(gc_last_error(core), "OnWorker") != NULL, "after a success: the core's latest failure: %s", gc_last_error(core));
 
   gc_close(core);
   free(buf);

@@ -42,11 +42,21 @@ static int motion_index(dev_kind k) {
 
 /* ---- helpers --------------------------------------------------------------- */
 
+/* Each thread's last failure (gently_core.h, "Threads"): a call's message is
+ * read by the thread that made it, whatever other threads did meanwhile. */
+static _Thread_local char thread_err[512];
+static _Thread_local const gc_core *thread_err_core;
+
+/* Every call starts by forgetting the calling thread's previous failure. */
+static void clear_thread_error(void) { thread_err_core = NULL; }
+
 static int fail(gc_core *c, int code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(c->err, sizeof c->err, fmt, ap);
+  vsnprintf(thread_err, sizeof thread_err, fmt, ap);
   va_end(ap);
+  thread_err_core = c;
+  memcpy(c->err, thread_err, sizeof c->err);
   return code;
 }
 
@@ -363,10 +373,14 @@ void gc_close(gc_core *c) {
   free(c);
 }
 
-const char *gc_last_error(gc_core *c) { return c ? c->err : "core is NULL"; }
+const char *gc_last_error(gc_core *c) {
+  if (!c) return "core is NULL";
+  return thread_err_core == c ? thread_err : c->err;
+}
 
 #define LOCK(c)                                  \
   do {                                           \
+    clear_thread_error();                        \
     if (!(c)) return GC_E_ARGUMENT;              \
     pthread_mutex_lock(&(c)->mu);                \
   } while (0)

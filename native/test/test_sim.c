@@ -12,6 +12,15 @@
 #include "gently_sim.h"
 #include "sim_json.h"
 
+#ifdef _WIN32
+/* Windows' C runtime has no aligned_alloc; its aligned blocks need their own free. */
+#include <malloc.h>
+#define aligned_alloc(align, size) _aligned_malloc((size), (align))
+#define aligned_free _aligned_free
+#else
+#define aligned_free free
+#endif
+
 #define FULL (2048u * 2048u * 2u)
 /* Galvo angle that puts the sheet in focus on the plane at piezo p. */
 #define IN_FOCUS_DEG(p) (GCSIM_GALVO_SLOPE_DEG_PER_UM * (p) + GCSIM_GALVO_OFFSET_DEG)
@@ -444,6 +453,40 @@ static void test_stepped_core_and_slow_moves(void) {
 typedef struct {
   gc_core *c;
   int ok;
+} failer_arg;
+
+/* Fails 2000 times with its own device name and checks each message is its own. */
+static void *failer(void *p) {
+  failer_arg *a = p;
+  char name[32];
+  snprintf(name, sizeof name, "NoSuch%p", (void *)&name);
+  a->ok = 1;
+  for (int i = 0; i < 2000; i++) {
+    double v;
+    a->ok &= gc_get_position_um(a->c, name, &v) == GC_E_ARGUMENT && strstr(gc_last_error(a->c), name) != NULL;
+  }
+  return NULL;
+}
+
+/* gc_last_error is the calling thread's: threads failing at once each read their own message. */
+static void test_errors_per_thread(void) {
+  gc_core *c = open_core(NULL);
+  failer_arg a = {c, 0}, b = {c, 0};
+  pthread_t ta, tb;
+  pthread_create(&ta, NULL, failer, &a);
+  pthread_create(&tb, NULL, failer, &b);
+  pthread_join(ta, NULL);
+  pthread_join(tb, NULL);
+  CHECK(a.ok && b.ok, "each thread reads its own failure");
+  double v;
+  gc_get_position_um(c, "OnlyOnMain", &v);
+  CHECK(strstr(gc_last_error(c), "OnlyOnMain") != NULL, "main's own: %s", gc_last_error(c));
+  gc_close(c);
+}
+
+typedef struct {
+  gc_core *c;
+  int ok;
 } popper_arg;
 
 static void *popper(void *p) {
@@ -488,7 +531,8 @@ int main(void) {
   test_config_file();
   test_pop_on_worker_while_main_queries();
   test_stepped_core_and_slow_moves();
-  free(buf);
-  free(buf2);
+  test_errors_per_thread();
+  aligned_free(buf);
+  aligned_free(buf2);
   return check_report("test_sim");
 }
