@@ -7,7 +7,7 @@ import { credentialsCommand } from "./commands/credentials";
 import { viewerCommand } from "./commands/viewer";
 import { datastoreCommand } from "./commands/datastore";
 import { toolsCommand } from "./commands/tools";
-import { acquireCommand, calibrateCommand, detectCommand, focusCommand, illuminationCommand, liveCommand, moveCommand, positionCommand, snapCommand, timelapseCommand } from "./commands/plans";
+import { acquireCommand, calibrateCommand, detectCommand, focusCommand, illuminationCommand, laserPowerCommand, liveCommand, moveCommand, positionCommand, snapCommand, timelapseCommand } from "./commands/plans";
 import { queueCommand } from "./commands/queue";
 import { watchCommand } from "./commands/watch";
 import { abortCommand, pauseCommand, resumeCommand, stopCommand } from "./commands/control";
@@ -16,7 +16,7 @@ import { mcpCommand } from "./commands/mcp";
 
 const COMMANDS: Command[] = [statusCommand, credentialsCommand, viewerCommand, datastoreCommand];
 // plans and run control
-COMMANDS.push(toolsCommand, moveCommand, positionCommand, acquireCommand, snapCommand, liveCommand, timelapseCommand, focusCommand, calibrateCommand, detectCommand, illuminationCommand);
+COMMANDS.push(toolsCommand, moveCommand, positionCommand, acquireCommand, snapCommand, liveCommand, timelapseCommand, focusCommand, calibrateCommand, detectCommand, illuminationCommand, laserPowerCommand);
 COMMANDS.push(queueCommand, watchCommand, abortCommand, pauseCommand, resumeCommand, stopCommand, historyCommand);
 // doors for agents
 COMMANDS.push(mcpCommand);

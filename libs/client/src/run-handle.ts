@@ -17,12 +17,36 @@ import {
 /** How long a replay waits for the plan runner to answer (a restart, a NATS fail-over). */
 const REPLAY_WAIT_MS = 60_000;
 
-/** A document received live, or null for a body that fails its schema (not the plan runner's: ignored). */
-function liveDocument(subject: string, data: Uint8Array): RunDocument | null {
-  try {
-    return parseRunDocument(subject.slice(subject.lastIndexOf(".") + 1), decodeJson(data));
-  } catch {
-    return null;
+/** While a run's documents are followed: the first poll after a quiet page, and the slowest. */
+const MIN_POLL_MS = 1_000;
+const MAX_POLL_MS = 10_000;
+
+/** Resolves a waiter at the next notify() (or at once if one came since the last wait), or after a time. */
+class Wakeup {
+  private pending = false;
+  private resolve: (() => void) | null = null;
+
+  notify(): void {
+    if (this.resolve) {
+      this.resolve();
+      this.resolve = null;
+    } else {
+      this.pending = true;
+    }
+  }
+
+  async wait(ms: number): Promise<void> {
+    if (this.pending) {
+      this.pending = false;
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.resolve = resolve;
+      timer = setTimeout(resolve, ms);
+    });
+    clearTimeout(timer);
+    this.resolve = null;
   }
 }
 
@@ -84,37 +108,30 @@ export class RunHandle {
 
   /**
    * Every document of the run from its start, ending after its stop
-   * document. Live documents are subscribed to first, then the stored ones
-   * are paged in (`gently.plan.documents`); a document seen both ways is
-   * yielded once. The client never uses JetStream itself.
+   * document, each once and in order. The documents come from the plan
+   * runner's replay (`gently.plan.documents`, paged by stream sequence); a
+   * subscription to the run's live documents only wakes the reader, and a
+   * poll (every second, slowing to every 10 s while nothing happens) covers
+   * documents published while NATS was away. The client never uses
+   * JetStream itself.
    */
   async *documents(): AsyncGenerator<RunDocument> {
-    const live = this.nc.subscribe(subjects.run.docs(this.run_uid));
+    const wake = new Wakeup();
+    const live = this.nc.subscribe(subjects.run.docs(this.run_uid), { callback: () => wake.notify() });
     try {
       await this.flushed();
-      const seen = new Set<string>();
-      const fresh = (d: RunDocument): boolean => {
-        const key = `${d.kind}:${d.doc.uid}`;
-        if (seen.has(key)) return false;
-        seen.add(key);
-        return true;
-      };
-      for (let afterSeq = 0, more = true; more; ) {
+      let afterSeq = 0;
+      for (let idleMs = MIN_POLL_MS; ; idleMs = Math.min(idleMs * 2, MAX_POLL_MS)) {
         const page = await this.replayPage(afterSeq);
         for (const stored of page.documents) {
+          afterSeq = stored.seq;
           const doc = parseRunDocument(stored.kind, stored.doc);
-          if (!fresh(doc)) continue;
           yield doc;
           if (doc.kind === "stop") return;
-          afterSeq = stored.seq;
         }
-        more = page.more;
-      }
-      for await (const m of live) {
-        const doc = liveDocument(m.subject, m.data);
-        if (!doc || !fresh(doc)) continue;
-        yield doc;
-        if (doc.kind === "stop") return;
+        if (page.more) continue;
+        if (page.documents.length > 0) idleMs = MIN_POLL_MS;
+        await wake.wait(idleMs);
       }
     } finally {
       live.unsubscribe();

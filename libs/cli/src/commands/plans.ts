@@ -63,6 +63,11 @@ export const timelapseCommand = planCommand("timelapse", "timelapse_volume", "ac
 export const focusCommand = planCommand("focus", "focus_sweep", "focus sweep over --galvo-positions-deg; prints the score per angle and the best (plan focus_sweep)");
 export const calibrateCommand = planCommand("calibrate", "calibrate_piezo_galvo", "fit galvo against piezo from focus sweeps and store the calibration (plan calibrate_piezo_galvo)");
 export const detectCommand = planCommand("detect", "detect_embryos", "find embryos in an image by --image-uid (plan detect_embryos)");
+export const laserPowerCommand = planCommand(
+  "laser-power",
+  "set_laser_power",
+  "set laser line powers (--power-488-pct 5, percent; refused above each line's cap) and print every line's power read back (plan set_laser_power)",
+);
 export const liveCommand = planCommand(
   "live",
   "live_view",
