@@ -82,9 +82,14 @@ static uint64_t mono_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* Sleeps at least ns. The clock is checked again after each sleep: signals
+ * cut sleeps short, and Windows' sleeps may end up to a timer tick early. */
 static void sleep_ns(uint64_t ns) {
-  struct timespec ts = {(time_t)(ns / 1000000000ULL), (long)(ns % 1000000000ULL)};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  uint64_t until = mono_ns() + ns;
+  for (uint64_t now = mono_ns(); now < until; now = mono_ns()) {
+    uint64_t left = until - now;
+    struct timespec ts = {(time_t)(left / 1000000000ULL), (long)(left % 1000000000ULL)};
+    nanosleep(&ts, NULL);
   }
 }
 
