@@ -5,9 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef _WIN32
+#include <windows.h>
+#else
+#include <sys/wait.h>
+#endif
 
 #include "check.h"
 #include "gently_ring.h"
@@ -127,70 +131,156 @@ static void test_blocked_acquire_wakes_on_release(void) {
 }
 
 /* A reader in another process, slower than the producer: nothing may be lost. */
-static void test_cross_process_slow_reader(void) {
-  enum { FRAMES = 300, SLOTS = 4, BYTES = 4096 * 3 + 5 };
+enum { XP_FRAMES = 300, XP_SLOTS = 4, XP_BYTES = 4096 * 3 + 5 };
+typedef struct {
+  uint32_t slot;
+  uint64_t seq;
+} frame_msg;
+
+/* The reader process: frames announced on `in` (a pipe), read, checked and released. Its exit status. */
+static int slow_reader(FILE *in) {
   char err[256];
-  gr_ring *w = gr_create(path, BYTES, SLOTS, err, sizeof err);
-  CHECK(w, "create: %s", err);
-  if (!w) return;
+  gr_ring *r = gr_open(path, err, sizeof err);
+  if (!r) return 10;
+  uint8_t *dst = malloc(XP_BYTES);
+  frame_msg msg;
+  uint64_t expect = 0;
+  while (fread(&msg, sizeof msg, 1, in) == 1) {
+    if (msg.seq != expect) return 11;
+    if (gr_read(r, msg.slot, msg.seq, dst, XP_BYTES) != XP_BYTES) return 12;
+    if (!verify(dst, XP_BYTES, msg.seq)) return 13;
+    if (msg.seq % 16 == 0) usleep(2000); /* slow reader */
+    if (gr_release(r, msg.slot, msg.seq) != GR_OK) return 14;
+    expect++;
+  }
+  return expect == XP_FRAMES ? 0 : 15;
+}
+
+#ifdef _WIN32
+/* No fork on Windows: the reader is this program again ("reader <ring name>"), fed through its stdin. */
+static FILE *start_reader(const char *self, HANDLE *child) {
+  SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, TRUE};
+  HANDLE rd, wr;
+  if (!CreatePipe(&rd, &wr, &sa, 0)) return NULL;
+  SetHandleInformation(wr, HANDLE_FLAG_INHERIT, 0);
+  STARTUPINFOA si = {0};
+  si.cb = sizeof si;
+  si.dwFlags = STARTF_USESTDHANDLES;
+  si.hStdInput = rd;
+  si.hStdOutput = GetStdHandle(STD_OUTPUT_HANDLE);
+  si.hStdError = GetStdHandle(STD_ERROR_HANDLE);
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "\"%s\" reader %s", self, path);
+  PROCESS_INFORMATION pi;
+  if (!CreateProcessA(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi)) return NULL;
+  CloseHandle(rd);
+  CloseHandle(pi.hThread);
+  *child = pi.hProcess;
+  return fdopen(_open_osfhandle((intptr_t)wr, 0), "wb");
+}
+
+static int wait_reader(HANDLE child) {
+  DWORD code = 99;
+  WaitForSingleObject(child, INFINITE);
+  GetExitCodeProcess(child, &code);
+  CloseHandle(child);
+  return (int)code;
+}
+#else
+static FILE *start_reader(const char *self, pid_t *child) {
+  (void)self;
   int pipefd[2];
-  CHECK(pipe(pipefd) == 0, "pipe");
-  pid_t pid = fork();
-  if (pid == 0) {
+  if (pipe(pipefd) != 0) return NULL;
+  *child = fork();
+  if (*child == 0) {
     close(pipefd[1]);
-    gr_ring *r = gr_open(path, err, sizeof err);
-    if (!r) _exit(10);
-    uint8_t *dst = malloc(BYTES);
-    struct { uint32_t slot; uint64_t seq; } msg;
-    uint64_t expect = 0;
-    while (read(pipefd[0], &msg, sizeof msg) == (ssize_t)sizeof msg) {
-      if (msg.seq != expect) _exit(11);
-      if (gr_read(r, msg.slot, msg.seq, dst, BYTES) != BYTES) _exit(12);
-      if (!verify(dst, BYTES, msg.seq)) _exit(13);
-      if (msg.seq % 16 == 0) usleep(2000); /* slow reader */
-      if (gr_release(r, msg.slot, msg.seq) != GR_OK) _exit(14);
-      expect++;
-    }
-    _exit(expect == FRAMES ? 0 : 15);
+    _exit(slow_reader(fdopen(pipefd[0], "rb")));
   }
   close(pipefd[0]);
-  int timeouts = 0;
-  for (uint64_t seq = 0; seq < FRAMES; seq++) {
-    int s;
-    while ((s = gr_acquire(w, 100)) == GR_E_TIMEOUT) timeouts++;
-    fill(gr_slot_ptr(w, (uint32_t)s), BYTES, seq);
-    gr_commit(w, (uint32_t)s, seq, BYTES);
-    struct { uint32_t slot; uint64_t seq; } msg = {(uint32_t)s, seq};
-    if (write(pipefd[1], &msg, sizeof msg) != (ssize_t)sizeof msg) break;
-  }
-  close(pipefd[1]);
+  return fdopen(pipefd[1], "wb");
+}
+
+static int wait_reader(pid_t child) {
   int status = 0;
-  waitpid(pid, &status, 0);
-  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child reader exit %d", WEXITSTATUS(status));
+  waitpid(child, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 99;
+}
+#endif
+
+static void test_cross_process_slow_reader(const char *self) {
+  char err[256];
+  gr_ring *w = gr_create(path, XP_BYTES, XP_SLOTS, err, sizeof err);
+  CHECK(w, "create: %s", err);
+  if (!w) return;
+#ifdef _WIN32
+  HANDLE child;
+#else
+  pid_t child;
+#endif
+  FILE *out = start_reader(self, &child);
+  CHECK(out, "start the reader process");
+  if (!out) return;
+  int timeouts = 0;
+  for (uint64_t seq = 0; seq < XP_FRAMES; seq++) {
+    int s;
+    /* The first frame past the ring's size waits for the reader process to start (slow under Wine). */
+    while ((s = gr_acquire(w, 100)) == GR_E_TIMEOUT) timeouts += seq != XP_SLOTS;
+    fill(gr_slot_ptr(w, (uint32_t)s), XP_BYTES, seq);
+    gr_commit(w, (uint32_t)s, seq, XP_BYTES);
+    frame_msg msg = {(uint32_t)s, seq};
+    if (fwrite(&msg, sizeof msg, 1, out) != 1 || fflush(out) != 0) break;
+  }
+  fclose(out);
+  int status = wait_reader(child);
+  CHECK(status == 0, "child reader exit %d", status);
   CHECK(timeouts == 0, "producer waited (blocking), never timed out at 100 ms: %d", timeouts);
   uint32_t nfree;
   gr_stats(w, &nfree, NULL, NULL, NULL);
-  CHECK(nfree == SLOTS, "all slots released: %u", nfree);
+  CHECK(nfree == XP_SLOTS, "all slots released: %u", nfree);
   gr_close(w);
 }
 
 static void test_open_refuses_non_rings(void) {
   char err[256] = "";
+#ifdef _WIN32
+  /* A named mapping of the same name that is not a ring. */
+  HANDLE m = CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, 8192, path);
+  CHECK(m, "create a foreign mapping");
+  char *p = MapViewOfFile(m, FILE_MAP_ALL_ACCESS, 0, 0, 8192);
+  memset(p, 'x', 8192);
+#else
   FILE *f = fopen(path, "w");
   for (int i = 0; i < 8192; i++) fputc('x', f);
   fclose(f);
+#endif
   gr_ring *r = gr_open(path, err, sizeof err);
   CHECK(!r && strstr(err, "not a gently ring"), "refused: %s", err);
+#ifdef _WIN32
+  /* Another size under a name still held elsewhere cannot be replaced: refused, naming why. */
+  CHECK(!gr_create(path, 1 << 20, 2, err, sizeof err) && strstr(err, "still open in another process"), "held name: %s", err);
+  UnmapViewOfFile(p);
+  CloseHandle(m);
+#endif
   CHECK(!gr_open("/nonexistent/ring", err, sizeof err) && strstr(err, "/nonexistent/ring"), "names path: %s", err);
   CHECK(!gr_create(path, 0, 4, err, sizeof err) && strstr(err, "geometry"), "bad geometry: %s", err);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+#ifdef _WIN32
+  if (argc == 3 && strcmp(argv[1], "reader") == 0) {
+    snprintf(path, sizeof path, "%s", argv[2]);
+    _setmode(_fileno(stdin), 0x8000 /* _O_BINARY */);
+    return slow_reader(stdin);
+  }
+  snprintf(path, sizeof path, "Local\\gently-ring-test-%d", (int)getpid());
+#else
+  (void)argc;
   snprintf(path, sizeof path, "/dev/shm/gently-ring-test-%d", (int)getpid());
+#endif
   test_roundtrip_between_handles();
   test_back_pressure_and_stale_release();
   test_blocked_acquire_wakes_on_release();
-  test_cross_process_slow_reader();
+  test_cross_process_slow_reader(argv[0]);
   test_open_refuses_non_rings();
   gr_unlink(path);
   return check_report("test_ring");
