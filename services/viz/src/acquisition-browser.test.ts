@@ -13,18 +13,21 @@ function recordPage(page: Page): Promise<void> {
     const g = globalThis as PageGlobals;
     g.seenViews = new Set();
     g.seenProgress = new Set();
+    g.seenDevice = new Set();
     g.recorder = g.setInterval(() => {
+      const text = (id: string) => g.document.getElementById(id).textContent;
       g.seenViews.add(g.document.getElementById("view").dataset.shown ?? "");
-      g.seenProgress.add(g.document.getElementById("run-text").textContent);
+      g.seenProgress.add(text("run-text"));
+      g.seenDevice.add(`${text("dev-laser")} | ${text("dev-activity")}`);
     }, 5);
   });
 }
 
-function recorded(page: Page): Promise<{ views: string[]; progress: string[] }> {
+function recorded(page: Page): Promise<{ views: string[]; progress: string[]; device: string[] }> {
   return page.evaluate(() => {
     const g = globalThis as PageGlobals;
     g.clearInterval(g.recorder);
-    return { views: [...g.seenViews], progress: [...g.seenProgress] };
+    return { views: [...g.seenViews], progress: [...g.seenProgress], device: [...g.seenDevice] };
   });
 }
 
@@ -57,13 +60,13 @@ describe.skipIf(!HAS_CHROMIUM)(browserSuite("the viewer page during a real acqui
 
     const run = await client.submit(
       "acquire_volume",
-      { num_slices: SLICES, exposure_ms: EXPOSURE_MS, piezo_center_um: 0, piezo_amplitude_um: 20, galvo_amplitude_deg: 0.2 },
+      { num_slices: SLICES, exposure_ms: EXPOSURE_MS, piezo_center_um: 0, piezo_amplitude_um: 20, galvo_amplitude_deg: 0.2, laser_config: "488 only" },
       { session_id: "viz-browser" },
     );
     const result = await run.done();
     expect(result.status).toBe("success");
     const uid = result.volumes[0]!.uid;
-    const { views, progress } = await recorded(page);
+    const { views, progress, device } = await recorded(page);
 
     // previews arrived and were drawn while the volume was acquired (≤ 10/s over ≥ SLICES·EXPOSURE_MS)
     const liveViews = views.filter((v) => v.startsWith("live/"));
@@ -71,6 +74,9 @@ describe.skipIf(!HAS_CHROMIUM)(browserSuite("the viewer page during a real acqui
     expect(await page.locator("#camera-caption").textContent()).toMatch(/HamCam\d · sequence · frame \d+/);
     // the header moved with the frames, not only at the end
     expect(progress.filter((p) => /\d+\/\d+/.test(p)).length).toBeGreaterThanOrEqual(4);
+    // the device line showed the lasers on and the sequence's frames while it ran, read back from the hardware
+    expect(device.some((d) => new RegExp(`^488 only \\| sequence \\(acquire_volume\\) · \\d+/${SLICES} frames$`).test(d))).toBe(true);
+    await page.locator("#dev-laser", { hasText: "ALL OFF" }).waitFor();
     await page.screenshot({ path: "/tmp/F/acquisition-live.png" });
 
     // the volume arrived live and "follow newest" selected it (the Live view stays); a click on it leaves Live for its middle slice
