@@ -92,6 +92,15 @@ describe("gently plan commands (real nats-server, hardware, writer and plan-runn
     expect((history.json as { runs: { plan: string }[] }).runs.map((r) => r.plan)).toEqual(["move_stage", "acquire_volume", "acquire_volume"]);
   });
 
+  it("sets a laser line's power and prints every line's read back; a power above the cap is refused naming the limit", async () => {
+    const set = await gently("laser-power", "--power-488-pct", "4.5", "--json");
+    expect(set.code, set.out).toBe(0);
+    expect(set.json).toMatchObject({ power_405_pct: 0, power_488_pct: 4.5, power_561_pct: 0, power_637_pct: 0 });
+    const refused = await gently("laser-power", "--power-488-pct", "7");
+    expect(refused.code).toBe(1);
+    expect(refused.out).toContain("laser 488 nm power_pct 7 is above the maximum 6");
+  });
+
   it("takes negative numbers as values and prints results for people: rounded numbers with units, lists as tables", async () => {
     // the README's own example: a list starting with a negative number, and a negative scalar, both without '='
     const focus = await gently("focus", "--galvo-positions-deg", "-0.1,0,0.1", "--piezo-um", "-5", "--exposure-ms", "2");
