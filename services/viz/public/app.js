@@ -147,6 +147,9 @@ async function select(uid, { explicit }) {
     return;
   }
   const previous = state.meta;
+  // a link or a click opens the run the image belongs to; following newest leaves runs folded
+  const entry = state.entries.get(uid);
+  if (explicit && entry?.run_uid) state.expanded.add(entry.run_uid);
   state.selected = uid;
   state.meta = null;
   state.detections = [];

@@ -329,6 +329,12 @@ describe.skipIf(!HAS_CHROMIUM)(browserSuite("the viewer page on real volumes, an
     await page.screenshot({ path: `${SHOTS}/calibration-run.png` });
     await row.locator(".run-head").click();
 
+    // a link to one of its frames opens the run with that frame selected
+    await page.evaluate((uid) => ((globalThis as PageGlobals).location.hash = uid), images[7]!.uid);
+    await page.locator(`#runs > li[data-run="${run_uid}"] li.item.selected[data-uid="${images[7]!.uid}"]`).waitFor();
+    await shownView(page, `${images[7]!.uid}/slice/0`);
+    await row.locator(".run-head").click();
+
     await page.locator("#filter").fill("calib");
     expect(await page.locator("#runs > li").count()).toBe(1);
     await page.locator("#filter").fill(volume.uid.slice(0, 10));
