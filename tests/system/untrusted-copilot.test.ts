@@ -403,6 +403,8 @@ describe("the untrusted copilot (nats.conf, the whole system under the superviso
       const now = await consumerCounts();
       return now.data === before.data && now.runs === before.runs;
     }, 10_000, "the consumers of 60 page visits released");
+    for (let i = 0; i < 20; i++) expect((await httpGet(system.httpPort, `/api/runs/${runs[0]!.run_uid}`)).status).toBe(200);
+    await waitFor(async () => (await consumerCounts()).runs === before.runs, 10_000, "the consumers of 20 run replays released");
   });
 
   it("bound beyond loopback, requires the token that `gently viewer` prints as a ready URL (then a cookie)", async () => {
