@@ -116,6 +116,30 @@ describe("live preview and device state (real hardware process, real NATS, real 
     expect(states.got.at(-1)!.body).toMatchObject({ activity: null, laser: "ALL OFF" });
   });
 
+  it("drops previews first when the writer falls behind: every frame still arrives, previews stop while the ring is nearly full", async () => {
+    await reader.stop();
+    // a writer that needs 60 ms per frame against a camera that gives one every 2.5 ms: the 8-slot ring fills at once
+    const slow = new TestReader(nc, { releaseDelayMs: 60 });
+    await slow.start();
+    try {
+      const previews = collect(nc, subjects.device.preview, (b) => PreviewFrame.parse(b));
+      const acq = newUid();
+      await hwCall(hw.startSequence, { acq_id: acq, volume_uid: newUid(), session_id: "live-test", cameras: ["HamCam1"], num_slices: 40, exposure_ms: 2, laser_config: "488 only" });
+      const t0 = performance.now();
+      expect(await slow.waitEnd(acq)).toMatchObject({ status: "complete", frames: 40, dropped: 0 });
+      const seconds = (performance.now() - t0) / 1000;
+      previews.stop();
+      const mine = previews.got.filter((p) => p.body.acq_id === acq);
+      // ~2.4 s at the writer's pace would allow ~24 previews at 10/s; with the ring full only those before it filled go out
+      expect(seconds).toBeGreaterThan(2);
+      expect(mine.length).toBeLessThanOrEqual(2);
+    } finally {
+      await slow.stop();
+      reader = new TestReader(nc);
+      await reader.start();
+    }
+  });
+
   it("previews a snap", async () => {
     const previews = collect(nc, subjects.device.preview, (b) => PreviewFrame.parse(b));
     const acq = newUid();
