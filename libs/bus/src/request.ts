@@ -34,24 +34,26 @@ export async function call<E extends EndpointContract>(
   const checked = contract.request.safeParse(body);
   if (!checked.success) throw GentlyError.fromZod(checked.error);
   let reply: Msg;
+  const timeoutMs = opts.timeoutMs ?? 10_000;
   try {
-    reply = await nc.request(contract.subject, encodeJson(checked.data), { timeout: opts.timeoutMs ?? 10_000 });
+    reply = await nc.request(contract.subject, encodeJson(checked.data), { timeout: timeoutMs });
   } catch (err) {
-    throw transportError(err, contract.subject);
+    throw transportError(err, contract.subject, timeoutMs);
   }
   const error = errorOf(reply);
   if (error) throw error;
   return contract.reply.parse(decodeJson(reply.data)) as ReplyOf<E>;
 }
 
-function transportError(err: unknown, subject: string): GentlyError {
+/** What the caller waited for and how long, so a CLI or copilot can say it (never a bare "timeout"). */
+function transportError(err: unknown, subject: string, timeoutMs: number): GentlyError {
   const text = String((err as Error)?.message ?? err);
   const name = (err as Error)?.name ?? "";
   if (/no responders/i.test(text) || name === "NoRespondersError") {
     return new GentlyError("unavailable", `no service answers ${subject}: is it running?`);
   }
   if (/timeout/i.test(text) || name === "TimeoutError") {
-    return new GentlyError("timeout", `no reply on ${subject} in time`);
+    return new GentlyError("timeout", `no reply on ${subject} within ${timeoutMs} ms: the service that answers it is busy, stopped or cut off from NATS`);
   }
   return new GentlyError("unavailable", `request on ${subject} failed: ${text}`);
 }

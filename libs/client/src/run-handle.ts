@@ -77,6 +77,8 @@ export class RunHandle {
   private result: Promise<RunResult> | null = null;
   private progressSub: Subscription | null = null;
   private readonly listeners = new Set<(p: RunProgress) => void>();
+  /** when the run last said anything (a document, or progress while someone listens): epoch ms */
+  lastHeardAt = Date.now();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -92,7 +94,9 @@ export class RunHandle {
       callback: (err, msg) => {
         if (err) return;
         const parsed = RunProgress.safeParse(decodeJson(msg.data));
-        if (parsed.success) for (const l of this.listeners) l(parsed.data);
+        if (!parsed.success) return;
+        this.lastHeardAt = Date.now();
+        for (const l of this.listeners) l(parsed.data);
       },
     });
     return () => {
@@ -126,6 +130,7 @@ export class RunHandle {
         for (const stored of page.documents) {
           afterSeq = stored.seq;
           const doc = parseRunDocument(stored.kind, stored.doc);
+          this.lastHeardAt = Date.now();
           yield doc;
           if (doc.kind === "stop") return;
         }

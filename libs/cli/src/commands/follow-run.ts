@@ -23,13 +23,41 @@ export async function followRun(client: GentlyClient, run: RunHandle, opts: { js
     void request.catch((err) => process.stderr.write(`${stop ? "stop" : "abort"} failed: ${String(err)}\n`));
   };
   process.on("SIGINT", onInterrupt);
+  const stallWatch = setInterval(() => void noticeSilence(client, run), STALL_CHECK_MS);
   try {
     return await run.done();
   } finally {
+    clearInterval(stallWatch);
     process.off("SIGINT", onInterrupt);
     stopProgress();
     bar.stop();
   }
+}
+
+/** A run silent this long gets a line on stderr saying what is awaited and what the plan runner says. */
+const STALL_NOTICE_MS = 60_000;
+const STALL_CHECK_MS = 15_000;
+
+/**
+ * A run may rightly be quiet for a while (a timelapse waiting for its next timepoint), so the CLI
+ * keeps waiting, but says so: nothing heard for N s, and the plan runner's own view or why it
+ * does not answer (a full disk once left `gently illumination` waiting 10 minutes in silence).
+ */
+async function noticeSilence(client: GentlyClient, run: RunHandle): Promise<void> {
+  const silentMs = Date.now() - run.lastHeardAt;
+  if (silentMs < STALL_NOTICE_MS) return;
+  run.lastHeardAt = Date.now(); // one notice per silent minute
+  let runner: string;
+  try {
+    const status = await client.status();
+    runner =
+      status.current?.run_uid === run.run_uid
+        ? `the plan runner is ${status.state} on it`
+        : `the plan runner is ${status.state}${status.current ? ` with run ${status.current.run_uid}` : ""}, ${status.queue_length} queued`;
+  } catch (err) {
+    runner = `the plan runner does not answer: ${(err as Error).message}`;
+  }
+  process.stderr.write(`still waiting for run ${run.run_uid} to end: nothing heard from it for ${Math.round(silentMs / 1000)} s; ${runner}\n`);
 }
 
 export function exitCodeOf(result: RunResult): number {
