@@ -124,6 +124,14 @@ describe("the untrusted copilot (nats.conf, the whole system under the superviso
     const secrets = readdirSync(path.join(system.storage, "secrets")).sort();
     expect(secrets).toEqual(NATS_USERS.map((u) => `nats-${u}.password`).sort());
     expect(readFileSync(accountSecretPath(system.storage, "copilot"), "utf8").trim()).toBe(system.credentials.copilot);
+    // what ops hands a copilot host: that account's login and nothing else
+    const cli = (args: string[]) =>
+      promisify(execFile)(process.execPath, [path.join(REPO_ROOT, "libs/cli/bin/gently.js"), ...args], { env: { ...process.env, GENTLY_STORAGE: system.storage } }).catch((e) => e);
+    const line = await cli(["credentials", "--account", "copilot"]);
+    expect(line.stdout).toBe(`GENTLY_NATS_USER=copilot\nGENTLY_NATS_PASSWORD=${system.credentials.copilot}\n`);
+    const unknown = await cli(["credentials", "--account", "root"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("--account: 'root' is not an account of nats.conf");
     // the client connected as the copilot: it may ask the plan runner, never the hardware
     expect((await client.status()).state).toBeDefined();
     await expect(call(client.nc, hw.state, {})).rejects.toThrow(/Permissions Violation/);
