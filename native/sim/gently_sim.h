@@ -19,7 +19,18 @@
  *   Groups    "Laser": "ALL OFF" (start), "ALL ON", "405 only", "488 only",
  *             "561 only", "488 and 561", "637 only"; "LED": "Open", "Closed" (start)
  *   Other     "Core" (Camera, XYStage, Focus, Galvo), "Sim" (Seed, NoiseIndex,
- *             FrameIntervalMs)
+ *             FrameIntervalMs), "LaserCombiner" (PowerSetpoint405,
+ *             PowerSetpoint488, PowerSetpoint561, PowerSetpoint637: percent,
+ *             0..100, no image effect)
+ *   Core      gc_list_devices' "core": version "gently-sim 1.1", device_api
+ *             null, hardware_sweep true unless the config says false
+ *
+ * Config keys besides the sample's: "hardware_sweep": false makes a core
+ * without hardware sequencing (gc_start_sequence refuses a sweep: the caller
+ * steps it); "move_ms": {"xy", "z", "f", "piezo", "scanner"} gives each move a
+ * duration: the position reads back at once, and gc_wait_for_device sleeps
+ * until the move is done without holding the core's lock;
+ * "cameras": {"<name>": {"binning": 1|2|4}} starts a camera binned.
  *
  * Image model (all in photo-electrons = ADU, gain 1; dark offset 100 ADU,
  * read noise 1.6 ADU):
