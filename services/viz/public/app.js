@@ -498,7 +498,8 @@ function updateZLabel() {
   if (!g) return;
   const z = Number($("z").value);
   const step = zStepUm();
-  $("z-value").value = [zUmOf(z) === null ? null : zText(), `slice ${z + 1}/${g.size_z}`, step ? `step ${step.toFixed(2)} µm` : null].filter(Boolean).join(" · ");
+  $("z-value").value = [zUmOf(z) === null ? null : zText(), `slice ${z + 1}/${g.size_z}`].filter(Boolean).join(" · ");
+  $("z-value").title = step ? `slices ${step.toFixed(2)} µm apart` : "";
 }
 
 // ---- orthogonal sections --------------------------------------------------

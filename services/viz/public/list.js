@@ -101,7 +101,12 @@ export function renderRuns(list, groups, { selected, expanded, onSelect, onToggl
     ...groups.map((group) => {
       if (group.items.length === 1) {
         const entry = group.items[0];
-        const li = itemRow(entry, entry.failed ? `${group.plan} — failed` : `${group.plan} · ${entry.data_type ?? "volume"} ${shapeText(entry.shape)}`);
+        const li = itemRow(entry, entry.failed ? `${group.plan} — failed` : group.plan);
+        if (!entry.failed) {
+          const shape = Object.assign(document.createElement("span"), { className: "count", textContent: shapeText(entry.shape) });
+          shape.title = entry.data_type ?? "volume";
+          li.querySelector(".title").append(shape);
+        }
         li.classList.add("run", "single");
         li.dataset.run = group.key;
         if (group.session) li.querySelector(".sub").textContent += ` · ${group.session}`;
