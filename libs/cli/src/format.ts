@@ -91,6 +91,13 @@ export function humanRecord(record: Record<string, unknown>): string {
   return [...lines.map(([k, v]) => `${k.padEnd(width)}  ${v}`), ...tables].join("\n");
 }
 
+/** A record on one line for people: "piezo_um=50 µm  laser_config=488 only", nested values as JSON. */
+export function inlineRecord(record: Record<string, unknown>): string {
+  return Object.entries(record)
+    .map(([key, value]) => `${key}=${formatField(key, value)}`)
+    .join("  ");
+}
+
 function indent(text: string): string {
   return text
     .split("\n")

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { REPO_ROOT } from "@gently/supervisor";
 import { spawnTs } from "@gently/testing";
 import { joinNegativeValues, suggest } from "./args";
-import { formatBytes, formatNumber, humanRecord } from "./format";
+import { formatBytes, formatNumber, humanRecord, inlineRecord } from "./format";
 
 const CLI = path.join(REPO_ROOT, "libs", "cli", "src", "main.ts");
 
@@ -67,6 +67,7 @@ describe("gently output for people", () => {
     expect(formatBytes(512)).toBe("512 B");
     expect(formatBytes(209_715_200)).toBe("210 MB");
     expect(formatBytes(1_240_000_000)).toBe("1.24 GB");
+    expect(inlineRecord({ piezo_um: 50.00000000000001, laser_config: "488 only", shape: [4, 128, 256] })).toBe("piezo_um=50 µm  laser_config=488 only  shape=4×128×256");
     const text = humanRecord({
       slope_deg_per_um: 0.019999999999999997,
       offset_deg: -0.9999999999999998,

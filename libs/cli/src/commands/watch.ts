@@ -1,6 +1,7 @@
 import { GentlyError, type RunDocument } from "@gently/protocol";
 import type { Command } from "../command";
 import { EXIT } from "../exit-codes";
+import { inlineRecord } from "../format";
 import { withClient } from "./connect-client";
 
 function line(d: RunDocument): string {
@@ -8,11 +9,11 @@ function line(d: RunDocument): string {
   const t = "time" in d.doc ? new Date(d.doc.time * 1000).toISOString() : "";
   switch (d.kind) {
     case "start":
-      return `${t} start ${d.doc.plan_name} session ${d.doc.session_id} ${JSON.stringify(d.doc.plan_args)}`;
+      return `${t} start ${d.doc.plan_name} session ${d.doc.session_id}  ${inlineRecord(d.doc.plan_args)}`;
     case "descriptor":
       return `${t} stream ${d.doc.name}: ${Object.keys(d.doc.data_keys).join(", ")}`;
     case "event":
-      return `${t} event ${d.doc.seq_num} ${JSON.stringify(d.doc.data)}`;
+      return `${t} event ${d.doc.seq_num}  ${inlineRecord(d.doc.data)}`;
     case "stream_resource":
       return `     file ${d.doc.uid} ${d.doc.shape.join("×")} ${d.doc.dtype} ${d.doc.path}`;
     case "stream_datum":
