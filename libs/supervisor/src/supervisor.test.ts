@@ -4,11 +4,12 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { Writable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
-import { accountSecretPath, createLogger } from "@gently/bus";
+import { accountSecretPath, connectBus, createLogger, ensureStream, jetStreamOf } from "@gently/bus";
 import { PROCESS_NAMES, SERVICE_NAMES } from "@gently/protocol";
 import { isAlive, spawnTs, tempStorage, waitFor } from "@gently/testing";
 import { SupervisedChild } from "./child";
 import { freePort } from "./nats-server";
+import { SupervisedNatsServer } from "./supervised-nats";
 import { REPO_ROOT } from "./system";
 
 const run = promisify(execFile);
@@ -113,4 +114,30 @@ describe("npm start (the supervisor)", () => {
       storage.remove();
     }
   }, 180_000);
+});
+
+describe("the embedded nats-server under supervision", () => {
+  it("is restarted on the same port and store when killed -9: JetStream's data survives and a client reconnects", async () => {
+    const storage = tempStorage("gently-supervised-nats-");
+    const port = await freePort();
+    const nats = new SupervisedNatsServer({ port, storeDir: path.join(storage.dir, "nats") }, logger, quickRestart);
+    try {
+      await nats.start();
+      const nc = await connectBus({ servers: nats.url, name: "supervised-nats-test", logger });
+      const { js, jsm } = await jetStreamOf(nc);
+      await ensureStream(jsm, { name: "SUPERVISED", subjects: ["test.supervised"] });
+      await js.publish("test.supervised", new TextEncoder().encode("kept"));
+      const firstPid = nats.pid!;
+
+      process.kill(firstPid, "SIGKILL");
+      await waitFor(() => nats.restarts === 1 && nats.pid !== firstPid && isAlive(nats.pid!), 15_000, "a new nats-server");
+      await waitFor(() => !nc.isClosed() && nc.getServer() !== "", 5_000, "the client");
+      const info = await waitFor(() => jsm.streams.info("SUPERVISED").catch(() => null), 15_000, "the stream after the restart");
+      expect(info.state.messages).toBe(1);
+      await nc.close();
+    } finally {
+      await nats.stop();
+      storage.remove();
+    }
+  }, 60_000);
 });
