@@ -15,6 +15,6 @@ export {
 } from "./meta";
 export { readOmeMetadata, readFirstImageDescription } from "./read";
 export { buildOmeXml, parseOmeXml, type OmeMetadata, type OmePlane, type TiffDataBlock } from "./ome-xml";
-export { fsyncDir, moveNoReplace } from "./durable-fs";
+export { freeBytes, fsyncDir, moveIntoPlace, moveNoReplace } from "./durable-fs";
 export { computeChecksum, verifyChecksum, type ChecksumVerdict } from "./checksum";
 export { scanLeftovers, partialFileName, parsePartialFileName, PARTIAL_SUFFIX, type Leftover } from "./leftovers";

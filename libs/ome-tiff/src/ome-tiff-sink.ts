@@ -1,7 +1,7 @@
-import { open as fsOpen, rename, stat, statfs, unlink } from "node:fs/promises";
+import { open as fsOpen, stat, unlink } from "node:fs/promises";
 import { endianness } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { fsyncDir } from "./durable-fs";
+import { freeBytes, fsyncDir, moveIntoPlace } from "./durable-fs";
 import { SinkError, toSinkError } from "./errors";
 import { partialFileName } from "./leftovers";
 import { bytesPerSample, parseVolumeMeta, planeCount, volumeShape, type VolumeMeta, type VolumeMetaInput } from "./meta";
@@ -159,8 +159,7 @@ export class OmeTiffSink implements VolumeSink<OmeTiffSinkResult> {
       throw new SinkError("disk_full", `volume needs ${layout.totalBytes} bytes, over the ${this.opts.maxBytes}-byte quota`);
     }
     if (this.opts.checkFreeSpace ?? true) {
-      const fs = await statfs(this.tmpDir);
-      const free = fs.bavail * fs.bsize;
+      const free = await freeBytes(this.tmpDir);
       if (free < layout.totalBytes) {
         throw new SinkError("disk_full", `volume needs ${layout.totalBytes} bytes, ${free} free on the filesystem of ${this.tmpDir}`);
       }
@@ -245,7 +244,7 @@ export class OmeTiffSink implements VolumeSink<OmeTiffSinkResult> {
         await fh.close();
         // rename() would replace an existing file; data is never overwritten.
         if (await exists(this.finalPath)) throw new SinkError("exists", `${this.finalPath} appeared while writing; partial kept at ${this.partialPath}`);
-        await rename(this.partialPath!, this.finalPath);
+        await moveIntoPlace(this.partialPath!, this.finalPath);
         await fsyncDir(dirname(this.finalPath));
         if (this.tmpDir !== dirname(this.finalPath)) await fsyncDir(this.tmpDir);
       } catch (err) {

@@ -11,11 +11,28 @@ export const Checksum = z.object({
  * Announced after a volume file is complete, fsynced and renamed into place.
  * Metadata only: this message stays under 2 KB whatever the volume size.
  */
+/**
+ * A file's path relative to the storage root, '/'-separated
+ * ("volumes/<uid>.tif"): the same on every host, whatever drive or mount
+ * the storage is on there. Never absolute, never leaving the root.
+ */
+export const StoragePath = z
+  .string()
+  .min(1)
+  .max(1024)
+  .refine((p) => !p.startsWith("/") && !p.includes("\\") && !p.includes(":") && !p.split("/").some((part) => part === "" || part === "." || part === ".."), {
+    error: (issue) =>
+      `storage path '${String(issue.input)}' must be relative and '/'-separated, with no empty, '.' or '..' part, no '\\' and no ':' (drive letters)`,
+  });
+
 export const VolumeWritten = z.object({
   uid: Uid,
   /** "image" for a single plane (a snap), "volume" for a stack */
   data_type: z.enum(["image", "volume"]),
+  /** absolute path on the writer's host (e.g. D:\gently\storage\volumes\<uid>.tif on a Windows instrument PC) */
   path: z.string(),
+  /** the same file relative to the storage root: hosts that mount the storage elsewhere join it to their own root (absent in messages stored before it existed) */
+  storage_path: StoragePath.optional(),
   /** [z, y, x], or [z, c, y, x] for two cameras (planes interleaved per slice, as acquired); metadata.dimension_order names the axes */
   shape: z.array(z.number().int().min(1)).min(2).max(5),
   dtype: Dtype,

@@ -1,6 +1,7 @@
-export { cString, loadNativeLibrary, nativeDirectory, nativeLibraryPath } from "./native";
+export { cString, loadNativeLibrary, nativeDirectory, nativeLibraryFile, nativeLibraryPath } from "./native";
 export {
   createRing,
+  defaultRingPath,
   openRing,
   Ring,
   RING_SEQ_MAX,

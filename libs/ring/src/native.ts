@@ -3,27 +3,35 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import koffi, { type LibraryHandle } from "koffi";
 
-/** Directory holding the native libraries built by `make -C native`. */
+/** Directory holding the native libraries: native/build (Linux), native/build/windows (Windows DLLs from `make -C native windows`). */
 export function nativeDirectory(): string {
   const override = process.env.GENTLY_NATIVE_DIR;
   if (override) return override;
   // libs/ring/src -> repository root -> native/build
-  return fileURLToPath(new URL("../../../native/build/", import.meta.url));
+  const build = process.platform === "win32" ? "../../../native/build/windows/" : "../../../native/build/";
+  return fileURLToPath(new URL(build, import.meta.url));
+}
+
+/** File name of a native library on this platform: gently_ring.dll on Windows, libgently_ring.so elsewhere. */
+export function nativeLibraryFile(name: string): string {
+  return process.platform === "win32" ? `${name}.dll` : `lib${name}.so`;
 }
 
 /**
- * Path of native/build/lib<name>.so (e.g. name "gently_ring"). Throws with
- * instructions when the library has not been built.
+ * Path of a native library in nativeDirectory() (e.g. name "gently_ring").
+ * Throws with instructions when the library has not been built.
  */
 export function nativeLibraryPath(name: string): string {
   const dir = nativeDirectory();
-  const file = join(dir, `lib${name}.so`);
+  const fileName = nativeLibraryFile(name);
+  const file = join(dir, fileName);
   if (!existsSync(file)) {
     const source = process.env.GENTLY_NATIVE_DIR ? " (from GENTLY_NATIVE_DIR)" : "";
-    throw new Error(
-      `native library lib${name}.so not found in ${dir}${source}: run \`npm install\` ` +
-        "(its postinstall builds native/) or `make -C native`",
-    );
+    const build =
+      process.platform === "win32"
+        ? "`make -C native windows` (mingw-w64, on Linux or in MSYS2) and copy native/build/windows here, or set GENTLY_NATIVE_DIR"
+        : "`npm install` (its postinstall builds native/) or `make -C native`";
+    throw new Error(`native library ${fileName} not found in ${dir}${source}: run ${build}`);
   }
   return file;
 }

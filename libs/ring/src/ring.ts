@@ -288,7 +288,21 @@ export interface RingGeometry {
   numSlots: number;
 }
 
-/** Create (replacing any old file) and map a ring at path, e.g. /dev/shm/gently-frames. */
+/**
+ * Where a system's ring lives by default: `/dev/shm/gently-ring-<key>` on
+ * Linux, the named shared memory `Local\gently-ring-<key>` on Windows. The
+ * key is the NATS port, so parallel systems on one machine never share one.
+ */
+export function defaultRingPath(key: string | number): string {
+  return process.platform === "win32" ? `Local\\gently-ring-${key}` : `/dev/shm/gently-ring-${key}`;
+}
+
+/**
+ * Create and map a ring at path: a file such as /dev/shm/gently-frames (an
+ * old one is replaced), or on Windows a named mapping such as
+ * Local\gently-ring-4222 (one still held by another process is reused if
+ * its size matches, else refused).
+ */
 export function createRing(path: string, geometry: RingGeometry): Ring {
   const { slotBytes, numSlots } = geometry;
   if (!Number.isSafeInteger(slotBytes) || slotBytes <= 0 || !Number.isInteger(numSlots) || numSlots <= 0)
@@ -307,7 +321,7 @@ export function openRing(path: string): Ring {
   return new Ring(h, path);
 }
 
-/** Remove the ring file; processes that mapped it keep their mapping. */
+/** Remove the ring file; processes that mapped it keep their mapping. (On Windows a no-op: a named mapping goes with its last handle.) */
 export function unlinkRing(path: string): void {
   if (bind().unlink(path) !== 0) throw new RingError("system", `cannot unlink ring ${path}`);
 }

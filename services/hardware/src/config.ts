@@ -1,6 +1,6 @@
 import path from "node:path";
 import { natsUrlOf, type GentlyConfig } from "@gently/bus";
-import { nativeLibraryPath } from "@gently/ring";
+import { defaultRingPath, nativeLibraryPath } from "@gently/ring";
 
 /** Everything the hardware service reads from its environment, with defaults for one machine and the simulator. */
 export interface HardwareConfig {
@@ -14,7 +14,7 @@ export interface HardwareConfig {
   rolesFile?: string;
   /** deadline of one device call: a move, a wait, a preset (GENTLY_CORE_CALL_TIMEOUT_MS) */
   callTimeoutMs: number;
-  /** shared-memory ring file (GENTLY_RING_PATH) */
+  /** shared-memory ring: a file on Linux, a mapping name on Windows (GENTLY_RING_PATH) */
   ringPath: string;
   ringSlots: number;
   /** how long to wait for a reader to free a slot (GENTLY_RING_TIMEOUT_MS) */
@@ -37,10 +37,10 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min:
  * The ring's default name carries the NATS port: one system per NATS, so
  * parallel systems (and test runs) on one machine never share a ring.
  */
-function defaultRingPath(config: GentlyConfig): string {
+function ringPathOf(config: GentlyConfig): string {
   const first = natsUrlOf(config).split(",")[0];
   const port = /:(\d+)\/?$/.exec(first)?.[1];
-  return `/dev/shm/gently-ring-${port ?? process.pid}`;
+  return defaultRingPath(port ?? process.pid);
 }
 
 export function loadHardwareConfig(config: GentlyConfig, env: NodeJS.ProcessEnv = process.env): HardwareConfig {
@@ -50,7 +50,7 @@ export function loadHardwareConfig(config: GentlyConfig, env: NodeJS.ProcessEnv 
     limitsFile: env.GENTLY_LIMITS || undefined,
     rolesFile: env.GENTLY_ROLES || undefined,
     callTimeoutMs: intFromEnv(env, "GENTLY_CORE_CALL_TIMEOUT_MS", 60_000, 100, 3_600_000),
-    ringPath: env.GENTLY_RING_PATH || defaultRingPath(config),
+    ringPath: env.GENTLY_RING_PATH || ringPathOf(config),
     ringSlots: intFromEnv(env, "GENTLY_RING_SLOTS", 16, 2, 4096),
     ringTimeoutMs: intFromEnv(env, "GENTLY_RING_TIMEOUT_MS", 30_000, 100, 3_600_000),
     frameTimeoutMs: intFromEnv(env, "GENTLY_FRAME_TIMEOUT_MS", 10_000, 100, 3_600_000),

@@ -26,6 +26,8 @@ export interface AcquisitionOptions {
   announcer: Announcer;
   logger: Logger;
   quarantineDir: string;
+  /** the storage root, for the storage-relative path in volume.written */
+  storageDir: string;
   frameTimeoutMs: number;
   progressEveryFrames: number;
 }
@@ -308,7 +310,7 @@ export class Acquisition {
       "volume written",
     );
     try {
-      await this.opts.announcer.written(volumeWrittenOf(this.begin, end, result, new Date()));
+      await this.opts.announcer.written(volumeWrittenOf(this.begin, end, result, new Date(), this.opts.storageDir));
     } catch (err) {
       this.log.error({ err: String(err), path: result.path }, "volume is on disk but volume.written could not be published");
     }

@@ -2,6 +2,8 @@ import path from "node:path";
 
 /** The writer's own settings, on top of the common GentlyConfig. */
 export interface WriterConfig {
+  /** the storage root (GENTLY_STORAGE), absolute: volume.written names files relative to it too */
+  storageDir: string;
   /** {storage}/volumes: finished files; partial files while writing */
   volumesDir: string;
   /** {storage}/volumes/quarantine: partial files of failed volumes, kept for inspection */
@@ -34,8 +36,10 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number | un
 }
 
 export function loadWriterConfig(storage: string, env: NodeJS.ProcessEnv = process.env): WriterConfig {
-  const volumesDir = path.join(path.resolve(storage), "volumes");
+  const storageDir = path.resolve(storage);
+  const volumesDir = path.join(storageDir, "volumes");
   return {
+    storageDir,
     volumesDir,
     quarantineDir: path.join(volumesDir, "quarantine"),
     frameTimeoutMs: positiveInt(env, "GENTLY_WRITER_FRAME_TIMEOUT_MS", 30_000)!,

@@ -3,10 +3,20 @@ import { openRing, type Ring } from "@gently/ring";
 
 interface Entry {
   ring: Ring;
-  /** identity of the file mapped: the hardware service re-creates the ring (new inode) on restart */
-  ino: number;
-  dev: number;
+  /** identity of the file mapped (the hardware service re-creates the ring, a new inode, on restart); null for a Windows mapping */
+  identity: string | null;
   users: number;
+}
+
+/**
+ * A Windows named mapping has no inode, and while the writer holds it the
+ * hardware cannot replace it with one of another size: so there it is held
+ * only while acquisitions use it (identity null), and mapped afresh for the next.
+ */
+function identityOf(path: string): string | null {
+  if (process.platform === "win32") return null;
+  const st = statSync(path);
+  return `${st.dev}:${st.ino}`;
 }
 
 /**
@@ -20,15 +30,15 @@ export class RingCache {
 
   /** Maps (or reuses) the ring at `path`; pair every call with `put`. */
   take(path: string): Ring {
-    const st = statSync(path);
+    const identity = identityOf(path);
     let entry = this.current.get(path);
-    if (entry && (entry.ino !== st.ino || entry.dev !== st.dev)) {
+    if (entry && entry.identity !== identity) {
       this.current.delete(path);
       this.retire(entry);
       entry = undefined;
     }
     if (!entry) {
-      entry = { ring: openRing(path), ino: st.ino, dev: st.dev, users: 0 };
+      entry = { ring: openRing(path), identity, users: 0 };
       this.current.set(path, entry);
     }
     entry.users++;
@@ -39,8 +49,10 @@ export class RingCache {
     for (const entry of [...this.current.values(), ...this.retired]) {
       if (entry.ring !== ring) continue;
       entry.users--;
-      if (this.retired.has(entry) && entry.users === 0) {
-        this.retired.delete(entry);
+      if (entry.users > 0) return;
+      if (this.retired.delete(entry)) entry.ring.close();
+      else if (entry.identity === null) {
+        this.current.delete(entry.ring.path);
         entry.ring.close();
       }
       return;

@@ -1,5 +1,6 @@
-import { readdir, stat, statfs } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
+import { freeBytes } from "@gently/ome-tiff";
 import { GentlyError } from "@gently/protocol";
 
 interface Reservation {
@@ -71,8 +72,7 @@ export class StorageBudget {
     // Free space must also cover what the volumes already admitted have yet to write.
     let pendingElsewhere = 0;
     for (const r of others) pendingElsewhere += Math.max(0, r.plannedBytes - (await sizeOrZero(r.tempPath)));
-    const fs = await statfs(this.volumesDir);
-    const free = fs.bavail * fs.bsize;
+    const free = await freeBytes(this.volumesDir);
     const pendingHere = plannedBytes - (await sizeOrZero(tempPath));
     if (pendingHere + pendingElsewhere + this.reserveBytes > free) {
       throw new GentlyError(

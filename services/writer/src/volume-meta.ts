@@ -1,4 +1,6 @@
-import { volumeIndexExtra } from "@gently/datastore";
+import path from "node:path";
+// The record module alone: the writer never loads the DataStore (and better-sqlite3).
+import { volumeIndexExtra } from "@gently/datastore/volume-record";
 import { parseVolumeMeta, volumeShape, type SinkResult, type VolumeMetaInput } from "@gently/ome-tiff";
 import type { AcquisitionBegin, AcquisitionEnd, VolumeWritten } from "@gently/protocol";
 import { laserLinesOf } from "./laser-lines";
@@ -89,11 +91,17 @@ export function writtenMetadataOf(begin: AcquisitionBegin, axes: string, dropped
 }
 
 /** The announcement of a finished file: metadata only, well under 2 KB. */
-export function volumeWrittenOf(begin: AcquisitionBegin, end: AcquisitionEnd, result: SinkResult, created: Date): VolumeWritten {
+/** `file` relative to `storageDir`, '/'-separated on every platform (StoragePath). */
+export function storagePathOf(storageDir: string, file: string): string {
+  return path.relative(storageDir, file).split(path.sep).join("/");
+}
+
+export function volumeWrittenOf(begin: AcquisitionBegin, end: AcquisitionEnd, result: SinkResult, created: Date, storageDir: string): VolumeWritten {
   return {
     uid: begin.volume_uid,
     data_type: dataTypeOf(begin),
     path: result.path,
+    storage_path: storagePathOf(storageDir, result.path),
     shape: result.shape,
     dtype: result.dtype,
     session_id: begin.session_id,

@@ -115,6 +115,7 @@ export async function startWriter(opts: WriterOptions): Promise<RunningWriter> {
       announcer,
       logger,
       quarantineDir: config.quarantineDir,
+      storageDir: config.storageDir,
       frameTimeoutMs: config.frameTimeoutMs,
       progressEveryFrames: config.progressEveryFrames,
     });

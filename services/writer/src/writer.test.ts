@@ -119,6 +119,9 @@ describe("writer service", () => {
     const body = VolumeWritten.parse(written.body);
     const finalPath = path.join(volumesDir, `${begin.volume_uid}.tif`);
     expect(body.path).toBe(finalPath);
+    // Relative to the storage root, so a host that mounts the storage elsewhere finds the file.
+    expect(body.storage_path).toBe(`volumes/${begin.volume_uid}.tif`);
+    expect(path.join(storage.dir, body.storage_path!)).toBe(finalPath);
     expect(written.finalFileBytes).toBe(body.bytes);
     expect(written.partialsInVolumes).toEqual([]);
     expect(written.bytes).toBeLessThan(2048);
