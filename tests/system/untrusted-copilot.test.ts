@@ -320,6 +320,8 @@ describe("the untrusted copilot (nats.conf, the whole system under the superviso
     await indexed(meanwhile);
 
     const second = system.pidOf("indexer");
+    // an untouched consumer is never taken for a changed one
+    expect(system.supervisor.lines.filter((l) => l.includes("durable consumer was changed by someone else"))).toEqual([]);
     // even the indexer cannot narrow its filter (the create subject names it); a redelivery limit would lose volumes that failed once
     await jsm.consumers.update(streams.data.name, "indexer", { max_deliver: 1 });
     await waitFor(() => system.supervisor.lines.some((l) => l.includes("durable consumer was changed by someone else")), 15_000, "the change logged");

@@ -203,9 +203,9 @@ async function endIfChanged(
     () => null, // gone: the consume loop notices that itself
   );
   if (!found) return;
-  const changed = (["filter_subject", "deliver_policy", "ack_policy", "max_deliver"] as const).filter(
-    (key) => (found[key] ?? undefined) !== (config[key] ?? undefined) && !(key === "filter_subject" && !found[key] && !config[key]),
-  );
+  // the server reports "no filter" as an empty string
+  const setting = (value: unknown) => (value === "" || value === null ? undefined : value);
+  const changed = (["filter_subject", "deliver_policy", "ack_policy", "max_deliver"] as const).filter((key) => setting(found[key]) !== setting(config[key]));
   if (changed.length === 0) return;
   spec.logger.error(
     { consumer: spec.durable, stream: spec.stream, changed: Object.fromEntries(changed.map((k) => [k, { ours: config[k], found: found[k] }])) },
