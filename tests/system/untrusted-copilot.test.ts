@@ -461,5 +461,9 @@ describe("the untrusted copilot (nats.conf, the whole system under the superviso
     } finally {
       await exposedViz.stop();
     }
+    // a bind address that cannot work stops the viewer for good (no restart loop), naming variable and value
+    const badHost = spawnService("viz", { ...env, GENTLY_HTTP_HOST: "not a host" });
+    expect((await badHost.exited).code).toBe(78);
+    expect(badHost.lines.join("\n")).toContain("GENTLY_HTTP_HOST must be an IP address or a host name, got 'not a host'");
   });
 });

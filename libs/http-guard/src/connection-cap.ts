@@ -1,4 +1,5 @@
 import type { ServerResponse } from "node:http";
+import { FatalConfigError } from "@gently/bus";
 import { GentlyError } from "@gently/protocol";
 import { sendRefusal } from "./guard";
 
@@ -53,6 +54,6 @@ export function capFromEnv(variable: string, fallback: number, env: NodeJS.Proce
   const raw = env[variable];
   if (raw === undefined || raw === "") return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1 || value > 100_000) throw new Error(`${variable} must be an integer 1-100000, got '${raw}'`);
+  if (!Number.isInteger(value) || value < 1 || value > 100_000) throw new FatalConfigError(`${variable} must be an integer 1-100000, got '${raw}'`);
   return value;
 }

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import path from "node:path";
+import { FatalConfigError } from "@gently/bus";
 
 /** Where and how an HTTP server of gently may be reached. */
 export interface HttpGuardSettings {
@@ -57,7 +58,8 @@ export function httpTokenPath(storage: string, name: string): string {
 }
 
 /**
- * Resolves bind address, token and Host names from the environment. A server
+ * Resolves bind address, token and Host names from the environment (a bad
+ * value is a FatalConfigError: restarting cannot fix it). A server
  * bound beyond loopback always requires a token: the variable's, else the one
  * kept under {storage}/secrets (generated on first use), so restarts and the
  * CLI agree on it.
@@ -75,7 +77,7 @@ export function httpGuardSettings(vars: HttpGuardEnv, storage: string, env: Node
   const fixed = env[vars.tokenVar];
   if (fixed !== undefined && fixed !== "") {
     if (fixed.length < MIN_TOKEN_LENGTH || !/^[A-Za-z0-9_-]+$/.test(fixed)) {
-      throw new Error(
+      throw new FatalConfigError(
         `${vars.tokenVar} must be at least ${MIN_TOKEN_LENGTH} characters of A-Z a-z 0-9 _ -, got ${fixed.length} characters`,
       );
     }
@@ -115,6 +117,6 @@ export function readyUrl(settings: HttpGuardSettings, port: number, hostName?: s
 
 function checkHost(variable: string, host: string): void {
   if (isIP(host.replace(/^\[|\]$/g, "")) === 0 && !HOST_NAME.test(host)) {
-    throw new Error(`${variable} must be an IP address or a host name, got '${host}'`);
+    throw new FatalConfigError(`${variable} must be an IP address or a host name, got '${host}'`);
   }
 }
