@@ -123,6 +123,28 @@ describe("core binding (koffi over libgently_sim.so)", () => {
     }
   });
 
+  it("gives each failing device call its own message, however many fail at once on other threads", async () => {
+    const calls = Array.from({ length: 30 }, (_, i) => core.setPosition(`NoSuchStage${i}`, 1).then(() => null, (e: GentlyError) => e));
+    // failures on the event loop meanwhile must not leak into the workers' messages either
+    for (let i = 0; i < 30; i++) expect(() => core.getExposure(`NoSuchCamera${i}`)).toThrowError(`NoSuchCamera${i}`);
+    const errors = await Promise.all(calls);
+    errors.forEach((err, i) => expect(err?.message).toBe(`move NoSuchStage${i} to 1 µm: unknown device 'NoSuchStage${i}'`));
+  });
+
+  it("switches the lasers off at once while another worker waits for a slow stage", async () => {
+    const slow = Core.open(SIM, writeConfig("slow-move.json", { move_ms: { xy: 1_500 } }));
+    try {
+      await slow.setXY("XYStage:XY:31", 1500, 0);
+      const waiting = slow.waitForDevice("XYStage:XY:31");
+      const t0 = Date.now();
+      await slow.setConfig("Laser", "ALL OFF");
+      expect(Date.now() - t0).toBeLessThan(300);
+      await waiting;
+    } finally {
+      slow.close();
+    }
+  });
+
   it("snaps asynchronously into a buffer, byte-identical to the sim's rendering of the same state", async () => {
     const truth = new SimTruth(core);
     const state = truth.state("HamCam1");

@@ -1,4 +1,5 @@
 import path from "node:path";
+import { Worker } from "node:worker_threads";
 import koffi, { type LibraryHandle } from "koffi";
 import { FatalConfigError } from "@gently/bus";
 import { GentlyError } from "@gently/protocol";
@@ -6,12 +7,14 @@ import { GentlyError } from "@gently/protocol";
 /**
  * The one binding of native/include/gently_core.h. Whichever library
  * implements the ABI (the simulator or the MMCore shim) is loaded here and
- * nowhere else. Every call that may wait on a device (moves, waits, presets,
- * property sets, camera settings, sequence start, gc_snap, gc_pop_next) runs
- * on koffi's worker threads with a deadline, so the event loop keeps serving
- * requests, keepalives and lease renewals however long a stage takes. Only
- * reads of the core's state run on the event loop (the ABI's threading
- * contract lets them run beside a worker's call).
+ * nowhere else. Every call that may wait on a device runs off the event loop
+ * with a deadline, so requests, keepalives and lease renewals are served
+ * however long a stage takes: moves, waits, presets, property and camera sets
+ * and sequence starts on the core's workers (core-worker.mjs: each reads its
+ * failing call's gc_last_error on its own thread, so the message is that
+ * call's), gc_snap and gc_pop_next on koffi's async threads. Only reads of the
+ * core's state run on the event loop (the ABI's threading contract lets them
+ * run beside a worker's call).
  */
 
 const GC_OK = 0;
@@ -41,13 +44,6 @@ export const GcFrameMeta = koffi.struct("gc_frame_meta", {
   galvo_deg: "double",
   x_um: "double",
   y_um: "double",
-});
-export const GcSweep = koffi.struct("gc_sweep", {
-  num_slices: "uint32_t",
-  piezo_start_um: "double",
-  piezo_step_um: "double",
-  galvo_start_deg: "double",
-  galvo_step_deg: "double",
 });
 
 export interface FrameMeta {
@@ -111,23 +107,14 @@ interface Bindings {
   listDevices: Fn;
   listProperties: Fn;
   getProperty: Fn;
-  setProperty: Fn;
   getXY: Fn;
-  setXY: Fn;
   getPosition: Fn;
-  setPosition: Fn;
   getScanner: Fn;
-  setScanner: Fn;
-  waitForDevice: Fn;
-  setConfig: Fn;
   getConfig: Fn;
-  setExposure: Fn;
   getExposure: Fn;
-  setRoi: Fn;
   getRoi: Fn;
   frameBytes: Fn;
   snap: Fn;
-  startSequence: Fn;
   stopSequence: Fn;
   isSequenceRunning: Fn;
   popNext: Fn;
@@ -149,23 +136,14 @@ function bind(libraryPath: string): Bindings {
     listDevices: f("int gc_list_devices(gc_core *core, _Out_ char *out, size_t cap)"),
     listProperties: f("int gc_list_properties(gc_core *core, const char *device, _Out_ char *out, size_t cap)"),
     getProperty: f("int gc_get_property(gc_core *core, const char *device, const char *prop, _Out_ char *out, size_t cap)"),
-    setProperty: f("int gc_set_property(gc_core *core, const char *device, const char *prop, const char *value)"),
     getXY: f("int gc_get_xy_um(gc_core *core, const char *xy_stage, _Out_ double *x_um, _Out_ double *y_um)"),
-    setXY: f("int gc_set_xy_um(gc_core *core, const char *xy_stage, double x_um, double y_um)"),
     getPosition: f("int gc_get_position_um(gc_core *core, const char *stage, _Out_ double *pos_um)"),
-    setPosition: f("int gc_set_position_um(gc_core *core, const char *stage, double pos_um)"),
     getScanner: f("int gc_get_scanner_deg(gc_core *core, const char *scanner, _Out_ double *a_deg, _Out_ double *b_deg)"),
-    setScanner: f("int gc_set_scanner_deg(gc_core *core, const char *scanner, double a_deg, double b_deg)"),
-    waitForDevice: f("int gc_wait_for_device(gc_core *core, const char *device)"),
-    setConfig: f("int gc_set_config(gc_core *core, const char *group, const char *preset)"),
     getConfig: f("int gc_get_config(gc_core *core, const char *group, _Out_ char *out, size_t cap)"),
-    setExposure: f("int gc_set_exposure_ms(gc_core *core, const char *camera, double exposure_ms)"),
     getExposure: f("int gc_get_exposure_ms(gc_core *core, const char *camera, _Out_ double *exposure_ms)"),
-    setRoi: f("int gc_set_roi(gc_core *core, const char *camera, int x, int y, int width, int height)"),
     getRoi: f("int gc_get_roi(gc_core *core, const char *camera, _Out_ int *x, _Out_ int *y, _Out_ int *width, _Out_ int *height)"),
     frameBytes: f("int gc_frame_bytes(gc_core *core, const char *camera, _Out_ size_t *bytes)"),
     snap: f("int gc_snap(gc_core *core, const char *camera, void *buf, size_t cap, _Out_ gc_frame_meta *meta)"),
-    startSequence: f("int gc_start_sequence(gc_core *core, const char *cameras, uint32_t count, const gc_sweep *sweep)"),
     stopSequence: f("int gc_stop_sequence(gc_core *core)"),
     isSequenceRunning: f("int gc_is_sequence_running(gc_core *core)"),
     popNext: f(
@@ -185,6 +163,62 @@ function callAsync(fn: Fn, ...args: unknown[]): Promise<number> {
 /** How long a device call may take before the request fails (a stage's longest move, a preset's slowest device). */
 export const DEFAULT_CALL_TIMEOUT_MS = 60_000;
 
+/** Calls the core's workers run (core-worker.mjs). */
+type DeviceCall = "setProperty" | "setXY" | "setPosition" | "setScanner" | "waitForDevice" | "setConfig" | "setExposure" | "setRoi" | "startSequence";
+interface WorkerReply {
+  /** the call's return code; null when the call could not be made */
+  rc: number | null;
+  /** gc_last_error read on the worker's thread right after a failing call */
+  message: string | null;
+}
+
+/**
+ * Threads that run device calls, each one call at a time. Several, so that
+ * switching the lasers off never waits behind a stage that takes seconds to
+ * arrive: a call goes to the worker with the fewest calls in flight.
+ */
+class CoreWorkers {
+  private static readonly SIZE = 3;
+  private readonly workers: { worker: Worker; inFlight: number }[] = [];
+  private readonly pending = new Map<number, (reply: WorkerReply) => void>();
+  private nextId = 0;
+
+  constructor(libraryPath: string, core: bigint) {
+    for (let i = 0; i < CoreWorkers.SIZE; i++) {
+      const worker = new Worker(new URL("./core-worker.mjs", import.meta.url), { workerData: { libraryPath, core: String(core) } });
+      // Pending calls keep the process alive through their deadline timers, not the threads.
+      worker.unref();
+      const slot = { worker, inFlight: 0 };
+      worker.on("message", (reply: WorkerReply & { id: number }) => {
+        slot.inFlight--;
+        const done = this.pending.get(reply.id);
+        this.pending.delete(reply.id);
+        done?.(reply);
+      });
+      worker.on("error", (err) => {
+        // A dead worker answers nothing more: every waiting call fails now, later ones go past their deadline.
+        for (const done of this.pending.values()) done({ rc: null, message: `core worker failed: ${err.message}` });
+        this.pending.clear();
+      });
+      this.workers.push(slot);
+    }
+  }
+
+  call(name: DeviceCall, args: unknown[]): Promise<WorkerReply> {
+    const slot = this.workers.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
+    const id = this.nextId++;
+    slot.inFlight++;
+    return new Promise((resolve) => {
+      this.pending.set(id, resolve);
+      slot.worker.postMessage({ id, name, args });
+    });
+  }
+
+  terminate(): void {
+    for (const { worker } of this.workers) void worker.terminate();
+  }
+}
+
 function textOf(buf: Buffer): string {
   const end = buf.indexOf(0);
   return buf.toString("utf8", 0, end < 0 ? buf.length : end);
@@ -202,6 +236,8 @@ function targetLength(target: FrameTarget, cap?: number): number {
 export class Core {
   private handle: bigint | null;
 
+  private readonly workers: CoreWorkers;
+
   private constructor(
     private readonly b: Bindings,
     handle: bigint,
@@ -211,6 +247,7 @@ export class Core {
     readonly callTimeoutMs: number,
   ) {
     this.handle = handle;
+    this.workers = new CoreWorkers(libraryPath, koffi.address(handle) as bigint);
   }
 
   /**
@@ -250,8 +287,13 @@ export class Core {
     throw new GentlyError("device_error", `${what}: ${message}`, undefined, { rc, code: GC_ERROR_NAMES[rc] ?? "unknown" });
   }
 
-  /** One call on a worker thread; past the deadline the request fails with `timeout` (the worker's call may still end later). */
-  private async onWorker(what: string, fn: Fn, ...args: unknown[]): Promise<number> {
+  /**
+   * One device call on the core's workers, failing with the core's own
+   * message for it; past the deadline the request fails with `timeout` (the
+   * worker's call may still end later).
+   */
+  private async onWorker(what: string, name: DeviceCall, ...args: unknown[]): Promise<void> {
+    if (this.handle === null) throw new GentlyError("device_error", "the core is closed");
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -260,8 +302,9 @@ export class Core {
       );
     });
     try {
-      const rc = await Promise.race([callAsync(fn, this.core, ...args), deadline]);
-      return this.check(rc, what);
+      const { rc, message } = await Promise.race([this.workers.call(name, args), deadline]);
+      if (rc === null) throw new GentlyError("device_error", `${what}: ${message}`);
+      if (rc < GC_OK) throw new GentlyError("device_error", `${what}: ${message || "no message"}`, undefined, { rc, code: GC_ERROR_NAMES[rc] ?? "unknown" });
     } finally {
       clearTimeout(timer);
     }
@@ -275,6 +318,7 @@ export class Core {
 
   close(): void {
     if (this.handle === null) return;
+    this.workers.terminate();
     this.b.close(this.handle);
     this.handle = null;
   }
@@ -292,7 +336,7 @@ export class Core {
   }
 
   async setProperty(device: string, prop: string, value: string): Promise<void> {
-    await this.onWorker(`set ${device}.${prop} = ${value}`, this.b.setProperty, device, prop, value);
+    await this.onWorker(`set ${device}.${prop} = ${value}`, "setProperty", device, prop, value);
   }
 
   getXY(stage: string): { x_um: number; y_um: number } {
@@ -303,7 +347,7 @@ export class Core {
   }
 
   async setXY(stage: string, x_um: number, y_um: number): Promise<void> {
-    await this.onWorker(`move ${stage} to (${x_um}, ${y_um}) µm`, this.b.setXY, stage, x_um, y_um);
+    await this.onWorker(`move ${stage} to (${x_um}, ${y_um}) µm`, "setXY", stage, x_um, y_um);
   }
 
   getPosition(stage: string): number {
@@ -313,7 +357,7 @@ export class Core {
   }
 
   async setPosition(stage: string, pos_um: number): Promise<void> {
-    await this.onWorker(`move ${stage} to ${pos_um} µm`, this.b.setPosition, stage, pos_um);
+    await this.onWorker(`move ${stage} to ${pos_um} µm`, "setPosition", stage, pos_um);
   }
 
   getScanner(scanner: string): { a_deg: number; b_deg: number } {
@@ -324,15 +368,15 @@ export class Core {
   }
 
   async setScanner(scanner: string, a_deg: number, b_deg: number): Promise<void> {
-    await this.onWorker(`set ${scanner} to (${a_deg}, ${b_deg})°`, this.b.setScanner, scanner, a_deg, b_deg);
+    await this.onWorker(`set ${scanner} to (${a_deg}, ${b_deg})°`, "setScanner", scanner, a_deg, b_deg);
   }
 
   async waitForDevice(device: string): Promise<void> {
-    await this.onWorker(`wait for ${device}`, this.b.waitForDevice, device);
+    await this.onWorker(`wait for ${device}`, "waitForDevice", device);
   }
 
   async setConfig(group: string, preset: string): Promise<void> {
-    await this.onWorker(`set ${group} preset "${preset}"`, this.b.setConfig, group, preset);
+    await this.onWorker(`set ${group} preset "${preset}"`, "setConfig", group, preset);
   }
 
   getConfig(group: string): string {
@@ -340,7 +384,7 @@ export class Core {
   }
 
   async setExposure(camera: string, exposure_ms: number): Promise<void> {
-    await this.onWorker(`set ${camera} exposure ${exposure_ms} ms`, this.b.setExposure, camera, exposure_ms);
+    await this.onWorker(`set ${camera} exposure ${exposure_ms} ms`, "setExposure", camera, exposure_ms);
   }
 
   getExposure(camera: string): number {
@@ -350,7 +394,7 @@ export class Core {
   }
 
   async setRoi(camera: string, roi: { x: number; y: number; width: number; height: number }): Promise<void> {
-    await this.onWorker(`set ${camera} ROI`, this.b.setRoi, camera, roi.x, roi.y, roi.width, roi.height);
+    await this.onWorker(`set ${camera} ROI`, "setRoi", camera, roi.x, roi.y, roi.width, roi.height);
   }
 
   getRoi(camera: string): { x: number; y: number; width: number; height: number } {
@@ -379,7 +423,7 @@ export class Core {
   async startSequence(cameras: readonly string[], countPerCamera: number, sweep?: CoreSweep): Promise<void> {
     await this.onWorker(
       `start sequence of ${countPerCamera} frames on ${cameras.join(", ")}`,
-      this.b.startSequence,
+      "startSequence",
       cameras.join(","),
       countPerCamera,
       sweep ?? null,
