@@ -36,7 +36,8 @@ const state = {
   view: { scale: 1, x: 0, y: 0, fitted: true },
   /** where the XZ/YZ sections cut, in image pixels */
   cross: null,
-  ortho: { xz: [], yz: [] },
+  /** the XZ and YZ sections at the crossing point, per channel */
+  ortho: emptyOrtho(),
   detections: [],
   /** derived uids announced for the selected image but not yet listed by the DataStore */
   awaitedDetections: new Set(),
@@ -192,8 +193,7 @@ async function showSelected(previousGeometry) {
   const z = $("z");
   z.max = String(g.size_z - 1);
   if (previousGeometry?.size_z !== g.size_z) z.value = String(Math.floor(g.size_z / 2));
-  state.ortho = { xz: [], yz: [] };
-  xzCanvas.width = 0;
+  state.ortho = emptyOrtho();
   if (!state.cross || !sameShape) state.cross = { x: Math.floor(g.size_x / 2), y: Math.floor(g.size_y / 2) };
   setMode(g.size_z > 1 ? state.mode : "slice");
   await loadPlanes();
@@ -504,28 +504,41 @@ function updateZLabel() {
 
 // ---- orthogonal sections --------------------------------------------------
 
-async function loadOrtho() {
+/** Nothing loaded: sections by kind ("xz", "yz"), each with the row or column it cuts at. */
+function emptyOrtho() {
+  return { xz: [], yz: [], at: { xz: null, yz: null } };
+}
+
+function loadOrtho() {
   if (!orthoShown() || !state.cross) return;
   const seq = ++state.orthoSeq;
   const { uid } = state.meta;
   const { x, y } = state.cross;
+  // each section shows as soon as it is there: a YZ reads every plane whole, an XZ one row of each
+  loadSection(seq, "xz", y, `/api/images/${uid}/xz/${y}.bin`);
+  loadSection(seq, "yz", x, `/api/images/${uid}/yz/${x}.bin`);
+}
+
+async function loadSection(seq, kind, at, url) {
+  const panel = $(`${kind}-panel`);
+  panel.classList.add("loading");
   try {
-    const [xz, yz] = await Promise.all([
-      Promise.all(state.channels.map((_, c) => fetchSamples(`/api/images/${uid}/xz/${y}.bin?c=${c}`))),
-      Promise.all(state.channels.map((_, c) => fetchSamples(`/api/images/${uid}/yz/${x}.bin?c=${c}`))),
-    ]);
+    const layers = await Promise.all(state.channels.map((_, c) => fetchSamples(`${url}?c=${c}`)));
     if (seq !== state.orthoSeq) return;
-    state.ortho = { xz, yz, at: { x, y } };
+    state.ortho[kind] = layers;
+    state.ortho.at[kind] = at;
     paintOrtho();
   } catch (err) {
     if (seq === state.orthoSeq) showError(err.message);
+  } finally {
+    if (seq === state.orthoSeq) panel.classList.remove("loading");
   }
 }
 
 function paintOrtho() {
-  if (!orthoShown() || state.ortho.xz.length === 0) return;
-  paint(xzCanvas, state.ortho.xz);
-  paint(yzCanvas, state.ortho.yz);
+  if (!orthoShown()) return;
+  if (state.ortho.xz.length > 0) paint(xzCanvas, state.ortho.xz);
+  if (state.ortho.yz.length > 0) paint(yzCanvas, state.ortho.yz);
   drawOrtho();
 }
 
@@ -535,7 +548,7 @@ function paintOrtho() {
  * scale (z step / pixel size) unless the stack would not fit the panel.
  */
 function drawOrtho() {
-  if (!orthoShown() || xzCanvas.width === 0) return;
+  if (!orthoShown()) return;
   const g = state.meta.geometry;
   const { scale, x, y } = state.view;
   const aspect = (zStepUm() ?? 1) / (pixelSizeUm() ?? 1);
@@ -545,18 +558,19 @@ function drawOrtho() {
   $("xz").dataset.zScale = String(zScale);
   const squeeze = (scale * aspect) / zScale;
   const zNote = squeeze > 1.05 ? ` · z shown ${squeeze.toFixed(1)}× shorter` : "";
-  $("xz-caption").textContent = `XZ at y ${state.ortho.at.y}${zNote}`;
-  $("yz-caption").textContent = `YZ at x ${state.ortho.at.x}${zNote}`;
+  const { at } = state.ortho;
+  $("xz-caption").textContent = at.xz === null ? "XZ" : `XZ at y ${at.xz}${zNote}`;
+  $("yz-caption").textContent = at.yz === null ? "YZ" : `YZ at x ${at.yz}${zNote}`;
   const xzCtx = sizeCanvas($("xz"), $("xz-panel"));
   xzCtx.fillStyle = "#000";
   xzCtx.fillRect(0, 0, $("xz-panel").clientWidth, ORTHO_PX);
   xzCtx.imageSmoothingEnabled = scale < 1;
-  xzCtx.drawImage(xzCanvas, x, 4, g.size_x * scale, g.size_z * zScale);
+  if (at.xz !== null) xzCtx.drawImage(xzCanvas, x, 4, g.size_x * scale, g.size_z * zScale);
   const yzCtx = sizeCanvas($("yz"), $("yz-panel"));
   yzCtx.fillStyle = "#000";
   yzCtx.fillRect(0, 0, ORTHO_PX, $("yz-panel").clientHeight);
   yzCtx.imageSmoothingEnabled = scale < 1;
-  yzCtx.drawImage(yzCanvas, 4, y, g.size_z * zScale, g.size_y * scale);
+  if (at.yz !== null) yzCtx.drawImage(yzCanvas, 4, y, g.size_z * zScale, g.size_y * scale);
   if (state.mode === "slice") {
     xzCtx.strokeStyle = yzCtx.strokeStyle = "rgba(255, 214, 10, 0.6)";
     xzCtx.beginPath();

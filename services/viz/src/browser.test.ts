@@ -220,6 +220,14 @@ describe.skipIf(!HAS_CHROMIUM)(browserSuite("the viewer page on real volumes, an
     expect((await colourAt(page, { x: at.x, y: await xzRow(Z - 1) }, "xz"))[0]).toBeLessThan(100);
     const atZ3 = await screenOf(page, 3 * 50 + 20, 40);
     expect((await colourAt(page, { x: atZ3.x, y: await xzRow(Z - 1) }, "xz"))[0]).toBe(255);
+    // YZ shares the view's y, z along x: at x = 20, y = 40 the square is there at z = 0 only
+    const yzColumn = async (z: number) => {
+      const rect = (await page.locator("#yz").boundingBox())!;
+      const zScale = Number(await page.locator("#xz").getAttribute("data-z-scale"));
+      return rect.x + 4 + (z + 0.5) * zScale;
+    };
+    expect((await colourAt(page, { x: await yzColumn(0), y: at.y }, "yz"))[0]).toBe(255);
+    expect((await colourAt(page, { x: await yzColumn(Z - 1), y: at.y }, "yz"))[0]).toBeLessThan(100);
     await page.screenshot({ path: `${SHOTS}/orthogonal.png` });
 
     // → and ← step through z
