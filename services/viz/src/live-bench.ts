@@ -2,7 +2,7 @@ import { median } from "@gently/bench-stats";
 import { decodeJson } from "@gently/bus";
 import { connect } from "@gently/client";
 import { PreviewFrame, subjects } from "@gently/protocol";
-import { launchChromium, type PageGlobals } from "./browser-support";
+import { CHROMIUM, HAS_CHROMIUM, launchChromium, type PageGlobals } from "./browser-support";
 import { startVizHarness } from "./test-harness";
 
 export interface LivePreviewBenchResult {
@@ -33,6 +33,7 @@ function quantile(values: number[], q: number): number {
  * the moment a plain NATS subscriber got it (the baseline, same run).
  */
 export async function benchLivePreview(opts: { slices?: number; exposure_ms?: number } = {}): Promise<LivePreviewBenchResult> {
+  if (!HAS_CHROMIUM) throw new Error(`the live preview bench needs Chromium at ${CHROMIUM} (./setup.sh --test installs it)`);
   const slices = opts.slices ?? 200;
   const exposure_ms = opts.exposure_ms ?? 10;
   const h = await startVizHarness({ indexer: true, microscope: true });
