@@ -704,7 +704,7 @@ function drawHistogram(c, range = histogramRange(c)) {
   const top = Math.log1p(counts.reduce((m, n) => Math.max(m, n), 0));
   ctx.fillStyle = "#101214";
   ctx.fillRect(0, 0, width, height);
-  ctx.fillStyle = lutColour(ch.lut === "gray" ? "gray" : ch.lut);
+  ctx.fillStyle = lutColour(ch.lut);
   ctx.globalAlpha = 0.75;
   for (let b = 0; b < bins; b++) {
     const h = top > 0 ? (Math.log1p(counts[b]) / top) * (height - 14) : 0;

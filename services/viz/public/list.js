@@ -20,7 +20,7 @@ function sheetText(entry) {
 }
 
 function planOf(entry) {
-  return entry.metadata?.plan_name ?? entry.plan_name ?? (entry.failed ? "failed" : entry.data_type ?? "volume");
+  return entry.metadata?.plan_name ?? (entry.failed ? "failed" : entry.data_type ?? "volume");
 }
 
 function countText(items) {
