@@ -23,7 +23,8 @@ import { spawnService, startTestSystem, tempStorage, waitFor, type ServiceProces
  * volume, the lasers stay off.
  */
 
-const QUEUE_MAX = 4;
+/** the plan runner's default queue limit: the suite runs with it */
+const QUEUE_MAX = 100;
 const SSE_MAX = 3;
 /** small frames (over the simulated embryo) keep acquisitions of hundreds of slices fast */
 const ROI = { x: 896, y: 960, width: 256, height: 128 };
@@ -99,7 +100,7 @@ describe("the untrusted copilot (nats.conf, the whole system under the superviso
   beforeAll(async () => {
     system = await startTestSystem({
       services: SERVICES,
-      env: { GENTLY_PLAN_QUEUE_MAX: String(QUEUE_MAX), GENTLY_SSE_MAX: String(SSE_MAX) },
+      env: { GENTLY_SSE_MAX: String(SSE_MAX) },
     });
     copilot = await system.connectAs("copilot");
     planRunner = await system.connectAs("plan-runner");
@@ -359,7 +360,7 @@ describe("the untrusted copilot (nats.conf, the whole system under the superviso
   });
 
   it("caps the queue (queue_full naming the limit) and an abort of everything queued ends every run with its stop document, lasers off", async () => {
-    const running = await client.submit("acquire_volume", sequenceParams(1000));
+    const running = await client.submit("acquire_volume", { ...sequenceParams(2000), exposure_ms: 5 });
     await waitFor(async () => (await client.status()).current?.run_uid === running.run_uid, 20_000, "the long run to start");
     const queued = [];
     for (let i = 0; i < QUEUE_MAX; i++) queued.push(await client.submit("acquire_volume", sequenceParams(3)));
@@ -374,6 +375,18 @@ describe("the untrusted copilot (nats.conf, the whole system under the superviso
     }
     expect((await client.queue()).queued).toEqual([]);
     expect(await laser()).toBe("ALL OFF");
+
+    // read-only plans run at once beside the queue, at most 16 together: a flood is refused, never piled up
+    const flood = await Promise.all(
+      Array.from({ length: 300 }, () =>
+        client.submit("get_position", {}).then(
+          (r) => r.done().then((d) => d.status),
+          (e) => (e.code === "queue_full" && e.message.includes("the limit is 16 (GENTLY_PLAN_READERS_MAX)") ? "refused" : String(e)),
+        ),
+      ),
+    );
+    expect(flood.filter((f) => f !== "success" && f !== "refused")).toEqual([]);
+    expect(flood).toContain("refused");
   });
 
   it("serves the viewer on 127.0.0.1 only, checks the Host header, caps SSE with a 503 and releases each page's consumers when it goes", async () => {
