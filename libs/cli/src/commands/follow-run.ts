@@ -23,7 +23,8 @@ export async function followRun(client: GentlyClient, run: RunHandle, opts: { js
     void request.catch((err) => process.stderr.write(`${stop ? "stop" : "abort"} failed: ${String(err)}\n`));
   };
   process.on("SIGINT", onInterrupt);
-  const stallWatch = setInterval(() => void noticeSilence(client, run), STALL_CHECK_MS);
+  const noticeMs = silenceNoticeMs();
+  const stallWatch = setInterval(() => void noticeSilence(client, run, noticeMs), Math.min(15_000, noticeMs / 2));
   try {
     return await run.done();
   } finally {
@@ -34,19 +35,21 @@ export async function followRun(client: GentlyClient, run: RunHandle, opts: { js
   }
 }
 
-/** A run silent this long gets a line on stderr saying what is awaited and what the plan runner says. */
-const STALL_NOTICE_MS = 60_000;
-const STALL_CHECK_MS = 15_000;
+/** A run silent this long (GENTLY_CLI_SILENCE_NOTICE_S, default 60) gets a line on stderr saying what is awaited and what the plan runner says. */
+function silenceNoticeMs(): number {
+  const seconds = Number(process.env.GENTLY_CLI_SILENCE_NOTICE_S || "60");
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 60_000;
+}
 
 /**
  * A run may rightly be quiet for a while (a timelapse waiting for its next timepoint), so the CLI
  * keeps waiting, but says so: nothing heard for N s, and the plan runner's own view or why it
  * does not answer (a full disk once left `gently illumination` waiting 10 minutes in silence).
  */
-async function noticeSilence(client: GentlyClient, run: RunHandle): Promise<void> {
+async function noticeSilence(client: GentlyClient, run: RunHandle, noticeMs: number): Promise<void> {
   const silentMs = Date.now() - run.lastHeardAt;
-  if (silentMs < STALL_NOTICE_MS) return;
-  run.lastHeardAt = Date.now(); // one notice per silent minute
+  if (silentMs < noticeMs) return;
+  run.lastHeardAt = Date.now(); // one notice per silent stretch
   let runner: string;
   try {
     const status = await client.status();
