@@ -8,6 +8,7 @@ import { Core } from "./core-binding";
 import { Microscope } from "./microscope";
 import { DISPIM_ROLES } from "./roles";
 import { RingSlots } from "./ring-slots";
+import { PreviewPublisher } from "./preview";
 import { SimTruth } from "./sim-truth";
 import { TestReader } from "./test-reader";
 import { WriterLink } from "./writer-link";
@@ -73,7 +74,7 @@ async function rawPopFps(ring: Ring, frames: number): Promise<number> {
 }
 
 /** The service's acquisition path in one process: begin, core → slot, descriptor on a real NATS, a reader copying every frame out and releasing it. */
-async function acquisitionFps(nc: NatsConnection, ring: Ring, frames: number): Promise<number> {
+async function acquisitionFps(nc: NatsConnection, ring: Ring, frames: number, withPreviews: boolean): Promise<number> {
   const logger = createLogger("hardware-bench", "silent");
   const core = Core.open(nativeLibraryPath("gently_sim"));
   const reader = new TestReader(nc, { discardPixels: true });
@@ -87,6 +88,7 @@ async function acquisitionFps(nc: NatsConnection, ring: Ring, frames: number): P
       writer,
       logger,
       frameTimeoutMs: 10_000,
+      ...(withPreviews ? { preview: new PreviewPublisher(nc, logger) } : {}),
     };
     const t0 = performance.now();
     const acquisition = await Acquisition.start(
@@ -136,7 +138,8 @@ export async function benchHardware(opts: HardwareBenchOptions = {}): Promise<Be
   try {
     const camera = cameraLimitFps();
     const raw = await rawPopFps(ring, frames);
-    const path = await acquisitionFps(nc, ring, frames);
+    const path = await acquisitionFps(nc, ring, frames, false);
+    const previewed = await acquisitionFps(nc, ring, frames, true);
 
     const slot = ring.tryAcquire();
     if (slot === null) throw new Error("bench ring has no free slot");
@@ -155,6 +158,12 @@ export async function benchHardware(opts: HardwareBenchOptions = {}): Promise<Be
         value: path,
         unit: "frames/s",
         ratio_vs_baseline: path / camera,
+      },
+      {
+        name: "sim 2048x2048 uint16: acquisition path with live previews on (≤ 10/s, dropped first)",
+        value: previewed,
+        unit: "frames/s",
+        ratio_vs_baseline: previewed / camera,
       },
       { name: "memcpy: Buffer.copy of one 8 MiB frame (baseline)", value: memcpy, unit: "GB/s", ratio_vs_baseline: 1 },
       { name: "shm hop: ring.read of one 8 MiB frame into a Buffer", value: shm, unit: "GB/s", ratio_vs_baseline: shm / memcpy },

@@ -74,7 +74,7 @@ describe("live preview and device state (real hardware process, real NATS, real 
     const states = collect(nc, subjects.device.state, (b) => DeviceState.parse(b));
     const acq = newUid();
     const runUid = newUid();
-    // default ROI 2048×512 at 10 ms: 100 frames/s, so 60 slices take ~0.6 s
+    // default ROI 2048×512 at 10 ms: 100 frames/s, so 100 slices take ~1 s
     await hwCall(hw.startSequence, {
       acq_id: acq,
       volume_uid: newUid(),
@@ -82,13 +82,13 @@ describe("live preview and device state (real hardware process, real NATS, real 
       run_uid: runUid,
       plan_name: "acquire_volume",
       cameras: ["HamCam1"],
-      num_slices: 60,
+      num_slices: 100,
       exposure_ms: 10,
       laser_config: "488 only",
-      sweep: { piezo_start_um: 35, piezo_step_um: 0.5, galvo_start_deg: -0.3, galvo_step_deg: 0.01 },
+      sweep: { piezo_start_um: 25, piezo_step_um: 0.5, galvo_start_deg: -0.5, galvo_step_deg: 0.01 },
     });
     const end = await reader.waitEnd(acq);
-    expect(end).toMatchObject({ status: "complete", frames: 60, dropped: 0 });
+    expect(end).toMatchObject({ status: "complete", frames: 100, dropped: 0 });
     await new Promise((r) => setTimeout(r, 300));
     previews.stop();
     states.stop();
@@ -112,7 +112,7 @@ describe("live preview and device state (real hardware process, real NATS, real 
     // the state showed the sequence with its run and frames moving, then idle again
     const during = states.got.map((s) => s.body.activity).filter((a) => a?.acq_id === acq);
     expect(during.length).toBeGreaterThan(0);
-    expect(during[0]).toMatchObject({ kind: "sequence", run_uid: runUid, plan_name: "acquire_volume", frames_total: 60 });
+    expect(during[0]).toMatchObject({ kind: "sequence", run_uid: runUid, plan_name: "acquire_volume", frames_total: 100 });
     expect(states.got.at(-1)!.body).toMatchObject({ activity: null, laser: "ALL OFF" });
   });
 

@@ -16,25 +16,27 @@ export function reduceFrame(frame: Uint16Array | Uint8Array, width: number, heig
   const bin = Math.max(1, Math.ceil(Math.max(width, height) / PREVIEW_MAX_SIDE));
   const w = Math.ceil(width / bin);
   const h = Math.ceil(height / bin);
-  const sums = new Float64Array(w);
-  const counts = new Uint32Array(w);
+  // a block of 64×64 uint16 sums to < 2^32
+  const sums = new Uint32Array(w);
   const out = new Uint16Array(w * h);
   let min = 65_535;
   let max = 0;
   for (let by = 0; by < h; by++) {
     sums.fill(0);
-    counts.fill(0);
-    const yEnd = Math.min(height, (by + 1) * bin);
-    for (let y = by * bin; y < yEnd; y++) {
+    const y0 = by * bin;
+    const rows = Math.min(height, y0 + bin) - y0;
+    for (let y = y0; y < y0 + rows; y++) {
       const row = y * width;
-      for (let x = 0; x < width; x++) {
-        const bx = (x / bin) | 0;
-        sums[bx] += frame[row + x];
-        counts[bx]++;
+      for (let bx = 0, x = 0; bx < w; bx++) {
+        const xEnd = Math.min(width, x + bin);
+        let sum = 0;
+        for (; x < xEnd; x++) sum += frame[row + x]!;
+        sums[bx] += sum;
       }
     }
     for (let bx = 0; bx < w; bx++) {
-      const v = Math.round(sums[bx] / counts[bx]);
+      const cols = Math.min(width, (bx + 1) * bin) - bx * bin;
+      const v = Math.round(sums[bx]! / (rows * cols));
       out[by * w + bx] = v;
       if (v < min) min = v;
       if (v > max) max = v;
@@ -53,13 +55,20 @@ function nowUs(): number {
   return Math.round((performance.timeOrigin + performance.now()) * 1000);
 }
 
+/** Previews may take at most this share of the service's time (the rest is the frames'). */
+const MAX_PREVIEW_SHARE = 0.2;
+
 /**
  * Publishes reduced frames on gently.device.preview, at most
- * PREVIEW_MAX_PER_S per camera. Callers ask `wants(camera)` before reducing
- * anything, so a frame that will not be shown costs nothing.
+ * PREVIEW_MAX_PER_S per camera, and fewer when making them would take more
+ * than MAX_PREVIEW_SHARE of the time (a busy machine, large frames). Callers
+ * ask `wants(camera)` before reducing anything, so a frame that will not be
+ * shown costs nothing.
  */
 export class PreviewPublisher {
   private readonly lastMs = new Map<CameraName, number>();
+  /** the wait after each camera's last preview: the rate limit, or longer when the last one was costly */
+  private readonly waitMs = new Map<CameraName, number>();
   private readonly minIntervalMs = 1000 / PREVIEW_MAX_PER_S;
 
   constructor(
@@ -70,11 +79,12 @@ export class PreviewPublisher {
   /** A preview of this camera is due now. */
   wants(camera: CameraName): boolean {
     const last = this.lastMs.get(camera);
-    return last === undefined || performance.now() - last >= this.minIntervalMs;
+    return last === undefined || performance.now() - last >= (this.waitMs.get(camera) ?? this.minIntervalMs);
   }
 
   /** Reduces and publishes one frame (8- or 16-bit pixels, row-major). */
   publish(frame: Uint16Array | Uint8Array, context: PreviewContext): void {
+    const started = performance.now();
     const reduced = reduceFrame(frame, context.frame_width, context.frame_height);
     const { frame_pixel_size_um, ...rest } = context;
     const body: PreviewFrame = {
@@ -89,7 +99,9 @@ export class PreviewPublisher {
       published_us: nowUs(),
     };
     // the rate counts from the publish, so previews never go out closer than 1/PREVIEW_MAX_PER_S
-    this.lastMs.set(context.camera, performance.now());
+    const now = performance.now();
+    this.lastMs.set(context.camera, now);
+    this.waitMs.set(context.camera, Math.max(this.minIntervalMs, (now - started) / MAX_PREVIEW_SHARE));
     try {
       this.nc.publish(subjects.device.preview, JSON.stringify(body));
     } catch (err) {
