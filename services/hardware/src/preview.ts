@@ -115,5 +115,8 @@ export class PreviewPublisher {
 export function pixelsOf(bytes: Buffer, width: number, height: number, bytesPerPixel: number): Uint16Array | Uint8Array {
   if (bytesPerPixel === 1) return new Uint8Array(bytes.buffer, bytes.byteOffset, width * height);
   if (bytes.byteOffset % 2 === 0) return new Uint16Array(bytes.buffer, bytes.byteOffset, width * height);
-  return new Uint16Array(Uint8Array.prototype.slice.call(bytes, 0, width * height * 2).buffer);
+  // an odd offset cannot be viewed as uint16: copy (never the case for ring slots and snap buffers)
+  const copy = new Uint8Array(width * height * 2);
+  copy.set(bytes.subarray(0, copy.length));
+  return new Uint16Array(copy.buffer);
 }
