@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, statfsSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { decodeJson, jetStreamOf } from "@gently/bus";
@@ -228,6 +228,38 @@ describe("fault injection (real nats-server, every service a real process under 
     }
   }, 300_000);
 
+  it("the disk filled to the last byte by another program mid-volume, freed 5 s later: the supervisor restarts the hung JetStream, nothing lost, the next run succeeds", async () => {
+    const mountPoint = mkdtempSync(path.join(os.tmpdir(), "gently-faults-fill-"));
+    if (!tryMount(mountPoint, "64m")) {
+      rmSync(mountPoint, { recursive: true, force: true });
+      console.log("skipped: no small filesystem can be mounted here");
+      return;
+    }
+    const storage = path.join(mountPoint, "storage");
+    mkdirSync(storage);
+    const filler = path.join(mountPoint, "filler");
+    try {
+      const report = await scenario(
+        "disk filled by another program",
+        { GENTLY_WRITER_RESERVE_BYTES: String(8 * 1024 * 1024) },
+        async (ctx) => {
+          fillUp(filler);
+          await new Promise((r) => setTimeout(r, 5_000));
+          rmSync(filler, { recursive: true, force: true });
+          return async () =>
+            ctx.system.supervisor.lines.some((l) => l.includes("JetStream has stopped answering")) &&
+            ctx.system.supervisor.lines.some((l) => l.includes('"embedded nats-server restarted"')) &&
+            (await everyServiceAnswers(ctx)());
+        },
+        { embeddedNats: { storage } },
+      );
+      expectSafe(report);
+    } finally {
+      execFileSync("umount", ["-l", mountPoint]);
+      rmSync(mountPoint, { recursive: true, force: true });
+    }
+  }, 300_000);
+
   it("storage full (quota): a clear disk_full error and nothing registered for the volume that did not fit", async () => {
     // room for about one and a half volumes of 40 × 256 × 128 × 2 bytes
     const report = await scenario("storage full", { GENTLY_STORAGE_QUOTA_BYTES: String(4 * 1024 * 1024) });
@@ -245,5 +277,22 @@ function tryMount(dir: string, size: string): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** Fills the filesystem of `dir` (created) to its last byte, as another program writing there would. */
+function fillUp(dir: string): void {
+  mkdirSync(dir);
+  const { bavail, bsize } = statfsSync(dir);
+  try {
+    execFileSync("fallocate", ["-l", String(bavail * bsize), path.join(dir, "big")], { stdio: "ignore" });
+  } catch {
+    // a little short of room for its own metadata: the small files below take the rest
+  }
+  const chunk = Buffer.alloc(4096, 1);
+  try {
+    for (let i = 0; i < 100_000; i++) writeFileSync(path.join(dir, `small-${i}`), chunk);
+  } catch {
+    // ENOSPC: full
   }
 }
