@@ -85,6 +85,8 @@ export const FrameDescriptor = z.object({
   ring_seq: z.number().int().min(0).max(2 ** 48 - 1),
   /** index of the slice in the sweep */
   z_index: z.number().int().min(0),
+  /** which volume of a continuous sequence the frame belongs to (0: the first, or the only one) */
+  volume_index: z.number().int().min(0).optional(),
   camera: CameraName,
   camera_index: z.number().int().min(0),
   width: z.number().int().min(1),

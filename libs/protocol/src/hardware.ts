@@ -116,6 +116,9 @@ export const Sweep = z.object({
 });
 export type Sweep = z.infer<typeof Sweep>;
 
+/** Volumes one continuous sequence may run back to back (its request names every volume's uids). */
+export const MAX_CONTINUOUS_VOLUMES = 2_000;
+
 export const SequenceRequest = AcquisitionOwner.extend({
   acq_id: Uid,
   cameras: z.array(CameraName).min(1).max(2),
@@ -126,6 +129,14 @@ export const SequenceRequest = AcquisitionOwner.extend({
   laser_config: LaserPreset,
   /** the caller must send gently.hw.keepalive at least this often, or the sequence is stopped and lasers go off */
   keepalive_ms: z.number().int().min(200).max(60_000).default(5_000),
+  /**
+   * continuous imaging: these volumes follow the first back to back in the same camera sequence,
+   * each its own acquisition (frames, begin and end under its acq_id) and file (volume_uid)
+   */
+  next_volumes: z
+    .array(z.object({ acq_id: Uid, volume_uid: Uid }))
+    .max(MAX_CONTINUOUS_VOLUMES - 1)
+    .optional(),
 });
 export type SequenceRequest = z.infer<typeof SequenceRequest>;
 

@@ -18,6 +18,8 @@ import type { WriterLink } from "./writer-link";
 
 /** One wait on the camera; between waits a stop request is noticed. */
 const POP_STEP_MS = 500;
+/** A free-running camera's frame waits at least this long for a ring slot before it is dropped. */
+const MIN_SLOT_WAIT_MS = 5;
 
 export interface AcquisitionDeps {
   microscope: Microscope;
@@ -65,6 +67,7 @@ function descriptor(
   cameraIndex: number,
   meta: FrameMeta,
   dtype: FrameShape["dtype"],
+  volumeIndex?: number,
 ): FrameDescriptor {
   return {
     acq_id: acqId as FrameDescriptor["acq_id"],
@@ -72,6 +75,7 @@ function descriptor(
     slot,
     ring_seq: ringSeq,
     z_index: zIndex,
+    ...(volumeIndex !== undefined ? { volume_index: volumeIndex } : {}),
     camera: camera as FrameDescriptor["camera"],
     camera_index: cameraIndex,
     width: meta.width,
@@ -102,6 +106,38 @@ function laserPowerOf(microscope: Microscope): { laser_power_pct?: AcquisitionBe
   return Object.keys(powers).length > 0 ? { laser_power_pct: powers } : {};
 }
 
+/** One volume of a sequence: its own acquisition towards the writer and its own file. */
+interface VolumeIds {
+  acq_id: SequenceRequest["acq_id"];
+  volume_uid: SequenceRequest["volume_uid"];
+}
+
+/** The writer's begin for one volume of the request. */
+function beginOf(req: SequenceRequest, deps: AcquisitionDeps, shape: FrameShape, sweepMode: "hardware" | "stepped", volume: VolumeIds): AcquisitionBegin {
+  const { microscope } = deps;
+  return {
+    acq_id: volume.acq_id,
+    volume_uid: volume.volume_uid,
+    session_id: req.session_id,
+    run_uid: req.run_uid,
+    plan_name: req.plan_name,
+    ring_path: deps.slots.ring.path,
+    cameras: req.cameras,
+    num_slices: req.num_slices,
+    width: shape.width,
+    height: shape.height,
+    dtype: shape.dtype,
+    pixel_size_um: shape.pixel_size_um,
+    z_step_um: req.sweep?.piezo_step_um ?? 0,
+    ...(req.sweep ? { sweep: req.sweep, sweep_mode: sweepMode } : {}),
+    exposure_ms: req.exposure_ms,
+    laser_config: req.laser_config,
+    ...laserPowerOf(microscope),
+    position: microscope.stagePosition(),
+    started: new Date().toISOString(),
+  };
+}
+
 /** Lasers off and sequence stopped, whatever happened; a failure here is logged loudly, never thrown over the first error. */
 async function makeSafe(deps: AcquisitionDeps, stopSequence: boolean): Promise<void> {
   if (stopSequence) {
@@ -122,12 +158,25 @@ async function makeSafe(deps: AcquisitionDeps, stopSequence: boolean): Promise<v
  * A running light-sheet sequence: the core writes each frame straight into a
  * ring slot, the slot is committed and its descriptor published; lasers go
  * "ALL OFF" and the sequence stops on every way out.
+ *
+ * Continuous (`next_volumes`): one camera sequence runs every volume back to
+ * back (the sweep repeats). Each volume is its own acquisition towards the
+ * writer: the next volume's begin is sent while the current one streams, so
+ * its file is open before its first frame, and a volume's end goes out with
+ * its last frame. The camera is free-running then: a frame that finds no free
+ * ring slot within a frame's time is dropped and the run fails, naming how
+ * many frames were dropped (never a silent gap).
  */
 export class Acquisition {
+  /** frames published, all volumes together */
   framesDone = 0;
   dropped = 0;
   readonly framesTotal: number;
-  /** resolves with the AcquisitionEnd that was published */
+  readonly framesPerVolume: number;
+  /**
+   * resolves once every end was published, with the run's end: acq_id of the
+   * request, the volume reached last, frames of all volumes together
+   */
   readonly done: Promise<AcquisitionEnd>;
   /** "stepped": this acquisition sets piezo and galvo per slice itself (the core cannot sequence them) */
   readonly sweepMode: "hardware" | "stepped";
@@ -135,8 +184,15 @@ export class Acquisition {
   private safe = false;
   private readonly watchdog: Watchdog;
 
-  /** whose frames this acquisition's slots hold */
-  private readonly owner: SlotOwner;
+  private readonly volumes: VolumeIds[];
+  /** each volume's writer instance, once its begin was answered (volume 0's before the sequence started) */
+  private readonly begins: Promise<string>[] = [];
+  /** volumes whose end was published */
+  private volumesEnded = 0;
+  /** whose frames the current volume's slots hold */
+  private owner: SlotOwner;
+  /** frame buffer for frames dropped because the ring was full (continuous only) */
+  private dropBuffer: Buffer | null = null;
 
   private constructor(
     readonly req: SequenceRequest,
@@ -144,9 +200,13 @@ export class Acquisition {
     private readonly shape: FrameShape,
     writerId: string,
   ) {
+    this.volumes = [{ acq_id: req.acq_id, volume_uid: req.volume_uid }, ...(req.next_volumes ?? [])];
     this.owner = { acqId: req.acq_id, volumeUid: req.volume_uid, writerId };
+    this.begins.push(Promise.resolve(writerId));
     this.sweepMode = sweepModeOf(req, deps.microscope);
-    this.framesTotal = req.num_slices * req.cameras.length;
+    this.framesPerVolume = req.num_slices * req.cameras.length;
+    this.framesTotal = this.framesPerVolume * this.volumes.length;
+    this.beginAhead(1);
     this.watchdog = new Watchdog(req.keepalive_ms, (silentMs) => {
       void this.stop(`owner disappeared (no keepalive for ${silentMs} ms)`);
     });
@@ -163,7 +223,35 @@ export class Acquisition {
   }
 
   get volumeUid(): string {
-    return this.req.volume_uid;
+    return this.volumes[this.volumeIndex].volume_uid;
+  }
+
+  get continuous(): boolean {
+    return this.volumes.length > 1;
+  }
+
+  /** The volume the next frame belongs to (the last one once all frames are in). */
+  private get volumeIndex(): number {
+    return Math.min(Math.floor(this.framesDone / this.framesPerVolume), this.volumes.length - 1);
+  }
+
+  /** Sends the begin of volume `index` (if there is one and it was not sent yet); its file opens while earlier volumes stream. */
+  private beginAhead(index: number): void {
+    if (index >= this.volumes.length || this.begins.length > index) return;
+    const begin = this.deps.writer.begin(beginOf(this.req, this.deps, this.shape, this.sweepMode, this.volumes[index])).then((r) => r.writer_id);
+    // awaited when the volume is reached; a run stopped before then only reports it
+    begin.catch(() => undefined);
+    this.begins.push(begin);
+  }
+
+  /** Before the first frame of a volume: its writer is ready and the next volume's begin is on its way. */
+  private async enterVolume(): Promise<void> {
+    if (this.framesDone % this.framesPerVolume !== 0) return;
+    const index = this.volumeIndex;
+    if (index === 0) return;
+    const writerId = await this.begins[index];
+    this.owner = { acqId: this.volumes[index].acq_id, volumeUid: this.volumes[index].volume_uid, writerId };
+    this.beginAhead(index + 1);
   }
 
   /**
@@ -177,41 +265,25 @@ export class Acquisition {
     microscope.refuseIfOutsideLimits(`sequence ${req.acq_id}`);
     const shape = acquisitionShape(deps, req.cameras);
     const sweepMode = sweepModeOf(req, microscope);
-    const begin: AcquisitionBegin = {
-      acq_id: req.acq_id,
-      volume_uid: req.volume_uid,
-      session_id: req.session_id,
-      run_uid: req.run_uid,
-      plan_name: req.plan_name,
-      ring_path: deps.slots.ring.path,
-      cameras: req.cameras,
-      num_slices: req.num_slices,
-      width: shape.width,
-      height: shape.height,
-      dtype: shape.dtype,
-      pixel_size_um: shape.pixel_size_um,
-      z_step_um: req.sweep?.piezo_step_um ?? 0,
-      ...(req.sweep ? { sweep: req.sweep, sweep_mode: sweepMode } : {}),
-      exposure_ms: req.exposure_ms,
-      laser_config: req.laser_config,
-      ...laserPowerOf(microscope),
-      position: microscope.stagePosition(),
-      started: new Date().toISOString(),
-    };
-    const { writer_id } = await deps.writer.begin(begin);
+    const { writer_id } = await deps.writer.begin(beginOf(req, deps, shape, sweepMode, req));
+    const volumes = 1 + (req.next_volumes?.length ?? 0);
     try {
       for (const camera of req.cameras) await microscope.core.setExposure(microscope.camera(camera).label, req.exposure_ms);
       await microscope.setLaser(req.laser_config);
       // A stepped sweep starts one short sequence per slice, once the sheet is there (pumpStepped).
       if (sweepMode === "hardware") {
-        await microscope.core.startSequence(cameraLabels(microscope, req), req.num_slices, req.sweep ? { num_slices: req.num_slices, ...req.sweep } : undefined);
+        // Continuous: one sequence for every volume; the core repeats the sweep every num_slices frames.
+        await microscope.core.startSequence(cameraLabels(microscope, req), req.num_slices * volumes, req.sweep ? { num_slices: req.num_slices, ...req.sweep } : undefined);
       }
     } catch (err) {
       await makeSafe(deps, false);
       await deps.writer.end({ acq_id: req.acq_id, volume_uid: req.volume_uid, status: "failed", frames: 0, dropped: 0, reason: messageOf(err) });
       throw err;
     }
-    deps.logger.info({ acq_id: req.acq_id, frames: req.num_slices * req.cameras.length, cameras: req.cameras, sweep_mode: req.sweep ? sweepMode : "none" }, "sequence started");
+    deps.logger.info(
+      { acq_id: req.acq_id, frames: req.num_slices * req.cameras.length * volumes, volumes, cameras: req.cameras, sweep_mode: req.sweep ? sweepMode : "none" },
+      "sequence started",
+    );
     return new Acquisition(req, deps, shape, writer_id);
   }
 
@@ -245,13 +317,28 @@ export class Acquisition {
       this.safe = true;
     }
     const end = this.endMessage(failure, finishedEarly);
-    await this.deps.writer.end(end);
+    await this.endRemainingVolumes(end);
     this.deps.logger.info(end, "acquisition ended");
     return end;
   }
 
+  /** The end of every volume not ended yet: the current one with the run's outcome, those begun ahead of it aborted. */
+  private async endRemainingVolumes(run: AcquisitionEnd): Promise<void> {
+    for (let index = this.volumesEnded; index < this.begins.length; index++) {
+      const ids = this.volumes[index];
+      const frames = Math.max(0, Math.min(this.framesPerVolume, this.framesDone - index * this.framesPerVolume));
+      if (index === this.volumeIndex) {
+        await this.deps.writer.end({ ...run, ...ids, frames: this.continuous ? frames : run.frames });
+      } else {
+        const why = run.reason ?? `the sequence ended ${run.status}`;
+        await this.deps.writer.end({ ...ids, status: run.status === "complete" ? "failed" : run.status, frames, dropped: 0, reason: `the continuous sequence ended before this volume: ${why}` });
+      }
+    }
+    this.volumesEnded = this.begins.length;
+  }
+
   private endMessage(failure: string | undefined, finishedEarly: boolean): AcquisitionEnd {
-    const base = { acq_id: this.req.acq_id, volume_uid: this.req.volume_uid, frames: this.framesDone, dropped: this.dropped };
+    const base = { acq_id: this.req.acq_id, volume_uid: this.volumeUid as AcquisitionEnd["volume_uid"], frames: this.framesDone, dropped: this.dropped };
     if (this.stopping) return { ...base, status: this.stopping.status, reason: this.stopping.reason };
     if (failure !== undefined) return { ...base, status: "failed", reason: failure };
     if (finishedEarly && this.framesDone + this.dropped < this.framesTotal) {
@@ -266,7 +353,8 @@ export class Acquisition {
     const { slots } = this.deps;
     const stopped = () => this.stopping !== null;
     while (this.framesDone + this.dropped < this.framesTotal) {
-      const slot = await slots.take(this.owner, stopped);
+      await this.enterVolume();
+      const slot = this.continuous ? await this.slotOrDrop() : await slots.take(this.owner, stopped);
       if (slot === null) return false;
       let meta: FrameMeta | null;
       try {
@@ -295,8 +383,10 @@ export class Acquisition {
     const sweep = this.req.sweep!;
     const stopped = () => this.stopping !== null;
     const labels = cameraLabels(microscope, this.req);
-    for (let slice = 0; slice < this.req.num_slices; slice++) {
+    for (let frame = 0; frame < this.req.num_slices * this.volumes.length; frame++) {
+      const slice = frame % this.req.num_slices;
       if (stopped()) return false;
+      await this.enterVolume();
       const at = await microscope.moveSheet(sweep.piezo_start_um + slice * sweep.piezo_step_um, sweep.galvo_start_deg + slice * sweep.galvo_step_deg);
       if (stopped()) return false;
       await microscope.core.startSequence(labels, 1);
@@ -320,6 +410,25 @@ export class Acquisition {
     return false;
   }
 
+  /**
+   * A ring slot for the next frame of a free-running (continuous) camera: the
+   * ring holds frames while the writer catches up, but once no slot frees
+   * within a frame's time the camera's next frame has nowhere to go. It is
+   * taken off the camera and dropped, and the run fails with the count.
+   */
+  private async slotOrDrop(): Promise<number> {
+    const { slots } = this.deps;
+    const slot = await slots.takeWithin(this.owner, Math.max(this.req.exposure_ms, MIN_SLOT_WAIT_MS));
+    if (slot !== null) return slot;
+    this.dropBuffer ??= Buffer.allocUnsafe(slots.slotBytes);
+    const result = await this.deps.microscope.core.popNext(this.dropBuffer, undefined, POP_STEP_MS);
+    this.dropped += result.dropped + (result.status === "frame" ? 1 : 0);
+    throw new GentlyError(
+      "device_error",
+      `the writer fell behind: all ${slots.ring.numSlots} ring slots held frames waiting to be written, so the camera's frames were dropped (${this.dropped} frames dropped in volume ${this.volumeIndex + 1} of ${this.volumes.length}); stopped`,
+    );
+  }
+
   /** Waits for the next frame into the slot; null when stopped or when the core has no more frames. */
   private async popInto(slot: number): Promise<FrameMeta | null> {
     const { microscope, slots } = this.deps;
@@ -329,6 +438,9 @@ export class Acquisition {
     for (;;) {
       const result = await microscope.core.popNext(pointer, slots.slotBytes, POP_STEP_MS);
       this.dropped += result.dropped;
+      if (result.dropped > 0 && this.continuous) {
+        throw new GentlyError("device_error", `the camera dropped ${this.dropped} frames (volume ${this.volumeIndex + 1} of ${this.volumes.length}); stopped`);
+      }
       if (result.status === "frame") return result.meta;
       if (result.status === "finished" || this.stopping) return null;
       const waited = Date.now() - since;
@@ -339,16 +451,23 @@ export class Acquisition {
   }
 
   /** Commits the slot and announces the frame; zIndex defaults to the core's slice (hardware sweep or none). */
-  private publish(slot: number, meta: FrameMeta, zIndex = this.req.sweep ? meta.seq % this.req.num_slices : meta.seq): void {
+  private publish(slot: number, meta: FrameMeta, zIndex = this.req.sweep || this.continuous ? meta.seq % this.req.num_slices : meta.seq): void {
     const { microscope, slots, writer } = this.deps;
-    const seq = this.framesDone;
+    const volume = this.volumeIndex;
+    const ids = this.volumes[volume];
+    const seq = this.framesDone - volume * this.framesPerVolume;
     const bytes = meta.width * meta.height * meta.bytes_per_pixel;
     const ringSeq = slots.commit(slot, bytes, this.owner);
     const camera = microscope.cameraByIndex(meta.camera_index).name;
     const channel = this.req.cameras.indexOf(camera as SequenceRequest["cameras"][number]);
-    const frame = descriptor(this.req.acq_id, seq, slot, ringSeq, zIndex, camera, Math.max(0, channel), meta, this.shape.dtype);
+    const frame = descriptor(ids.acq_id, seq, slot, ringSeq, zIndex, camera, Math.max(0, channel), meta, this.shape.dtype, this.continuous ? volume : undefined);
     writer.frame(frame);
-    this.framesDone = seq + 1;
+    this.framesDone++;
+    if (this.continuous && seq + 1 === this.framesPerVolume) {
+      // The volume's last frame: the writer may finish its file while the camera goes on.
+      this.volumesEnded = volume + 1;
+      void writer.end({ ...ids, status: "complete", frames: this.framesPerVolume, dropped: 0 });
+    }
     // Only with a quarter of the ring free: when the writer falls behind, previews go first.
     if (slots.free() * 4 >= slots.ring.numSlots) offerPreview(this.deps, frame, slot, ringSeq, meta, "sequence", this.req.run_uid, this.req.exposure_ms, this.shape.pixel_size_um);
   }

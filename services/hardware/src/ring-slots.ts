@@ -89,6 +89,23 @@ export class RingSlots {
     }
   }
 
+  /**
+   * A free slot within `waitMs`, else null: a free-running camera cannot wait
+   * for the writer longer than its next frame. Before giving up, slots nobody
+   * will release are reclaimed once (see take).
+   */
+  async takeWithin(current: SlotOwner, waitMs: number): Promise<number | null> {
+    if (this.spare !== null) {
+      const slot = this.spare;
+      this.spare = null;
+      return slot;
+    }
+    const free = this.ring.tryAcquire() ?? (await this.ring.acquire(waitMs));
+    if (free !== null) return free;
+    await this.reclaimAbandoned(current);
+    return this.ring.tryAcquire();
+  }
+
   /** Keeps a slot that was taken but not committed for the next frame. */
   keep(slot: number): void {
     this.spare = slot;
