@@ -18,8 +18,8 @@ import type { WriterLink } from "./writer-link";
 
 /** One wait on the camera; between waits a stop request is noticed. */
 const POP_STEP_MS = 500;
-/** A free-running camera's frame waits at least this long for a ring slot before it is dropped. */
-const MIN_SLOT_WAIT_MS = 5;
+/** A free-running camera's frame waits at least this long for a ring slot before it is dropped (a camera's own few frames of memory). */
+const MIN_SLOT_WAIT_MS = 20;
 
 export interface AcquisitionDeps {
   microscope: Microscope;
