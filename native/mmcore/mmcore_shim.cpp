@@ -115,6 +115,13 @@ std::string jsonArray(const std::vector<std::string> &v) {
   return o + "]";
 }
 
+// GENTLY_MM_ADAPTER_PATH is a list like PATH: ';'-separated on Windows (C:\... has a colon).
+#ifdef _WIN32
+constexpr char PATH_LIST_SEPARATOR = ';';
+#else
+constexpr char PATH_LIST_SEPARATOR = ':';
+#endif
+
 std::vector<std::string> splitList(const std::string &s, char sep) {
   std::vector<std::string> out;
   std::stringstream ss(s);
@@ -471,7 +478,7 @@ gc_core *gc_open(const char *config, char *err, size_t cap) {
     core->mm.enableStderrLog(envOrNull("GENTLY_MM_STDERR_LOG") != nullptr);
     if (const char *log = envOrNull("GENTLY_MM_LOG_FILE")) core->mm.setPrimaryLogFile(log);
     if (const char *paths = envOrNull("GENTLY_MM_ADAPTER_PATH"))
-      core->mm.setDeviceAdapterSearchPaths(splitList(paths, ':'));
+      core->mm.setDeviceAdapterSearchPaths(splitList(paths, PATH_LIST_SEPARATOR));
     if (config && *config) {
       try {
         core->mm.loadSystemConfiguration(config);

@@ -22,7 +22,7 @@ export {
   type DurableConsumerSpec,
   type DurablePublishOptions,
 } from "./jetstream";
-export { EXIT_FATAL_CONFIG, FatalConfigError, onStopSignal, runProcess, type ProcessContext, type RunningService } from "./lifecycle";
+export { EXIT_FATAL_CONFIG, FatalConfigError, onStopSignal, runProcess, STOP_LINE, STOP_ON_STDIN_ENV, type ProcessContext, type RunningService } from "./lifecycle";
 export { accountSecretPath, readAccountPassword, readCredentials, ensureCredentials, passwordEnvironment, type Credentials } from "./credentials";
 export { Liveness, processLiveness } from "./liveness";
 export { BusOutages, busOutages } from "./outages";

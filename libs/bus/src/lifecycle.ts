@@ -1,3 +1,4 @@
+import readline from "node:readline";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { loadConfig, natsUrlOf, type GentlyConfig } from "./config";
 import { connectBus } from "./connection";
@@ -140,7 +141,15 @@ export async function runProcess(
 }
 
 /**
- * Runs `stop` on the first SIGTERM or SIGINT; later ones are logged and ignored. Not `once`:
+ * Set by the supervisor on Windows, which has no SIGTERM: the child stops on a
+ * line "stop" on its stdin, and when stdin ends (the supervisor is gone).
+ */
+export const STOP_ON_STDIN_ENV = "GENTLY_STOP_STDIN";
+export const STOP_LINE = "stop";
+
+/**
+ * Runs `stop` on the first SIGTERM or SIGINT (or, with GENTLY_STOP_STDIN=1, a
+ * "stop" line on stdin or its end); later ones are logged and ignored. Not `once`:
  * Ctrl-C reaches every process of the foreground group, the supervisor adds its SIGTERM and tsx
  * forwards signals, and a second signal must not kill a process mid-stop (the hardware before
  * its lasers are off, the supervisor before its children and NATS stopped).
@@ -157,6 +166,12 @@ export function onStopSignal(logger: Logger, stop: (signal: NodeJS.Signals) => P
   };
   process.on("SIGTERM", handle);
   process.on("SIGINT", handle);
+  if (process.env[STOP_ON_STDIN_ENV] === "1") {
+    readline.createInterface({ input: process.stdin }).on("line", (line) => {
+      if (line.trim() === STOP_LINE) handle("SIGTERM");
+    });
+    process.stdin.once("end", () => handle("SIGTERM"));
+  }
   return {
     get stopping() {
       return stopping;

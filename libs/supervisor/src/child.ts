@@ -1,6 +1,14 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import readline from "node:readline";
-import { EXIT_FATAL_CONFIG, type Logger } from "@gently/bus";
+import { EXIT_FATAL_CONFIG, STOP_LINE, STOP_ON_STDIN_ENV, type Logger } from "@gently/bus";
+
+/**
+ * Windows has no SIGTERM (Node's kill() there is TerminateProcess: no lasers
+ * off, no drain). There a child runs detached from the supervisor's console,
+ * so a Ctrl-C reaches the supervisor alone, and is stopped by a "stop" line on
+ * its stdin; if the supervisor dies, the pipe's end stops it the same way.
+ */
+const stopByStdin = process.platform === "win32";
 
 export interface ChildSpec {
   name: string;
@@ -58,15 +66,17 @@ export class SupervisedChild {
     const startedAt = Date.now();
     const child = spawn(this.spec.command, this.spec.args, {
       cwd: this.spec.cwd,
-      env: this.spec.env,
-      stdio: ["ignore", "pipe", "pipe"],
+      env: stopByStdin ? { ...(this.spec.env ?? process.env), [STOP_ON_STDIN_ENV]: "1" } : this.spec.env,
+      stdio: [stopByStdin ? "pipe" : "ignore", "pipe", "pipe"],
+      detached: stopByStdin,
+      windowsHide: true,
     });
     this.child = child;
     this.logger.info({ child: this.spec.name, pid: child.pid, restarts: this.restarts }, "child started");
     readline.createInterface({ input: child.stdout! }).on("line", (line) => this.forward(line, 30));
     readline.createInterface({ input: child.stderr! }).on("line", (line) => this.forward(line, 50));
     // if the supervisor itself dies, its children still get their clean stop (lasers off, drain)
-    const orphaned = () => child.kill("SIGTERM");
+    const orphaned = () => (stopByStdin ? child.stdin?.end(`${STOP_LINE}\n`) : child.kill("SIGTERM"));
     process.once("exit", orphaned);
     this.exited = new Promise((resolve) => {
       child.once("exit", (code, signal) => {
@@ -110,14 +120,22 @@ export class SupervisedChild {
     clearTimeout(this.restartTimer);
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    child.kill("SIGTERM");
+    if (stopByStdin) child.stdin?.end(`${STOP_LINE}\n`);
+    else child.kill("SIGTERM");
     const timer = setTimeout(() => {
-      this.logger.warn({ child: this.spec.name }, "child ignored SIGTERM; killing");
-      child.kill("SIGKILL");
+      this.logger.warn({ child: this.spec.name }, "child did not stop in time; killing");
+      killTree(child);
     }, graceMs);
     await this.exited;
     clearTimeout(timer);
   }
+}
+
+/** Kills the child and, on Windows, every process it started (taskkill /T: no process groups there). */
+function killTree(child: ChildProcess): void {
+  if (process.platform === "win32" && child.pid !== undefined) {
+    spawn("taskkill", ["/T", "/F", "/PID", String(child.pid)], { stdio: "ignore", windowsHide: true }).once("error", () => child.kill());
+  } else child.kill("SIGKILL");
 }
 
 /** The message of a pino fatal line: its msg, with the error's message when there is one. */

@@ -24,6 +24,11 @@ export interface NatsServerOptions {
   ownProcessGroup?: boolean;
 }
 
+const INSTALL_HINT =
+  process.platform === "win32"
+    ? "Put nats-server.exe (github.com/nats-io/nats-server/releases) in a folder on PATH, or name it in GENTLY_NATS_SERVER,"
+    : "Install it (Debian: apt-get install nats-server)";
+
 /**
  * A local nats-server process with JetStream. Used by the one-machine start
  * and by the test harness, so both run exactly the server ops run.
@@ -78,7 +83,7 @@ export class NatsServerProcess {
     void this.exited.then(() => process.off("exit", reap));
     const spawnError = new Promise<never>((_, reject) =>
       child.once("error", (err) =>
-        reject(new Error(`cannot run ${binary}: ${err.message}. Install it (Debian: apt-get install nats-server) or set GENTLY_NATS_URL`)),
+        reject(new Error(`cannot run ${binary}: ${err.message}. ${INSTALL_HINT} or set GENTLY_NATS_URL to a running NATS`)),
       ),
     );
     const recent: string[] = [];
@@ -95,7 +100,11 @@ export class NatsServerProcess {
     await Promise.race([waitForPort(this.opts.port, readyTimeoutMs), spawnError, exitedEarly]);
   }
 
-  /** Stops gracefully (SIGTERM lets JetStream flush), SIGKILL after a grace period. */
+  /**
+   * Stops gracefully (SIGTERM lets JetStream flush), SIGKILL after a grace period. On Windows
+   * kill() is TerminateProcess whatever the signal: JetStream recovers its store on the next
+   * start, as after a power cut; the services, stopped before, have drained their messages.
+   */
   async stop(graceMs = 5_000): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;

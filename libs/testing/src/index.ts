@@ -5,3 +5,4 @@ export { startTestCluster, type TestCluster, type ClusterNode } from "./cluster"
 export { connectAccount, startAccountNats, type AccountNats } from "./accounts";
 export { startTestSystem, SMALL_SAMPLE, type TestSystem } from "./system";
 export { injectFaultEnv } from "./fault-injection";
+export { prepareWine, spawnWindowsTs, windowsPath, windowsTestsMissing, WINE_NODE_DIR, type Wine } from "./wine";

@@ -1,3 +1,4 @@
+import path from "node:path";
 import type { Logger } from "@gently/bus";
 import type { DataStore } from "@gently/datastore";
 import { DerivedWritten, GentlyError, subjects, VolumeFailed, VolumeWritten } from "@gently/protocol";
@@ -33,8 +34,11 @@ function register(store: DataStore, logger: Logger, subject: string, schema: typ
     return;
   }
   const body = parsed.data;
+  // The writer's host may see the storage elsewhere (D:\gently\storage on the Windows
+  // instrument PC): its storage-relative path, joined to this host's root, finds the file.
+  const file = "storage_path" in body && body.storage_path ? path.join(store.root, ...body.storage_path.split("/")) : body.path;
   try {
-    const { existed } = store.registerExternalFile(body.uid, body.path, body);
+    const { existed } = store.registerExternalFile(body.uid, file, body);
     logger.info({ uid: body.uid, data_type: body.data_type, session_id: body.session_id, existed }, existed ? "already indexed" : "indexed");
   } catch (err) {
     if (err instanceof GentlyError && err.code !== "internal") {

@@ -156,6 +156,14 @@ describe("indexer service", () => {
     expect(indexer.lines.some((l) => l.includes(ghost.uid) && l.includes("not indexed"))).toBe(true);
   });
 
+  it("finds a volume written on a host that sees the storage elsewhere (a Windows writer's D:\\ path) by its storage_path", async () => {
+    const volume = await writeSampleVolume(storage.dir, { session_id: "elsewhere" });
+    const storagePath = path.relative(storage.dir, volume.path).split(path.sep).join("/");
+    await announce({ ...volume, path: `D:\\gently\\storage\\${storagePath.replace(/\//g, "\\")}`, storage_path: storagePath });
+    const item = await waitFor(() => call(nc, datastore.get, { uid: volume.uid }).catch(() => null), 15_000, "the volume indexed");
+    expect(item.path).toBe(volume.path);
+  });
+
   it("holds the index lock while running, so a rebuild is refused until it stops cleanly", async () => {
     const err = await new DataStore(storage.dir).rebuild().catch((e) => e);
     expect(err).toMatchObject({ code: "conflict" });
