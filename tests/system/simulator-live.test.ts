@@ -45,6 +45,18 @@ describe("simulated microscope as a user meets it: default volume, real timing, 
     expect(max, `max ${max} vs background ${median}`).toBeGreaterThan(2 * median);
   });
 
+  it("a default bottom snap shows the embryos in brightfield: darker than the lit background", async () => {
+    const result = await (await client.submit("snap_bottom", {})).done();
+    expect(result.status, result.reason).toBe("success");
+    const image = await client.loadVolume(result.volumes[0]!.uid);
+    const sorted = Float64Array.from(image.data).sort();
+    const background = sorted[sorted.length >> 1];
+    // embryo 0 covers ~0.07 % of the 2048×2048 field; its middle absorbs a third of the light, the lit background's noise is ~1 %
+    const darkest = sorted[Math.floor(sorted.length * 0.0001)];
+    expect(background).toBeGreaterThan(5_000);
+    expect(darkest, `darkest 0.01 % ${darkest} vs background ${background}`).toBeLessThan(0.8 * background);
+  });
+
   it("a 100-slice volume at 10 ms takes its real time (≥ 1 s), with progress per frame at least 4 times a second", async () => {
     const t0 = performance.now();
     const run = await client.submit("acquire_volume", { num_slices: 100, exposure_ms: 10 });
