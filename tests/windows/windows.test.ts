@@ -46,6 +46,28 @@ function tifffilePixels(file: string): { shape: number[]; bytes: Buffer } {
   return { shape: JSON.parse(done.stdout.subarray(0, newline).toString()) as number[], bytes: done.stdout.subarray(newline + 1) };
 }
 
+describe("what the Windows PC's services load", () => {
+  // better-sqlite3 and onnxruntime-node are native packages the instrument PC's two services never need
+  it.each(["hardware", "writer"])("%s's whole import graph holds neither better-sqlite3 nor onnxruntime-node", async (service) => {
+    const { build } = await import("esbuild");
+    const result = await build({
+      entryPoints: [path.join(REPO_ROOT, "services", service, "src", "main.ts")],
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      write: false,
+      metafile: true,
+      logLevel: "silent",
+      // the native packages stay imports, so the graph shows who imports them
+      external: ["koffi", "@node-rs/xxhash", "better-sqlite3", "onnxruntime-node"],
+    });
+    const imported = Object.values(result.metafile.inputs).flatMap((input) => input.imports.map((i) => i.path));
+    expect(imported).toContain("koffi");
+    expect(imported.filter((p) => /better-sqlite3|onnxruntime/.test(p))).toEqual([]);
+    expect(Object.keys(result.metafile.inputs).filter((p) => /better-sqlite3|onnxruntime|libs\/datastore\/src\/datastore\.ts/.test(p))).toEqual([]);
+  });
+});
+
 describe("the MSVC build of the MMCore shim (for the lab; no MSVC here)", () => {
   it("exports exactly the functions of gently_core.h (gently_mmcore.def)", () => {
     const header = readFileSync(path.join(REPO_ROOT, "native", "include", "gently_core.h"), "utf8");
@@ -247,16 +269,27 @@ describe.skipIf(missing !== undefined)("on the Windows instrument PC (under Wine
       await acquireAndCheck();
     }, 300_000);
 
-    it("Ctrl-C stops the hardware first (its sequence stopped, lasers off), then the writer, then the supervisor exits", async () => {
+    it("Ctrl-C stops every service (the hardware's sequence stopped, lasers off) before the supervisor exits", async () => {
       const req = sequence({ num_slices: 400, exposure_ms: 20, sweep: LONG_SWEEP });
+      const frames: number[] = [];
+      const sub = nc.subscribe(subjects.frames.frame(req.acq_id), { callback: () => void frames.push(Date.now()) });
       const keepalive = setInterval(() => void call(nc, hw.keepalive, { acq_id: req.acq_id }).catch(() => undefined), 1_000);
+      const statesBefore = deviceStates.length;
       try {
         await start(req);
-        await waitFor(() => deviceStates.some((d) => d.laser === "488 only"), 30_000, "the lasers on");
+        await waitFor(() => frames.length >= 5, 30_000, "the sequence's first frames");
+        expect(deviceStates.slice(statesBefore).some((d) => d.laser === "488 only")).toBe(true);
+        // SIGINT to the Windows process: Wine delivers it as the console's Ctrl-C
         expect(await supervisor.stop()).toBe(0);
       } finally {
         clearInterval(keepalive);
+        sub.unsubscribe();
       }
+      // each service was stopped through its stdin (the supervisor's "stop"), not by the console's Ctrl-C
+      const stopping = supervisor.lines.filter((l) => l.includes('"msg":"stopping"'));
+      const services = stopping.filter((l) => l.includes('"service":"hardware"') || l.includes('"service":"writer"'));
+      expect(services).toHaveLength(2);
+      for (const line of services) expect(line).toContain('"signal":"SIGTERM"');
       const index = (match: (l: string) => boolean) => supervisor.lines.findIndex(match);
       const hardwareStopped = index((l) => l.includes('"service":"hardware"') && l.includes('"msg":"stopped"'));
       const writerStopped = index((l) => l.includes('"service":"writer"') && l.includes('"msg":"stopped"'));
