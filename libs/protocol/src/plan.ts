@@ -116,7 +116,9 @@ export const TimelapseVolumeParams = VolumeParams.extend({
     .number()
     .min(0)
     .max(86_400)
-    .describe("time from the start of one volume to the start of the next in seconds, 0-86400 (0: back to back)"),
+    .describe(
+      "time from the start of one volume to the start of the next in seconds, 0-86400; not shorter than one volume (num_slices × exposure_ms); 0: back to back in one continuous camera sequence",
+    ),
 }).strict();
 
 /** Snap a light-sheet frame at each galvo angle and score its focus; returns the score per angle and the best. */
@@ -236,7 +238,7 @@ export const PLANS = {
   timelapse_volume: {
     params: TimelapseVolumeParams,
     description:
-      "Acquire num_timepoints light-sheet volumes, one every interval_s seconds (start to start), with the same sweep each time. Every slice of every timepoint is checked before the first moves. Returns the uids of all volumes.",
+      "Acquire num_timepoints light-sheet volumes, one every interval_s seconds (start to start), with the same sweep each time; interval_s 0 runs them back to back in one camera sequence (continuous imaging, each volume its own file, reported as it is written). Every slice of every timepoint is checked before the first moves. Returns the uids of all volumes.",
   },
   focus_sweep: {
     params: FocusSweepParams,

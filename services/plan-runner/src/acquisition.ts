@@ -152,3 +152,90 @@ export async function acquireVolume(
     expectation.cancel();
   }
 }
+
+/**
+ * Volumes back to back in one hardware sequence (continuous imaging): each
+ * volume is its own file, and `onWritten` gets each as soon as the writer
+ * announced it, while the camera goes on. Any volume failing, an abort or a
+ * deadline stops the sequence (lasers off) and fails the step; the volumes
+ * written before stay written (onWritten saw them).
+ */
+export async function acquireContinuous(
+  deps: AcquisitionDeps,
+  volume: VolumeSpec,
+  count: number,
+  owner: Owner,
+  signal: AbortSignal,
+  onFrames: (done: number, total: number) => void,
+  onWritten: (written: VolumeWritten, index: number) => Promise<void>,
+): Promise<void> {
+  if (signal.aborted) throw new GentlyError("aborted", "aborted before the volumes started");
+  const ids = Array.from({ length: count }, () => ({ acq_id: newUid(), volume_uid: newUid() }));
+  const acq_id = ids[0]!.acq_id;
+  const perVolume = volume.num_slices * volume.cameras.length;
+  const total = perVolume * count;
+  const startedAt = Date.now();
+  const outages = busOutages(deps.nc);
+  const expectations = ids.map((v) => deps.volumes.expect(v.volume_uid));
+  let endFailed: (end: AcquisitionEnd) => void = () => undefined;
+  const ended = new Promise<AcquisitionEnd>((resolve) => (endFailed = resolve));
+  const endSubs = ids.map((v) =>
+    subscribeValidated(deps.nc, subjects.frames.end(v.acq_id), AcquisitionEnd, (end) => {
+      if (end.status !== "complete") endFailed(end);
+    }, { logger: deps.logger }),
+  );
+  let keepalive: NodeJS.Timeout | undefined;
+  const deadline = rejectAfter(WRITE_GRACE_MS + 3 * total * (volume.exposure_ms + 20), () => new GentlyError("timeout", `${count} continuous volumes were not written in time (sequence ${acq_id})`));
+  try {
+    await call(
+      deps.nc,
+      hw.startSequence,
+      {
+        ...ids[0]!,
+        session_id: owner.session_id,
+        run_uid: owner.run_uid,
+        plan_name: owner.plan_name,
+        cameras: volume.cameras,
+        num_slices: volume.num_slices,
+        exposure_ms: volume.exposure_ms,
+        sweep: volume.sweep,
+        laser_config: volume.laser_config,
+        keepalive_ms: deps.keepaliveMs,
+        next_volumes: ids.slice(1),
+      },
+      { timeoutMs: 15_000 },
+    );
+    keepalive = setInterval(() => {
+      call(deps.nc, hw.keepalive, { acq_id }, { timeoutMs: Math.max(1_000, deps.keepaliveMs / 3) })
+        .then((r) => onFrames(Math.min(r.frames_done, total), total))
+        .catch((err) => deps.logger.debug({ acq_id, err: String(err) }, "keepalive not taken"));
+    }, Math.max(50, Math.min(PROGRESS_INTERVAL_MS, Math.floor(deps.keepaliveMs / 3))));
+    const failedEnd = ended.then(async (end) => {
+      // the writer's failure says more than the frame stream's end: give it a moment to arrive
+      await new Promise((r) => setTimeout(r, 2_000));
+      throw new GentlyError(end.status === "aborted" ? "aborted" : "device_error", `acquisition ${end.acq_id} ${end.status}: ${end.reason ?? "no reason given"}`);
+    });
+    const stopped = Promise.race([failedEnd, onAbort(signal), deadline.promise]);
+    for (const [index, expectation] of expectations.entries()) {
+      const outcome = await Promise.race([expectation.written, stopped]).catch(async (err) => {
+        await stopSequence(deps, acq_id, err instanceof Error ? err.message : String(err));
+        const lostMs = outages.lostSince(startedAt);
+        if (lostMs > 0 && !signal.aborted) {
+          throw new GentlyError("unavailable", `lost the bus for ${(lostMs / 1000).toFixed(1)} s during continuous volume ${index + 1} of ${count}; then: ${err instanceof Error ? err.message : String(err)}`);
+        }
+        throw err;
+      });
+      if (outcome === "aborted") {
+        await stopSequence(deps, acq_id, String((signal.reason as Error)?.message ?? "aborted"));
+        throw new GentlyError("aborted", `aborted during continuous volume ${index + 1} of ${count}`);
+      }
+      onFrames((index + 1) * perVolume, total);
+      await onWritten(outcome, index);
+    }
+  } finally {
+    clearInterval(keepalive);
+    deadline.clear();
+    for (const sub of endSubs) sub.unsubscribe();
+    for (const expectation of expectations) expectation.cancel();
+  }
+}

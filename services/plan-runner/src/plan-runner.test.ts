@@ -102,6 +102,31 @@ describe("plan runner (real nats-server, hardware, writer and plan-runner proces
     expect((await client.queue()).queued).toEqual([]);
   });
 
+  it("refuses a timelapse interval shorter than a volume, naming both", async () => {
+    const err = await refusal(client.submit("timelapse_volume", { num_timepoints: 3, interval_s: 0.1, num_slices: 100, exposure_ms: 5 }));
+    expect(err?.code).toBe("invalid_request");
+    expect(err?.field).toBe("interval_s");
+    expect(err?.message).toBe("interval_s 0.1 s is shorter than one volume (100 slices × 5 ms exposure = 0.5 s): use at least 0.5 s, or 0 for volumes back to back");
+    expect((await client.queue()).queued).toEqual([]);
+  });
+
+  it("runs a timelapse with interval_s 0 as one continuous sequence: each volume its own file and event as it is written", async () => {
+    hwRequests.length = 0;
+    const run = await client.submit("timelapse_volume", { num_timepoints: 4, interval_s: 0, num_slices: 10, exposure_ms: 5, piezo_center_um: 0, piezo_amplitude_um: 5, galvo_amplitude_deg: 0.05 });
+    const result = await run.done();
+    expect(result.status, result.reason).toBe("success");
+    expect(result.volume_uids).toHaveLength(4);
+    const primary = result.events.filter((e) => e.stream === "primary");
+    expect(primary.map((e) => e.data.timepoint)).toEqual([1, 2, 3, 4]);
+    expect(primary.map((e) => e.data.volume_uid)).toEqual(result.volume_uids);
+    for (const e of primary) {
+      expect(existsSync(e.data.path as string)).toBe(true);
+      expect(e.data.shape).toEqual([10, 128, 256]);
+    }
+    // one sequence for all four volumes
+    expect(hwRequests.filter((s) => s === subjects.hw.startSequence)).toHaveLength(1);
+  });
+
   it("refuses a plan off the allow-list, naming the allowed plans", async () => {
     const err = await refusal(client.submit("format_disk", {}));
     expect(err?.code).toBe("unknown_plan");
@@ -181,7 +206,8 @@ describe("plan runner (real nats-server, hardware, writer and plan-runner proces
 
   it("pauses a timelapse between volumes (the volume in progress completes) and resumes it", async () => {
     const slices = 150;
-    const run = await client.submit("timelapse_volume", { num_timepoints: 3, interval_s: 0, num_slices: slices, exposure_ms: 2, piezo_center_um: 0, piezo_amplitude_um: 5, galvo_amplitude_deg: 0.05 });
+    // an interval of one volume's exposures (interval_s 0 would run them as one continuous sequence, with no boundary to pause at)
+    const run = await client.submit("timelapse_volume", { num_timepoints: 3, interval_s: 0.3, num_slices: slices, exposure_ms: 2, piezo_center_um: 0, piezo_amplitude_um: 5, galvo_amplitude_deg: 0.05 });
     const phases: RunProgress[] = [];
     const paused = new Promise<void>((resolve) =>
       run.onProgress((p) => {

@@ -105,6 +105,10 @@ export async function executeRun(
         startedMs: started.getTime(),
         runnerStatus: env.runnerStatus,
         onFrames: (frames, of) => update(phase, done + frames, `${step.where}: frame ${frames}/${of}`),
+        record: async (data, volume) => {
+          records.push({ step, data });
+          await docs.event(eventStream(step), data, { source: "writer", volume });
+        },
       });
       if (outcome.data) {
         records.push({ step, data: outcome.data });

@@ -3,7 +3,7 @@ import { call } from "@gently/bus";
 import { readVolumeFile } from "@gently/client";
 import { volumePathFor } from "@gently/datastore";
 import { GentlyError, hw, type HwState, type RunnerStatus, type VolumeWritten } from "@gently/protocol";
-import { acquireVolume, type AcquisitionDeps, type Owner } from "./acquisition";
+import { acquireContinuous, acquireVolume, type AcquisitionDeps, type Owner } from "./acquisition";
 import { focusScore } from "./focus-score";
 import type { RunControl } from "./run-control";
 import { liveView } from "./live";
@@ -21,6 +21,8 @@ export interface StepContext {
   runnerStatus(): RunnerStatus;
   /** frames done of the step in progress */
   onFrames(done: number, total: number): void;
+  /** records one reading of a step that makes several (continuous volumes, each as soon as it is written) */
+  record(data: Record<string, unknown>, volume: VolumeWritten): Promise<void>;
 }
 
 /** What a step produced: the data of its event (null: nothing to record), and the file it wrote. */
@@ -67,19 +69,23 @@ export async function executeStep(step: Step, ctx: StepContext): Promise<StepOut
       return { data: Object.fromEntries(Object.entries(powers_pct).map(([line, pct]) => [`power_${line}_pct`, pct])), source: "hardware" };
     }
     case "acquire": {
+      const volumeData = (written: VolumeWritten, timepoint: number | undefined) => ({
+        volume_uid: written.uid,
+        path: written.path,
+        shape: written.shape,
+        dtype: written.dtype,
+        ...(timepoint !== undefined ? { timepoint } : {}),
+        dropped_frames: written.metadata.dropped_frames,
+      });
+      if ((step.volumes ?? 1) > 1) {
+        const first = step.timepoint ?? 1;
+        await acquireContinuous(ctx.deps, step.volume, step.volumes!, ctx.owner, ctx.control.signal, ctx.onFrames, (written, index) =>
+          ctx.record(volumeData(written, first + index), written),
+        );
+        return { data: null, source: "writer" };
+      }
       const written = await acquireVolume(ctx.deps, step.volume, ctx.owner, ctx.control.signal, ctx.onFrames);
-      return {
-        data: {
-          volume_uid: written.uid,
-          path: written.path,
-          shape: written.shape,
-          dtype: written.dtype,
-          ...(step.timepoint !== undefined ? { timepoint: step.timepoint } : {}),
-          dropped_frames: written.metadata.dropped_frames,
-        },
-        source: "writer",
-        volume: written,
-      };
+      return { data: volumeData(written, step.timepoint), source: "writer", volume: written };
     }
     case "snap": {
       const written = await snapImage(ctx.deps, step, ctx.owner, ctx.control.signal);

@@ -27,7 +27,8 @@ export type Step =
   | { kind: "preset"; request: PresetRequest; where: string }
   /** powers in percent per laser line (405, 488, 561, 637) */
   | { kind: "laser_power"; powers_pct: Partial<Record<LaserLine, number>>; where: string }
-  | { kind: "acquire"; volume: VolumeSpec; where: string; timepoint?: number }
+  /** `volumes` > 1: that many volumes back to back in one sequence (continuous), timepoints from `timepoint` on */
+  | { kind: "acquire"; volume: VolumeSpec; where: string; timepoint?: number; volumes?: number }
   | {
       kind: "snap";
       camera: CameraName;
@@ -48,7 +49,7 @@ export type StepKind = Step["kind"];
 
 /** Frames a step records (its share of a run's progress); one unit for every other step that does something. */
 export function stepWeight(step: Step): number {
-  if (step.kind === "acquire") return step.volume.num_slices * step.volume.cameras.length;
+  if (step.kind === "acquire") return step.volume.num_slices * step.volume.cameras.length * (step.volumes ?? 1);
   if (step.kind === "wait_until") return 0;
   return 1;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GentlyError } from "@gently/protocol";
+import { GentlyError, MAX_CONTINUOUS_VOLUMES } from "@gently/protocol";
 import { parsePlan } from "./plans";
 import { stepWeight } from "./steps";
 import { checkSteps, MAX_LISTED_VIOLATIONS, planRefusal } from "./validate";
@@ -81,6 +81,19 @@ describe("plan expansion and validation (dry run)", () => {
       { sweep: 0, galvo_deg: 0.6, piezo_um: 50 },
     ]);
     expect(focus.some((s) => s.kind === "move" && s.request.axis === "piezo")).toBe(false);
+  });
+
+  it("runs interval_s 0 as continuous sequences of at most MAX_CONTINUOUS_VOLUMES volumes, every slice checked once per sequence", () => {
+    const { steps, violations } = dryRun("timelapse_volume", { num_timepoints: 4500, interval_s: 0, num_slices: 5 });
+    expect(steps.map((s) => (s.kind === "acquire" ? [s.where, s.timepoint, s.volumes] : s.kind))).toEqual([
+      ["timepoints 1-2000 (back to back)", 1, MAX_CONTINUOUS_VOLUMES],
+      ["timepoints 2001-4000 (back to back)", 2001, MAX_CONTINUOUS_VOLUMES],
+      ["timepoints 4001-4500 (back to back)", 4001, 500],
+    ]);
+    expect(steps.reduce((n, s) => n + stepWeight(s), 0)).toBe(4500 * 5);
+    expect(violations).toEqual([]);
+    // exactly one volume's exposures is not too short
+    expect(dryRun("timelapse_volume", { num_timepoints: 2, interval_s: 0.25, num_slices: 50, exposure_ms: 5 }).steps).toHaveLength(3);
   });
 
   it("refuses a plan that is not on the allow-list, naming the allowed ones, and bad parameters by name", () => {
