@@ -1,10 +1,11 @@
+import { spawnSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { call, connectBus, createLogger } from "@gently/bus";
 import { hw, newUid } from "@gently/protocol";
-import { REPO_ROOT } from "@gently/supervisor";
+import { nodeArgsFor, REPO_ROOT } from "@gently/supervisor";
 import { spawnService, spawnTs, startTestNats, tempStorage, type ServiceProcess, type TestNats } from "@gently/testing";
 
 const CLI = path.join(REPO_ROOT, "libs", "cli", "src", "main.ts");
@@ -118,5 +119,16 @@ describe("gently plan commands (real nats-server, hardware, writer and plan-runn
     expect(timelapse.code, timelapse.out).toBe(0);
     expect(timelapse.out).toMatch(/^volumes:\n\s+uid\s+path\s+shape\s+dtype/m);
     expect(timelapse.out).toMatch(/\s3×128×256\s+uint16/);
+  });
+
+  it("moves its progress bar per frame on a terminal", () => {
+    // a pseudo-terminal (util-linux script), as a person's shell gives the CLI
+    const command = [process.execPath, ...nodeArgsFor(CLI), "acquire", "--num-slices", "1500"].map((a) => `'${a}'`).join(" ");
+    const r = spawnSync("script", ["-qfec", command, "/dev/null"], { env: { ...process.env, ...env, GENTLY_LOG_LEVEL: "silent" }, encoding: "utf8", timeout: 60_000 });
+    expect(r.status, r.stdout).toBe(0);
+    // the bar redraws in place with escape sequences
+    const shown = r.stdout.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, "");
+    const counts = new Set([...shown.matchAll(/ (\d+)\/1500 /g)].map((m) => Number(m[1])));
+    expect([...counts].filter((n) => n > 0 && n < 1500).length, `bar values: ${[...counts].join(", ")}`).toBeGreaterThanOrEqual(4);
   });
 });
