@@ -72,8 +72,11 @@ export async function currentCursor(nc: NatsConnection): Promise<EventCursor> {
  */
 async function announcesDataFile(event: BridgedEvent, storage: StoragePaths): Promise<boolean> {
   switch (event.event) {
-    case "volume.written":
-      return storage.isAnnouncedDataFile((event.body as VolumeWritten).path, "volumes");
+    case "volume.written": {
+      // storage_path: the file under this host's root, wherever the writer's host sees the storage
+      const body = event.body as VolumeWritten;
+      return storage.isAnnouncedDataFile(body.storage_path ?? body.path, "volumes");
+    }
     case "derived.written":
       return storage.isAnnouncedDataFile((event.body as DerivedWritten).path, "derived");
     default:

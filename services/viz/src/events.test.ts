@@ -50,6 +50,16 @@ describe("GET /api/events (SSE from JetStream)", () => {
     }
   });
 
+  it("forwards a volume written on a host that sees the storage elsewhere (a Windows writer's D:\\ path) by its storage_path", async () => {
+    const sse = openSse(h.base);
+    await sse.opened;
+    await waitFor(() => sse.messages.some((m) => m.event === "ready"), 10_000, "ready event");
+    const v = await volume();
+    await announceVolume(h.js, { ...v, path: `D:\\gently\\storage\\volumes\\${v.uid}.tif`, storage_path: `volumes/${v.uid}.tif` });
+    await waitFor(() => sse.messages.some((m) => m.event === "volume.written" && m.data.body?.uid === v.uid), 10_000, "the volume's event");
+    sse.close();
+  });
+
   it("resumes after a reconnect with Last-Event-ID: every event published meanwhile arrives once, in stream order", async () => {
     const run = newUid();
     const first = openSse(h.base);
