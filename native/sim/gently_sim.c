@@ -215,6 +215,21 @@ static int apply_move_times(gc_core *c, const sj_node *m, char *err, size_t cap)
   return 1;
 }
 
+/* "settle_error": {"piezo_um": 0.3, "galvo_deg": 0.002}: a set piezo or galvo lands that far from its target. */
+static int apply_settle_error(gc_core *c, const sj_node *m, char *err, size_t cap) {
+  if (m->type != SJ_OBJECT) return snprintf(err, cap, "config: 'settle_error' must be an object"), 0;
+  for (const sj_node *f = m->child; f; f = f->next) {
+    if (strcmp(f->key, "piezo_um") == 0) {
+      if (!want_number(f, "settle_error.piezo_um", -10, 10, &c->piezo_settle_error_um, err, cap)) return 0;
+    } else if (strcmp(f->key, "galvo_deg") == 0) {
+      if (!want_number(f, "settle_error.galvo_deg", -1, 1, &c->galvo_settle_error_deg, err, cap)) return 0;
+    } else {
+      return snprintf(err, cap, "config: unknown key 'settle_error.%s' (have piezo_um, galvo_deg)", f->key), 0;
+    }
+  }
+  return 1;
+}
+
 static int apply_config(gc_core *c, const sj_node *root, char *err, size_t cap) {
   if (root->type != SJ_OBJECT) return snprintf(err, cap, "config: top level must be a JSON object"), 0;
   double v;
@@ -233,6 +248,8 @@ static int apply_config(gc_core *c, const sj_node *root, char *err, size_t cap) 
       c->hardware_sweep = m->number != 0;
     } else if (strcmp(key, "move_ms") == 0) {
       if (!apply_move_times(c, m, err, cap)) return 0;
+    } else if (strcmp(key, "settle_error") == 0) {
+      if (!apply_settle_error(c, m, err, cap)) return 0;
     } else if (strcmp(key, "start") == 0) {
       if (m->type != SJ_OBJECT) return snprintf(err, cap, "config: 'start' must be an object"), 0;
       for (const sj_node *f = m->child; f; f = f->next) {
@@ -626,8 +643,9 @@ static int set_pair(gc_core *c, const char *device, dev_kind kind, const char *w
   if (rc) RETURN(c, rc);
   double *first, *second;
   pair_slots(c, kind, &first, &second);
-  *first = a;
-  *second = b;
+  double error = kind == D_SCANNER ? c->galvo_settle_error_deg : 0.0;
+  *first = a + error;
+  *second = b + error;
   start_move(c, kind);
   RETURN(c, GC_OK);
 }
@@ -660,7 +678,7 @@ int gc_set_position_um(gc_core *c, const char *stage, double pos) {
   int rc = check_finite(c, stage, pos, 0.0);
   if (rc) RETURN(c, rc);
   /* The piezo controller resolves 1 nm. */
-  *slot = k == D_PIEZO ? sim_round_piezo(pos) : pos;
+  *slot = k == D_PIEZO ? sim_round_piezo(pos + c->piezo_settle_error_um) : pos;
   start_move(c, k);
   RETURN(c, GC_OK);
 }

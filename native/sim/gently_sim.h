@@ -30,6 +30,9 @@
  * steps it); "move_ms": {"xy", "z", "f", "piezo", "scanner"} gives each move a
  * duration: the position reads back at once, and gc_wait_for_device sleeps
  * until the move is done without holding the core's lock;
+ * "settle_error": {"piezo_um", "galvo_deg"} makes a set piezo or galvo land
+ * that far from its target (read back and imaged where it landed; a
+ * hardware sweep is unaffected);
  * "cameras": {"<name>": {"binning": 1|2|4}} starts a camera binned.
  *
  * Image model (all in photo-electrons = ADU, gain 1; dark offset 100 ADU,

@@ -79,6 +79,10 @@ struct gc_core {
    * without holding `mu`. Indexed by sim_motion. */
   double move_ms[SIM_NUM_MOTION];
   uint64_t busy_until_ns[SIM_NUM_MOTION];
+  /* Where a set piezo and galvo settle relative to their targets (config
+   * "settle_error"): they read back, and image, what they reached. */
+  double piezo_settle_error_um;
+  double galvo_settle_error_deg;
   /* Laser power set points in percent, one per line of SIM_LASER_LINES_NM. */
   double laser_power_pct[SIM_NUM_LASER_LINES];
 

@@ -12,6 +12,7 @@ export {
   type VolumeMetaInput,
   type Channel,
   type Dtype,
+  type PlanePosition,
 } from "./meta";
 export { readOmeMetadata, readFirstImageDescription } from "./read";
 export { buildOmeXml, parseOmeXml, type OmeMetadata, type OmePlane, type TiffDataBlock } from "./ome-xml";

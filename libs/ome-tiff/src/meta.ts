@@ -50,6 +50,13 @@ export const SheetSweepSchema = z.object({
   mode: z.enum(["hardware", "stepped"]),
 });
 
+/** The sheet's position when one plane was exposed, and when (the core's clock, µs). */
+export interface PlanePosition {
+  piezo_um: number;
+  galvo_deg: number;
+  timestamp_us?: number;
+}
+
 /** Piezo position of slice z, rounded to the piezo's 1 nm as the device takes it. */
 export function slicePiezoUm(sweep: z.infer<typeof SheetSweepSchema>, z: number): number {
   return Math.round((sweep.piezo_start_um + z * sweep.piezo_step_um) * 1000) / 1000;
@@ -81,6 +88,12 @@ export const VolumeMetaSchema = z
     stage_position_um: StagePositionSchema,
     sweep: SweepSchema.optional(),
     sheet_sweep: SheetSweepSchema.optional(),
+    /**
+     * Where the per-plane positions given to appendPlane come from: "measured" (read back from the
+     * devices for each slice) or "planned" (the sweep's positions as the controller was told to run
+     * them; nothing measured them). Absent: no per-plane positions, planes follow sheet_sweep.
+     */
+    plane_positions: z.enum(["measured", "planned"]).optional(),
     /** ISO-8601 start of acquisition; OME AcquisitionDate. */
     acquired_at: z.iso.datetime({ offset: true }),
     /** Free-form string facts a caller wants preserved (operator note, sample id, ...). */

@@ -1,3 +1,5 @@
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { readdir, readFile, stat, writeFile, open as fsOpen } from "node:fs/promises";
 import { join } from "node:path";
 import { xxh3 } from "@node-rs/xxhash";
@@ -11,6 +13,16 @@ import { readOmeMetadata } from "./read";
 import type { SinkFileHandle } from "./sequential-writer";
 import { cachedPagesOf, pageCacheIsObservable, planeData, readPlanesWithGeotiff, sampleMeta, withTempDir } from "./test-support";
 import { childrenNamed, firstChild, parseXml } from "./xml";
+
+/** Python's tifffile, an independent reader (Debian python3-tifffile), where installed. */
+const hasTifffile = (() => {
+  try {
+    execFileSync("/usr/bin/python3", ["-c", "import tifffile"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 
 async function expectSinkError(p: Promise<unknown>, code: string): Promise<SinkError> {
   const err = await p.then(
@@ -271,6 +283,98 @@ describe("OME-TIFF sink: OME-XML", () => {
   });
 });
 
+describe("OME-TIFF sink: per-plane positions", () => {
+  it("records each plane's piezo (PositionZ), DeltaT and galvo as given at append, not the sweep's planned ones; the partial already names its volume", async () => {
+    await withTempDir(async (dir) => {
+      const finalPath = join(dir, "measured.ome.tif");
+      const meta = sampleMeta({
+        size_z: 3,
+        size_c: 2,
+        dimension_order: "XYCZT",
+        channels: [
+          { camera: "camA", laser: "488nm", excitation_nm: 488 },
+          { camera: "camB", laser: "488nm", excitation_nm: 488 },
+        ],
+        sheet_sweep: { piezo_start_um: 40, piezo_step_um: 2, galvo_start_deg: -0.2, galvo_step_deg: 0.04, mode: "stepped" },
+        plane_positions: "measured",
+      });
+      const sink = await createOmeTiffSink({ finalPath, meta });
+      // The partial's XML (written at open) is readable and has the planned positions.
+      const partial = await readOmeMetadata(sink.tempPath!);
+      expect(partial.meta?.run_uid).toBe("run_aa01");
+      expect(partial.planes.map((p) => p.position_z_um)).toEqual([40, 40, 42, 42, 44, 44]);
+      expect(partial.planeGalvoDeg).toBeUndefined();
+
+      const planes = Array.from({ length: 6 }, (_, i) => planeData(64 * 48 * 2, i));
+      // Measured: the piezo lands 0.3 µm past each target, the galvo a little off, 10 ms per slice.
+      const measured = [0, 1, 2].map((z) => ({ piezo_um: 40.3 + 2 * z, galvo_deg: -0.2 + 0.04 * z + 0.0013, timestamp_us: 1_700_000_000_000_000 + z * 10_000 }));
+      for (let i = 0; i < 6; i++) await sink.appendPlane(planes[i], { ...measured[i >> 1], timestamp_us: measured[i >> 1].timestamp_us + (i & 1) * 7 });
+      const result = await sink.finalize();
+
+      const read = await readOmeMetadata(finalPath);
+      expect(read.planes.map((p) => p.position_z_um)).toEqual([40.3, 40.3, 42.3, 42.3, 44.3, 44.3]);
+      expect(read.planes.map((p) => p.delta_t_ms)).toEqual([0, 0.007, 10, 10.007, 20, 20.007]);
+      expect(read.planes.map((p) => [p.position_x_um, p.position_y_um])).toEqual(Array(6).fill([1200.5, -340.25]));
+      expect(read.planeGalvoDeg).toEqual([-0.1987, -0.1987, -0.1587, -0.1587, -0.1187, -0.1187]);
+      expect(read.meta?.plane_positions).toBe("measured");
+      expect(read.meta?.sheet_sweep?.mode).toBe("stepped");
+      const pixelsEl = firstChild(firstChild(parseXml(read.xml), "Image")!, "Pixels")!;
+      expect(childrenNamed(pixelsEl, "Channel").map((c) => [c.attrs.ExcitationWavelength, c.attrs.ExcitationWavelengthUnit])).toEqual([
+        ["488", "nm"],
+        ["488", "nm"],
+      ]);
+      // The same document (UUID) as the partial's, now with the recorded values.
+      expect(parseXml(read.xml).attrs.UUID).toBe(parseXml(partial.xml).attrs.UUID);
+
+      const pixels = await readPlanesWithGeotiff(finalPath);
+      for (let i = 0; i < 6; i++) expect(pixels.planes.get(i)!.equals(planes[i])).toBe(true);
+      const bytes = await readFile(finalPath);
+      expect(bytes.length).toBe(result.bytes);
+      expect(result.checksum.hex).toBe(xxh3.xxh64(bytes).toString(16).padStart(16, "0"));
+    });
+  });
+
+  it.skipIf(!hasTifffile)("writes files that Python's tifffile reads: the OME series' shape, every plane byte-exact, the recorded PositionZ", async () => {
+    await withTempDir(async (dir) => {
+      const finalPath = join(dir, "tifffile.ome.tif");
+      const meta = sampleMeta({
+        size_x: 512,
+        size_y: 256,
+        size_z: 4,
+        size_c: 2,
+        dimension_order: "XYCZT",
+        channels: [
+          { camera: "camA", laser: "488nm", excitation_nm: 488 },
+          { camera: "camB", laser: "488nm", excitation_nm: 488 },
+        ],
+        plane_positions: "measured",
+      });
+      const sink = await createOmeTiffSink({ finalPath, meta });
+      const planes = Array.from({ length: 8 }, (_, i) => planeData(512 * 256 * 2, i));
+      for (let i = 0; i < 8; i++) await sink.appendPlane(planes[i], { piezo_um: 10.25 + (i >> 1), galvo_deg: 0.5 });
+      await sink.finalize();
+      const script = [
+        "import sys, hashlib, tifffile, xml.etree.ElementTree as ET",
+        "with tifffile.TiffFile(sys.argv[1]) as t:",
+        "    assert t.is_ome",
+        "    s = t.series[0]",
+        "    a = s.asarray()",
+        "    print(s.axes, ','.join(map(str, a.shape)))",
+        "    for z in range(a.shape[0]):",
+        "        for c in range(a.shape[1]):",
+        "            print(hashlib.sha256(a[z, c].astype('<u2').tobytes()).hexdigest())",
+        "    ns = '{http://www.openmicroscopy.org/Schemas/OME/2016-06}'",
+        "    print(' '.join(p.get('PositionZ') for p in ET.fromstring(t.ome_metadata).iter(ns + 'Plane')))",
+      ].join("\n");
+      const out = execFileSync("/usr/bin/python3", ["-c", script, finalPath], { encoding: "utf8" }).trim().split("\n");
+      expect(out[0]).toBe("ZCYX 4,2,256,512");
+      const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+      expect(out.slice(1, 9)).toEqual(planes.map(sha));
+      expect(out[9]).toBe("10.25 10.25 11.25 11.25 12.25 12.25 13.25 13.25");
+    });
+  });
+});
+
 describe("OME-TIFF sink: BigTIFF", () => {
   it("writes BigTIFF (magic 43) on request that geotiff and readOmeMetadata both read", async () => {
     await withTempDir(async (dir) => {
@@ -426,10 +530,11 @@ describe("OME-TIFF sink: refusals and errors", () => {
     return async (path: string): Promise<SinkFileHandle> => {
       const fh = await fsOpen(path, "wx");
       return {
-        async writev(buffers) {
+        async writev(buffers, position) {
           const room = limitBytes - written;
           if (room <= 0) throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
-          const { bytesWritten } = await fh.write(Buffer.concat(buffers).subarray(0, room));
+          const data = Buffer.concat(buffers).subarray(0, room);
+          const { bytesWritten } = await fh.write(data, 0, data.length, position);
           written += bytesWritten;
           return { bytesWritten };
         },

@@ -4,11 +4,12 @@ import { dirname, join, resolve } from "node:path";
 import { freeBytes, fsyncDir, moveIntoPlace } from "./durable-fs";
 import { SinkError, toSinkError } from "./errors";
 import { partialFileName } from "./leftovers";
-import { bytesPerSample, parseVolumeMeta, planeCount, volumeShape, type VolumeMeta, type VolumeMetaInput } from "./meta";
-import { buildOmeXml } from "./ome-xml";
+import { randomUUID } from "node:crypto";
+import { bytesPerSample, parseVolumeMeta, planeCount, volumeShape, type PlanePosition, type VolumeMeta, type VolumeMetaInput } from "./meta";
+import { buildOmeXml, PLANE_POSITIONS_MAX_BYTES_FIXED, PLANE_POSITIONS_MAX_BYTES_PER_PLANE } from "./ome-xml";
 import { PASS_THROUGH_BYTES, SequentialWriter, type SinkFileHandle } from "./sequential-writer";
 import type { SinkResult, VolumeSink } from "./sink";
-import { computeLayout, encodeHeader, encodeIfd, type TiffLayout } from "./tiff-layout";
+import { computeLayout, encodeDescription, encodeHeader, encodeIfd, type TiffLayout } from "./tiff-layout";
 import { StreamingWriteback, WRITEBACK_WINDOW_BYTES } from "./writeback";
 
 export const SOFTWARE = "gently";
@@ -80,6 +81,10 @@ export class OmeTiffSink implements VolumeSink<OmeTiffSinkResult> {
   private partialPath: string | undefined;
   private planesQueued = 0;
   private planesWrittenCount = 0;
+  /** The OME document's UUID, the same in the partial's XML and the final one. */
+  private readonly uuid = `urn:uuid:${randomUUID()}`;
+  /** Each plane's sheet position as appendPlane received it, for the final OME-XML. */
+  private planePositions: Array<PlanePosition | undefined> = [];
   /** Serializes every file operation; appendPlane callers need not await one call before the next. */
   private chain: Promise<unknown> = Promise.resolve();
 
@@ -138,7 +143,10 @@ export class OmeTiffSink implements VolumeSink<OmeTiffSinkResult> {
     }
     if (await exists(this.finalPath)) throw new SinkError("exists", `${this.finalPath} already exists`);
 
-    const description = Buffer.from(buildOmeXml(meta, SOFTWARE), "latin1");
+    // The XML at open has the planned positions; finalize rewrites it with the recorded ones, so the
+    // region is sized for the longest XML that can then be.
+    const description = Buffer.from(buildOmeXml(meta, SOFTWARE, { uuid: this.uuid }), "latin1");
+    const descriptionBytes = description.length + 1 + PLANE_POSITIONS_MAX_BYTES_FIXED + planeCount(meta) * PLANE_POSITIONS_MAX_BYTES_PER_PLANE;
     const rowsPerStrip = this.opts.rowsPerStrip ?? meta.size_y;
     if (!Number.isInteger(rowsPerStrip) || rowsPerStrip < 1) throw new SinkError("bad_meta", `rowsPerStrip must be a positive integer, got ${rowsPerStrip}`);
     const planeBytes = meta.size_x * meta.size_y * bytesPerSample(meta.dtype);
@@ -150,7 +158,7 @@ export class OmeTiffSink implements VolumeSink<OmeTiffSinkResult> {
       bytesPerSample: bytesPerSample(meta.dtype) as 1 | 2,
       planes: planeCount(meta),
       rowsPerStrip: Math.min(rowsPerStrip, meta.size_y),
-      descriptionBytes: description.length + 1,
+      descriptionBytes,
       software: SOFTWARE,
       forceBigTiff: this.opts.forceBigTiff ?? false,
       alignBytes: aligned ? PLANE_ALIGN_BYTES : undefined,
@@ -173,9 +181,18 @@ export class OmeTiffSink implements VolumeSink<OmeTiffSinkResult> {
     if (window > 0 && this.fh.fd !== undefined) this.writeback = StreamingWriteback.for(this.fh.fd, window);
     this.writer = new SequentialWriter(this.fh, this.writeback);
     await this.writer.append(encodeHeader(layout));
-    await this.writer.append(encodeIfd(layout, 0, description));
-    // Put the metadata on disk now: a crash still leaves a partial file that names its volume.
+    await this.writer.append(encodeIfd(layout, 0));
     await this.writer.flush();
+    // The XML's region at the end of the file gets its final bytes from finalize (in order, so the
+    // streaming checksum covers them); a copy now lets a crash still leave a partial file that
+    // names its volume.
+    const region = encodeDescription(layout, description);
+    let at = 0;
+    while (at < region.length) {
+      const { bytesWritten } = await this.fh.writev([region.subarray(at)], layout.descriptionOffset + at);
+      if (bytesWritten <= 0) throw Object.assign(new Error("write made no progress"), { code: "EIO" });
+      at += bytesWritten;
+    }
   }
 
   private async cleanupAfterFailedOpen(): Promise<void> {
@@ -185,7 +202,8 @@ export class OmeTiffSink implements VolumeSink<OmeTiffSinkResult> {
     if (fh && this.partialPath) await unlink(this.partialPath).catch(() => undefined);
   }
 
-  appendPlane(plane: ArrayBufferView): Promise<void> {
+  /** `position`: where the sheet was for this plane (its OME Plane's PositionZ and DeltaT, and the galvo angle). */
+  appendPlane(plane: ArrayBufferView, position?: PlanePosition): Promise<void> {
     try {
       this.assertUsable("appendPlane");
       const meta = this.meta!;
@@ -203,6 +221,7 @@ export class OmeTiffSink implements VolumeSink<OmeTiffSinkResult> {
       return Promise.reject(err);
     }
     const index = this.planesQueued++;
+    this.planePositions[index] = position;
     const bytes = new Uint8Array(plane.buffer, plane.byteOffset, plane.byteLength);
     return this.enqueue(async () => {
       if (this.state !== "open") throw this.failure ?? new SinkError("bad_state", `sink is ${this.state}`);
@@ -234,6 +253,8 @@ export class OmeTiffSink implements VolumeSink<OmeTiffSinkResult> {
       }
       this.state = "finalizing";
       try {
+        const xml = buildOmeXml(meta, SOFTWARE, { uuid: this.uuid, planePositions: this.planePositions });
+        await this.writer!.append(encodeDescription(layout, Buffer.from(xml, "latin1")));
         await this.writer!.flush();
         if (this.writer!.bytesAccepted !== layout.totalBytes) {
           throw new SinkError("io", `internal layout error: wrote ${this.writer!.bytesAccepted} bytes, planned ${layout.totalBytes}`);

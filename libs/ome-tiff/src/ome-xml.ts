@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { GENTLY_ANNOTATION_NS, metaFromAnnotation, metaToAnnotation, planeCoords, planeCount, slicePiezoUm, type VolumeMeta } from "./meta";
+import { GENTLY_ANNOTATION_NS, metaFromAnnotation, metaToAnnotation, planeCoords, planeCount, slicePiezoUm, type PlanePosition, type VolumeMeta } from "./meta";
 import { childrenNamed, escapeXml, firstChild, parseXml, type XmlElement } from "./xml";
 import { SinkError } from "./errors";
 
@@ -45,14 +45,36 @@ export function channelName(ch: { camera: string; laser: string }): string {
   return `${ch.camera} ${ch.laser}`;
 }
 
+/** Annotation key of the galvo angle of every plane (in plane order), with the positions' source. */
+export const PLANE_GALVO_KEY = "plane_galvo_deg";
+
+/** Positions to 0.1 nm / 0.0001°, far below what the devices resolve, so the XML's size stays bounded. */
+const fine = (v: number) => Math.round(v * 1e4) / 1e4;
+
+/**
+ * Worst case that per-plane positions add to the XML of a volume without them: PositionZ's value, a
+ * DeltaT with its unit and the galvo angle in the annotation, each number at most 24 characters.
+ */
+export const PLANE_POSITIONS_MAX_BYTES_PER_PLANE = 128;
+export const PLANE_POSITIONS_MAX_BYTES_FIXED = 256;
+
+export interface OmeXmlOptions {
+  /** The document's UUID (urn:uuid:...); a fresh one when absent. */
+  uuid?: string;
+  /** The sheet's position of every plane, in plane order (PositionZ = piezo, DeltaT from the first plane's timestamp). */
+  planePositions?: ReadonlyArray<PlanePosition | undefined>;
+}
+
 /** OME-XML (2016-06) for the volume; pure ASCII so it can live in a TIFF ASCII tag. */
-export function buildOmeXml(meta: VolumeMeta, software: string): string {
+export function buildOmeXml(meta: VolumeMeta, software: string, options: OmeXmlOptions = {}): string {
   const um = "µm";
+  const positions = options.planePositions;
+  const t0 = positions?.[0]?.timestamp_us;
   const out: string[] = [];
   out.push(`<?xml version="1.0" encoding="UTF-8"?>`);
   out.push(
     `<OME xmlns="${OME_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="${OME_NS} ${OME_NS}/ome.xsd"` +
-      attrs([["UUID", `urn:uuid:${randomUUID()}`], ["Creator", software]]) +
+      attrs([["UUID", options.uuid ?? `urn:uuid:${randomUUID()}`], ["Creator", software]]) +
       `>`,
   );
   out.push(`<Image${attrs([["ID", "Image:0"], ["Name", `${meta.plan_name} ${meta.uid}`]])}>`);
@@ -100,20 +122,28 @@ export function buildOmeXml(meta: VolumeMeta, software: string): string {
   }
   for (let i = 0; i < planeCount(meta); i++) {
     const { z, c, t } = planeCoords(meta, i);
+    const at = positions?.[i];
+    const deltaT = at?.timestamp_us !== undefined && t0 !== undefined ? fine((at.timestamp_us - t0) / 1000) : undefined;
     out.push(
       `<Plane` +
         attrs([
           ["TheZ", z],
           ["TheC", c],
           ["TheT", t],
+          ["DeltaT", deltaT],
+          ["DeltaTUnit", deltaT === undefined ? undefined : "ms"],
           ["ExposureTime", meta.channels[c].exposure_ms ?? meta.exposure_ms],
           ["ExposureTimeUnit", "ms"],
           ["PositionX", meta.stage_position_um.x_um],
           ["PositionXUnit", um],
           ["PositionY", meta.stage_position_um.y_um],
           ["PositionYUnit", um],
-          // The sheet's plane: the piezo position of the slice when there is a sweep (stage z and galvo are in the annotation).
-          ["PositionZ", meta.sheet_sweep ? slicePiezoUm(meta.sheet_sweep, z) : meta.stage_position_um.z_um + z * meta.z_step_um],
+          // The sheet's plane: the piezo position of the plane as recorded, else of the sweep's slice
+          // (stage z and the galvo are in the annotation).
+          [
+            "PositionZ",
+            at ? fine(at.piezo_um) : meta.sheet_sweep ? slicePiezoUm(meta.sheet_sweep, z) : meta.stage_position_um.z_um + z * meta.z_step_um,
+          ],
           ["PositionZUnit", um],
         ]) +
         `/>`,
@@ -125,6 +155,10 @@ export function buildOmeXml(meta: VolumeMeta, software: string): string {
   out.push(`<StructuredAnnotations>`);
   out.push(`<MapAnnotation${attrs([["ID", "Annotation:0"], ["Namespace", GENTLY_ANNOTATION_NS]])}><Value>`);
   for (const [k, v] of metaToAnnotation(meta)) out.push(`<M${attrs([["K", k]])}>${escapeXml(v)}</M>`);
+  if (positions?.some((p) => p !== undefined)) {
+    const galvo = Array.from({ length: planeCount(meta) }, (_, i) => (positions[i] ? fine(positions[i]!.galvo_deg) : null));
+    out.push(`<M${attrs([["K", PLANE_GALVO_KEY]])}>${escapeXml(JSON.stringify(galvo))}</M>`);
+  }
   out.push(`</Value></MapAnnotation>`);
   out.push(`</StructuredAnnotations>`);
   out.push(`</OME>`);
@@ -137,6 +171,8 @@ export interface OmePlane {
   theZ: number;
   theC: number;
   theT: number;
+  /** since the first plane's exposure */
+  delta_t_ms?: number;
   exposure_ms?: number;
   position_x_um?: number;
   position_y_um?: number;
@@ -167,6 +203,8 @@ export interface OmeMetadata {
   annotation: Map<string, string>;
   /** Volume metadata rebuilt from the annotation; null when the file was not written by gently. */
   meta: VolumeMeta | null;
+  /** The galvo angle of every plane (null: not recorded), when the file records them (see meta.plane_positions). */
+  planeGalvoDeg?: Array<number | null>;
 }
 
 const LENGTH_TO_UM: Record<string, number> = { "pm": 1e-6, "nm": 1e-3, "µm": 1, "um": 1, "mm": 1e3, "cm": 1e4, "m": 1e6 };
@@ -238,6 +276,8 @@ export function parseOmeXml(xml: string): OmeMetadata {
   const planes = childrenNamed(pixelsEl, "Plane").map((p) => {
     const plane: OmePlane = { theZ: intAttr(p, "TheZ"), theC: intAttr(p, "TheC"), theT: intAttr(p, "TheT") };
     const e = unitAttr(p, "ExposureTime", TIME_TO_MS, "s");
+    const dt = unitAttr(p, "DeltaT", TIME_TO_MS, "s");
+    if (dt !== undefined) plane.delta_t_ms = dt;
     const x = unitAttr(p, "PositionX", LENGTH_TO_UM, "reference frame");
     const y = unitAttr(p, "PositionY", LENGTH_TO_UM, "reference frame");
     const z = unitAttr(p, "PositionZ", LENGTH_TO_UM, "reference frame");
@@ -255,6 +295,17 @@ export function parseOmeXml(xml: string): OmeMetadata {
   if (value) for (const m of childrenNamed(value, "M")) if (m.attrs.K !== undefined) annotation.set(m.attrs.K, m.text);
 
   const acq = firstChild(image, "AcquisitionDate")?.text.trim();
+  const galvo = annotation.get(PLANE_GALVO_KEY);
+  let planeGalvoDeg: Array<number | null> | undefined;
+  if (galvo !== undefined) {
+    try {
+      const parsed: unknown = JSON.parse(galvo);
+      if (!Array.isArray(parsed) || !parsed.every((v) => v === null || typeof v === "number")) throw new Error("not an array of numbers");
+      planeGalvoDeg = parsed as Array<number | null>;
+    } catch (err) {
+      throw new SinkError("bad_file", `gently annotation key "${PLANE_GALVO_KEY}" is not a JSON array of numbers: ${(err as Error).message}`);
+    }
+  }
   return {
     xml,
     ...(image.attrs.Name !== undefined ? { imageName: image.attrs.Name } : {}),
@@ -265,5 +316,6 @@ export function parseOmeXml(xml: string): OmeMetadata {
     planes,
     annotation,
     meta: annotation.size > 0 ? metaFromAnnotation(annotation) : null,
+    ...(planeGalvoDeg ? { planeGalvoDeg } : {}),
   };
 }

@@ -3,7 +3,7 @@ import type { StreamingWriteback } from "./writeback";
 
 /** The part of a file handle the sink needs; injectable so tests can simulate ENOSPC mid-write. */
 export interface SinkFileHandle {
-  /** Writes at `position` (the file is written front to back, so a handle that ignores it still works). */
+  /** Writes at `position`: front to back, except the OME-XML's region at the end, written once ahead at open. */
   writev(buffers: Uint8Array[], position: number): Promise<{ bytesWritten: number }>;
   /** The descriptor, where there is one: lets the sink stream the file's pages to the disk as it grows. */
   readonly fd?: number;

@@ -1,4 +1,4 @@
-import type { Dtype, VolumeMetaInput } from "./meta";
+import type { Dtype, PlanePosition, VolumeMetaInput } from "./meta";
 
 export interface Checksum {
   /** xxh3-64 (XXH3_64bits, seed 0) over the whole final file, as `xxhsum -H3` computes it. */
@@ -31,8 +31,9 @@ export interface VolumeSink<R extends SinkResult = SinkResult> {
   /**
    * Appends the next plane in the volume's dimension order (little-endian samples, row-major).
    * Calls are serialized internally; the buffer must stay unchanged until the returned promise settles.
+   * `position`: where the light sheet was for this plane, recorded in the file's plane metadata.
    */
-  appendPlane(plane: ArrayBufferView): Promise<void>;
+  appendPlane(plane: ArrayBufferView, position?: PlanePosition): Promise<void>;
   /** Completes the file, fsyncs it, renames it into place, fsyncs the directory. */
   finalize(): Promise<R>;
   /** Stops writing and deletes the temp file, or leaves it in place for quarantine with `keep`. */

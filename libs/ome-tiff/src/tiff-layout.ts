@@ -3,10 +3,12 @@
  * file is produced strictly front to back and never patched (which is what makes a streaming
  * whole-file checksum possible):
  *
- *   header | IFD0 (+ OME-XML, strip arrays) | plane 0 | IFD1 | plane 1 | ... | IFDn-1 | plane n-1
+ *   header | IFD0 (strip arrays) | plane 0 | IFD1 | plane 1 | ... | IFDn-1 | plane n-1 | OME-XML
  *
  * Each IFD sits directly before its pixels and already points at the next IFD's (future) offset;
- * the last IFD's next-pointer is 0. With `alignBytes` (e.g. 4096) every IFD is zero-padded so the
+ * the last IFD's next-pointer is 0. The OME-XML (IFD0's ImageDescription) comes last, in a region of
+ * fixed size: it can then describe what was measured while the planes were written (each plane's
+ * positions), and a copy written there at open keeps a partial file self-describing. With `alignBytes` (e.g. 4096) every IFD is zero-padded so the
  * pixels after it start at a multiple of it: planes can then go to disk with O_DIRECT.
  */
 
@@ -37,7 +39,7 @@ export interface LayoutInput {
   bytesPerSample: 1 | 2;
   planes: number;
   rowsPerStrip: number;
-  /** Bytes of the ImageDescription payload including its terminating NUL. */
+  /** Bytes of the ImageDescription region at the end of the file, including the terminating NUL. */
   descriptionBytes: number;
   software: string;
   forceBigTiff: boolean;
@@ -58,6 +60,8 @@ export interface TiffLayout extends LayoutInput {
   /** planeBytes rounded up to even, so every IFD starts on a word boundary as TIFF requires. */
   planeSlotBytes: number;
   stripsPerPlane: number;
+  /** Where the ImageDescription starts: right after the last plane. */
+  descriptionOffset: number;
   totalBytes: number;
 }
 
@@ -100,7 +104,7 @@ function ifdBlockSize(specs: EntrySpec[], big: boolean): number {
   let size = (big ? 8 : 2) + specs.length * entryBytes + (big ? 8 : 4);
   for (const s of specs) {
     const bytes = TYPE_SIZE[s.type] * s.count;
-    if (bytes > inlineMax) size += even(bytes);
+    if (bytes > inlineMax && s.tag !== TAG.ImageDescription) size += even(bytes);
   }
   return size;
 }
@@ -117,7 +121,8 @@ function computeWith(l: LayoutInput, big: boolean): TiffLayout {
   }
   const ifd0SlotBytes = roundUp(headerBytes + ifd0Bytes, align) - headerBytes;
   const ifdSlotBytes = roundUp(ifdBytes, align);
-  const totalBytes = headerBytes + ifd0SlotBytes + planeSlotBytes + (l.planes - 1) * (ifdSlotBytes + planeSlotBytes);
+  const descriptionOffset = headerBytes + ifd0SlotBytes + planeSlotBytes + (l.planes - 1) * (ifdSlotBytes + planeSlotBytes);
+  const totalBytes = descriptionOffset + l.descriptionBytes;
   return {
     ...l,
     bigTiff: big,
@@ -129,6 +134,7 @@ function computeWith(l: LayoutInput, big: boolean): TiffLayout {
     planeBytes,
     planeSlotBytes,
     stripsPerPlane: Math.ceil(l.height / l.rowsPerStrip),
+    descriptionOffset,
     totalBytes,
   };
 }
@@ -169,14 +175,23 @@ export function encodeHeader(l: TiffLayout): Uint8Array {
 }
 
 /**
- * Encodes IFD `index` (with its out-of-line values and alignment padding) as it must appear at ifdOffset(index).
- * `description` (ASCII, no NUL) is required for IFD 0 and ignored otherwise.
+ * The ImageDescription region as it must appear at descriptionOffset: `description` (ASCII, no NUL)
+ * padded with spaces (whitespace after the XML's root element) to the region's size, then the NUL.
+ * Throws when it does not fit.
  */
-export function encodeIfd(l: TiffLayout, index: number, description?: Uint8Array): Uint8Array {
-  const first = index === 0;
-  if (first && (!description || description.length + 1 !== l.descriptionBytes)) {
-    throw new Error("IFD 0 needs the description the layout was computed for");
+export function encodeDescription(l: TiffLayout, description: Uint8Array): Uint8Array {
+  if (description.length + 1 > l.descriptionBytes) {
+    throw new Error(`the OME-XML has ${description.length} bytes; the file reserved ${l.descriptionBytes - 1} for it`);
   }
+  const buf = new Uint8Array(l.descriptionBytes).fill(0x20);
+  buf.set(description, 0);
+  buf[buf.length - 1] = 0;
+  return buf;
+}
+
+/** Encodes IFD `index` (with its out-of-line values and alignment padding) as it must appear at ifdOffset(index). */
+export function encodeIfd(l: TiffLayout, index: number): Uint8Array {
+  const first = index === 0;
   const big = l.bigTiff;
   const specs = entrySpecs(l, big, first);
   const size = first ? l.ifd0Bytes : l.ifdBytes;
@@ -188,7 +203,7 @@ export function encodeIfd(l: TiffLayout, index: number, description?: Uint8Array
   const pix = pixelOffset(l, index);
   const rowBytes = l.width * l.bytesPerSample;
 
-  const values = (tag: number): number[] | Uint8Array => {
+  const values = (tag: number): number[] | Uint8Array | null => {
     switch (tag) {
       case TAG.NewSubfileType:
         return [0];
@@ -203,7 +218,7 @@ export function encodeIfd(l: TiffLayout, index: number, description?: Uint8Array
       case TAG.PhotometricInterpretation:
         return [1]; // min-is-black
       case TAG.ImageDescription:
-        return description!;
+        return null; // the value is the region at the end of the file
       case TAG.StripOffsets:
         return Array.from({ length: l.stripsPerPlane }, (_, s) => pix + s * l.rowsPerStrip * rowBytes);
       case TAG.SamplesPerPixel:
@@ -247,6 +262,11 @@ export function encodeIfd(l: TiffLayout, index: number, description?: Uint8Array
     const v = values(s.tag);
     const bytes = TYPE_SIZE[s.type] * s.count;
     let dst = valueAt;
+    if (v === null) {
+      writeOffset(valueAt, l.descriptionOffset);
+      p += entryBytes;
+      continue;
+    }
     if (bytes > inlineMax) {
       writeOffset(valueAt, base + extra);
       dst = extra;

@@ -2,7 +2,7 @@ import { access } from "node:fs/promises";
 import path from "node:path";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { subscribeValidated, type Logger } from "@gently/bus";
-import type { SinkResult } from "@gently/ome-tiff";
+import type { PlanePosition, SinkResult } from "@gently/ome-tiff";
 import {
   AcquisitionEnd,
   FrameDescriptor,
@@ -45,6 +45,8 @@ interface SlotFrame {
   ring_seq: number;
   seq: number;
   view: Buffer;
+  /** where the sheet was for this frame, as the descriptor reports it */
+  position: PlanePosition;
 }
 
 /** Planes at most this far ahead of the one due wait in their slots (a slice's cameras in either order). */
@@ -164,7 +166,13 @@ export class Acquisition {
       return;
     }
     this.received++;
-    const frame: SlotFrame = { slot: d.slot, ring_seq: d.ring_seq, seq: d.seq, view };
+    const frame: SlotFrame = {
+      slot: d.slot,
+      ring_seq: d.ring_seq,
+      seq: d.seq,
+      view,
+      position: { piezo_um: d.piezo_um, galvo_deg: d.galvo_deg, timestamp_us: d.timestamp_us },
+    };
     if (placed !== this.nextPlane) {
       this.held.set(placed, frame);
     } else {
@@ -187,7 +195,7 @@ export class Acquisition {
   private append(frame: SlotFrame): void {
     const plane = this.nextPlane++;
     this.writing++;
-    this.opts.opened.sink.appendPlane(frame.view).then(
+    this.opts.opened.sink.appendPlane(frame.view, frame.position).then(
       () => {
         this.silence.refresh();
         this.releaseWritten(frame, plane);

@@ -1,4 +1,4 @@
-import { mkdirSync, statfsSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, statfsSync, writeFileSync, writeSync } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { GentlyError } from "@gently/protocol";
@@ -64,6 +64,20 @@ describe("storage budget at begin", () => {
     const budget = new StorageBudget(volumes, quarantine);
     const sixtyPercent = Math.floor(freeBytes() * 0.6);
     await budget.admit("first", sixtyPercent, path.join(volumes, ".first.first.tif.partial"));
+    const err = await refusal(budget.admit("second", sixtyPercent, path.join(volumes, ".second.second.tif.partial")));
+    expect(err).toMatchObject({ code: "disk_full" });
+    expect(err!.message).toMatch(/promised to volumes being written/);
+  });
+
+  it("counts what a running volume has yet to write by the blocks its sparse partial holds, not by its size", async () => {
+    const budget = new StorageBudget(volumes, quarantine);
+    const sixtyPercent = Math.floor(freeBytes() * 0.6);
+    // A sink writes the OME-XML at the end of its partial when it opens: the file has its final size at once.
+    const tempFirst = path.join(volumes, ".first.first.tif.partial");
+    const fd = openSync(tempFirst, "w");
+    writeSync(fd, Buffer.from("<OME/>"), 0, 6, sixtyPercent - 6);
+    closeSync(fd);
+    await budget.admit("first", sixtyPercent, tempFirst);
     const err = await refusal(budget.admit("second", sixtyPercent, path.join(volumes, ".second.second.tif.partial")));
     expect(err).toMatchObject({ code: "disk_full" });
     expect(err!.message).toMatch(/promised to volumes being written/);

@@ -8,9 +8,16 @@ interface Reservation {
   tempPath: string;
 }
 
-async function sizeOrZero(file: string): Promise<number> {
+/**
+ * Bytes a file occupies on the disk, at most its size. A partial volume is
+ * sparse on POSIX (its OME-XML is written at its end when it opens), so its
+ * size says nothing about what it has yet to write; its allocated blocks do.
+ * Where there are no block counts (Windows), the file was allocated up to its size.
+ */
+async function allocatedOrZero(file: string): Promise<number> {
   try {
-    return (await stat(file)).size;
+    const st = await stat(file);
+    return Number.isFinite(st.blocks) && st.blocks > 0 ? Math.min(st.size, st.blocks * 512) : st.size;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return 0;
     throw err;
@@ -29,7 +36,7 @@ async function filesBytes(dir: string, skip: ReadonlySet<string>): Promise<numbe
   let total = 0;
   for (const e of entries) {
     const file = path.join(dir, e.name);
-    if (e.isFile() && !skip.has(file)) total += await sizeOrZero(file);
+    if (e.isFile() && !skip.has(file)) total += await allocatedOrZero(file);
   }
   return total;
 }
@@ -71,9 +78,9 @@ export class StorageBudget {
     }
     // Free space must also cover what the volumes already admitted have yet to write.
     let pendingElsewhere = 0;
-    for (const r of others) pendingElsewhere += Math.max(0, r.plannedBytes - (await sizeOrZero(r.tempPath)));
+    for (const r of others) pendingElsewhere += Math.max(0, r.plannedBytes - (await allocatedOrZero(r.tempPath)));
     const free = await freeBytes(this.volumesDir);
-    const pendingHere = plannedBytes - (await sizeOrZero(tempPath));
+    const pendingHere = Math.max(0, plannedBytes - (await allocatedOrZero(tempPath)));
     if (pendingHere + pendingElsewhere + this.reserveBytes > free) {
       throw new GentlyError(
         "disk_full",

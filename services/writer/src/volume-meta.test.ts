@@ -67,4 +67,11 @@ describe("file metadata of an acquisition", () => {
     expect(powered.laser_config).toEqual([{ wavelength_nm: 488, enabled: true, power_pct: 4.5 }]);
     expect(powered.channels[0]).toMatchObject({ excitation_nm: 488 });
   });
+
+  it("says where the planes' positions come from: planned for a sweep the controller ran, measured when stepped or without a sweep", () => {
+    const sweep = { piezo_start_um: 0, piezo_step_um: 1, galvo_start_deg: 0, galvo_step_deg: 0.02 };
+    expect(sinkMetaOf(begin({ sweep, sweep_mode: "hardware" })).plane_positions).toBe("planned");
+    expect(sinkMetaOf(begin({ sweep, sweep_mode: "stepped" })).plane_positions).toBe("measured");
+    expect(sinkMetaOf(begin({ num_slices: 1, z_step_um: 0 })).plane_positions).toBe("measured");
+  });
 });

@@ -53,6 +53,9 @@ export function sinkMetaOf(begin: AcquisitionBegin): VolumeMetaInput {
       return { wavelength_nm, enabled: true, ...(power_pct !== undefined ? { power_pct } : {}) };
     }),
     ...(begin.sweep ? { sheet_sweep: { ...begin.sweep, mode: begin.sweep_mode ?? "hardware" } } : {}),
+    // Each frame's piezo and galvo go into its plane. A controller-run sweep reports the positions it
+    // was told (nothing measured them); a stepped sweep and a frame without sweep carry read-back ones.
+    plane_positions: begin.sweep && (begin.sweep_mode ?? "hardware") === "hardware" ? "planned" : "measured",
     stage_position_um: { x_um: begin.position.x_um, y_um: begin.position.y_um, z_um: begin.position.z_um ?? 0 },
     acquired_at: begin.started,
     extra,

@@ -163,7 +163,9 @@ describe("writer service", () => {
       physicalSizeY_um: 0.1625,
       physicalSizeZ_um: 1.5,
     });
-    expect(ome.planes[3]).toMatchObject({ theZ: 3, exposure_ms: 10, position_x_um: 1200.5, position_z_um: 50 + 3 * 1.5 });
+    // Each plane's Z is the piezo position its frame reported (the producer's frames all say -20 µm).
+    expect(ome.planes[3]).toMatchObject({ theZ: 3, exposure_ms: 10, position_x_um: 1200.5, position_z_um: -20 });
+    expect(ome.planeGalvoDeg).toEqual(Array(12).fill(0));
     expect(ome.meta).toMatchObject({ uid: begin.volume_uid, session_id: "writer-test", run_uid: begin.run_uid, plan_name: "z_stack" });
     expect(ring.stats().free).toBe(4);
 
