@@ -87,9 +87,10 @@ void sim_generate_sample(gc_core *core) {
     double x = 0, y = 0;
     for (int attempt = 0; attempt < 1000; attempt++) {
       if (i == 0) {
-        /* Embryo 0 lies in the light-sheet cameras' field of view (and the
-         * bottom camera's) at the start position: something to find at once. */
-        x = core->start_x_um + uniform(&rng, -120.0, 120.0);
+        /* Embryo 0 lies in the middle of the light-sheet cameras' field of
+         * view (where a focus sweep scores it) and the bottom camera's at the
+         * start position: something to find and focus on at once. */
+        x = core->start_x_um + uniform(&rng, -15.0, 15.0);
         y = core->start_y_um + uniform(&rng, -10.0, 10.0);
       } else {
         x = uniform(&rng, SAMPLE_X_MIN_UM, SAMPLE_X_MAX_UM);

@@ -148,7 +148,7 @@ describe.skipIf(missing !== undefined)("on the Windows instrument PC (under Wine
       truth = new SimTruth(truthCore);
       for (const camera of ["HamCam1", "HamCam2"] as const) await call(nc, hw.setCamera, { camera, roi: ROI });
       // the sim's embryo 0 in the ROI, so frames show it, not just background
-      await call(nc, hw.move, { axis: "xy", x_um: 1576, y_um: 8.5 });
+      await call(nc, hw.move, { axis: "xy", x_um: 1509.5, y_um: 8.5 });
     }, 300_000);
 
     afterAll(async () => {
@@ -233,6 +233,14 @@ describe.skipIf(missing !== undefined)("on the Windows instrument PC (under Wine
       expect(body.storage_path).toBe(`volumes/${body.uid}.tif`);
       expect(readdirSync(path.join(storage.dir, "volumes")).filter((n) => n.endsWith(".partial"))).toEqual([]);
       expect((await state()).laser).toBe("ALL OFF");
+    }, 120_000);
+
+    it("`gently status --service hardware` runs as a Windows process and finds the hardware", () => {
+      const status = wine.run(wine.nodeExe, [windowsPath(path.join(REPO_ROOT, "libs", "cli", "bin", "gently.js")), "status", "--service", "hardware"], {
+        env: { GENTLY_NATS_URL: nats.url },
+      });
+      expect(status.status, status.output).toBe(0);
+      expect(status.output).toContain("hardware");
     }, 120_000);
 
     it("the writer terminated mid-volume: its partial quarantined, volume.failed, lasers off, the next volume fine", async () => {

@@ -108,7 +108,7 @@ describe("continuous volumes (real hardware and writer processes, real NATS, rea
   }
 
   it("writes N volumes from one sequence into N files, each announced, frames byte-exact and in order across the boundaries", async () => {
-    await call(nc, hw.move, { axis: "xy", x_um: 1576, y_um: 8.5 });
+    await call(nc, hw.move, { axis: "xy", x_um: 1509.5, y_um: 8.5 });
     const before = await call(nc, hw.state, {});
     const req = continuous(4);
     const uids = [req.volume_uid, ...req.next_volumes!.map((v) => v.volume_uid)];

@@ -150,8 +150,8 @@ describe("hardware service (real process, real NATS, real shared-memory ring)", 
   it("puts frames into shared memory byte-exact to the sim's ground truth (two cameras, sweep)", async () => {
     await reader.start();
     for (const camera of ["HamCam1", "HamCam2"] as const) await hwCall(hw.setCamera, { camera, roi: ROI });
-    // Centre the ROI on the sim's embryo 0 (x 1576, y 8.6, z 51.5 µm) so frames show it, not just background.
-    await hwCall(hw.move, { axis: "xy", x_um: 1576, y_um: 8.5 });
+    // Centre the ROI on the sim's embryo 0 (x 1509.5, y 8.6, z 51.5 µm) so frames show it, not just background.
+    await hwCall(hw.move, { axis: "xy", x_um: 1509.5, y_um: 8.5 });
     const before = await state();
     const req = sequence({
       cameras: ["HamCam1", "HamCam2"],
@@ -194,7 +194,7 @@ describe("hardware service (real process, real NATS, real shared-memory ring)", 
     const reply = await hwCall(hw.snap, { acq_id, volume_uid: newUid(), session_id: "hw-test", camera: "HamCam1", exposure_ms: 5, laser_config: "561 only" });
     const noise = noiseNext++;
     expect(reply.frame).toMatchObject({ acq_id, seq: 0, camera: "HamCam1", width: 256, height: 128 });
-    expect(reply.position).toMatchObject({ x_um: 1576, y_um: 8.5, piezo_um: 1.235 });
+    expect(reply.position).toMatchObject({ x_um: 1509.5, y_um: 8.5, piezo_um: 1.235 });
     const end = await reader.waitEnd(acq_id);
     expect(end).toMatchObject({ status: "complete", frames: 1, dropped: 0 });
     const [frame] = reader.frames.get(acq_id)!;
