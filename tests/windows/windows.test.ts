@@ -235,6 +235,14 @@ describe.skipIf(missing !== undefined)("on the Windows instrument PC (under Wine
       expect((await state()).laser).toBe("ALL OFF");
     }, 120_000);
 
+    it("`gently status --service hardware` runs as a Windows process and finds the hardware", () => {
+      const status = wine.run(wine.nodeExe, [windowsPath(path.join(REPO_ROOT, "libs", "cli", "bin", "gently.js")), "status", "--service", "hardware"], {
+        env: { GENTLY_NATS_URL: nats.url },
+      });
+      expect(status.status, status.output).toBe(0);
+      expect(status.output).toContain("hardware");
+    }, 120_000);
+
     it("the writer terminated mid-volume: its partial quarantined, volume.failed, lasers off, the next volume fine", async () => {
       const writerPid = (): number => {
         const lines = supervisor.lines.filter((l) => l.includes('"child started"') && l.includes('"child":"writer"'));

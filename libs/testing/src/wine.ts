@@ -47,7 +47,9 @@ export interface Wine {
   /** environment every Windows process of the tests runs with */
   env: NodeJS.ProcessEnv;
   /** runs a Windows program to its end; its output (Wine's consoles write to files, not pipes) */
-  run(program: string, args: string[], timeoutMs?: number): { status: number | null; output: string };
+  run(program: string, args: string[], opts?: { env?: NodeJS.ProcessEnv; timeoutMs?: number }): { status: number | null; output: string };
+  /** Windows Node (node.exe) */
+  nodeExe: string;
   /** ends every process of the prefix and its wineserver (Wine's own services stay up otherwise) */
   shutdown(): void;
 }
@@ -59,14 +61,15 @@ function build(command: string, args: string[], what: string, env: NodeJS.Proces
 
 /**
  * Builds what the Windows processes need and returns how to run them:
- * the DLLs of native/ (make -C native windows), a Wine prefix in
+ * the DLLs of native/ (make -C native all windows), a Wine prefix in
  * .wine-node/prefix, and koffi's win32 build where koffi looks for it.
  */
 export function prepareWine(): Wine {
   const missing = windowsTestsMissing();
   if (missing) throw new Error(missing);
   const wine = wineBinary()!;
-  build("make", ["-s", "-C", "native", "windows"], "make -C native windows");
+  // the Linux libraries too: tests compare the DLLs' frames with theirs, built from the same sources
+  build("make", ["-s", "-C", "native", "all", "windows"], "make -C native all windows");
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     WINEPREFIX: PREFIX,
@@ -98,11 +101,12 @@ export function prepareWine(): Wine {
       const server = onPath("wineserver") ?? "/usr/lib/wine/wineserver64";
       spawnSync(server, ["-k"], { env, stdio: "ignore", timeout: 30_000 });
     },
-    run(program, args, timeoutMs = 120_000) {
+    nodeExe: NODE_EXE,
+    run(program, args, { env: extra = {}, timeoutMs = 120_000 } = {}) {
       const log = path.join(logs, `run-${process.pid}-${Date.now()}.log`);
       const fd = openSync(log, "w");
       try {
-        const done = spawnSync(wine, [program, ...args], { cwd: REPO_ROOT, env, stdio: ["ignore", fd, fd], timeout: timeoutMs });
+        const done = spawnSync(wine, [program, ...args], { cwd: REPO_ROOT, env: { ...env, ...extra }, stdio: ["ignore", fd, fd], timeout: timeoutMs });
         return { status: done.status, output: readLog(log) };
       } finally {
         closeSync(fd);
