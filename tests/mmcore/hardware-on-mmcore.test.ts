@@ -22,10 +22,10 @@ describe.skipIf(!ADAPTERS || !existsSync(SHIM))("hardware service on the MMCore 
   const storage = tempStorage("gently-mmcore-");
   const running: ServiceProcess[] = [];
 
-  /** The hardware service on the shim with a config; DemoCamera has no laser power device. */
+  /** The hardware service on the shim with a config, roles from a file only where some differ from the diSPIM's. */
   async function startHardware(config: string, roles: object = {}): Promise<ServiceProcess> {
     const rolesFile = path.join(storage.dir, `roles-${newUid()}.json`);
-    writeFileSync(rolesFile, JSON.stringify({ laser_power: null, ...roles }));
+    writeFileSync(rolesFile, JSON.stringify(roles));
     const hardware = spawnService("hardware", {
       GENTLY_NATS_URL: nats.url,
       GENTLY_STORAGE: storage.dir,
@@ -33,7 +33,7 @@ describe.skipIf(!ADAPTERS || !existsSync(SHIM))("hardware service on the MMCore 
       GENTLY_RING_SLOTS: "4",
       GENTLY_CORE_LIBRARY: SHIM,
       GENTLY_CONFIG: config,
-      GENTLY_ROLES: rolesFile,
+      ...(Object.keys(roles).length > 0 ? { GENTLY_ROLES: rolesFile } : {}),
       GENTLY_MM_ADAPTER_PATH: ADAPTERS,
     });
     running.push(hardware);
@@ -76,6 +76,12 @@ describe.skipIf(!ADAPTERS || !existsSync(SHIM))("hardware service on the MMCore 
     expect(state.core_info).toEqual({ version: "MMCore version 12.5.0", device_api: 75, sweep_mode: "stepped" });
     const ready = hardware.lines.find((l) => l.includes('"msg":"microscope ready"'))!;
     expect(JSON.parse(ready)).toMatchObject({ version: "MMCore version 12.5.0", device_api: 75, sweep_mode: "stepped" });
+    // The shipped config works without GENTLY_ROLES: DemoCamera has no laser power device, and the log says so.
+    const notes = hardware.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { level: number; msg: string });
+    expect(notes).toContainEqual(
+      expect.objectContaining({ level: 40, msg: expect.stringContaining(`no laser power control: the diSPIM's laser power device "LaserCombiner" is not in core config ${CONFIG}`) }),
+    );
+    expect(state.laser_power_pct).toEqual({});
     expect(state.cameras.HamCam1).toMatchObject({ pixel_size_um: 0.325, roi: { width: 512, height: 512 } });
     expect(state.cameras.HamCam2).toMatchObject({ pixel_size_um: 0.325 });
     await moveInsideLimits();

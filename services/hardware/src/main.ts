@@ -21,7 +21,7 @@ runProcess("hardware", async ({ config, logger, nc }) => {
   emergencyStopOnFatalSignals(emergencyStop);
   const hwConfig = loadHardwareConfig(config);
   const limits = loadLimits(hwConfig.limitsFile);
-  const roles = loadRoles(hwConfig.rolesFile);
+  const { roles, laserPowerDefaulted } = loadRoles(hwConfig.rolesFile);
   let service: HardwareService | null = null;
   let ring: Ring | null = null;
   // The lease comes first: a second instance must not touch the core or the ring.
@@ -36,7 +36,8 @@ runProcess("hardware", async ({ config, logger, nc }) => {
   let core: Core | null = null;
   try {
     core = Core.open(hwConfig.coreLibrary, hwConfig.coreConfig, hwConfig.callTimeoutMs);
-    const microscope = new Microscope(core, limits, roles, { coreConfig: hwConfig.coreConfig, rolesFile: hwConfig.rolesFile });
+    const microscope = new Microscope(core, limits, roles, { coreConfig: hwConfig.coreConfig, rolesFile: hwConfig.rolesFile, laserPowerDefaulted });
+    for (const note of microscope.roleNotes) logger.warn(note);
     emergencyStop.arm({ microscope });
     await microscope.lasersOff();
     ring = createRing(hwConfig.ringPath, { slotBytes: microscope.maxFrameBytes(), numSlots: hwConfig.ringSlots });

@@ -62,14 +62,21 @@ export class Microscope {
    * the wrong kind or a missing preset throws FatalConfigError naming the
    * role, the label and the config files.
    */
+  /** the roles in effect: those asked for, less an optional one the core lacks */
+  readonly roles: DeviceRoles;
+  /** roles left out at start, and why (for the start log) */
+  readonly roleNotes: string[];
+
   constructor(
     readonly core: Core,
     readonly limits: Limits,
-    readonly roles: DeviceRoles,
+    asked: DeviceRoles,
     sources: RoleSources = {},
   ) {
     const devices = core.listDevices();
-    checkRoles(roles, devices, sources);
+    const { roles, notes } = checkRoles(asked, devices, sources);
+    this.roles = roles;
+    this.roleNotes = notes;
     const cameras = new Map<CameraName, CameraInfo>();
     for (const name of CameraName.options) {
       const label = cameraLabel(roles, name);

@@ -59,9 +59,11 @@ export const DISPIM_ROLES: DeviceRoles = {
  * Roles from the JSON file named by GENTLY_ROLES over the diSPIM defaults
  * (e.g. `{"scanner": "Galvo", "laser_power": null}`; null removes an
  * optional role). A file that does not parse is fatal: restarting will not fix it.
+ * `laserPowerDefaulted`: nobody asked for the diSPIM's laser power device, so
+ * a core without it simply has no power control (checkRoles).
  */
-export function loadRoles(file: string | undefined): DeviceRoles {
-  if (!file) return DISPIM_ROLES;
+export function loadRoles(file: string | undefined): { roles: DeviceRoles; laserPowerDefaulted: boolean } {
+  if (!file) return { roles: DISPIM_ROLES, laserPowerDefaulted: true };
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, "utf8"));
@@ -76,7 +78,7 @@ export function loadRoles(file: string | undefined): DeviceRoles {
     const issue = parsed.error.issues[0];
     throw new FatalConfigError(`GENTLY_ROLES ${file}: ${issue?.path.join(".") || "(top level)"}: ${issue?.message}`);
   }
-  return parsed.data;
+  return { roles: parsed.data, laserPowerDefaulted: !("laser_power" in raw) };
 }
 
 const article = (noun: string) => (/^[aeioux]/i.test(noun) ? "an" : "a");
@@ -98,14 +100,18 @@ export interface RoleSources {
   coreConfig?: string;
   /** the roles file (GENTLY_ROLES), or undefined for the diSPIM defaults */
   rolesFile?: string;
+  /** laser_power is the diSPIM default nobody asked for: without its device there is no power control, not an error */
+  laserPowerDefaulted?: boolean;
 }
 
 /**
  * Every role against what the core has: the device exists and is of the
  * right kind, the groups have every preset the protocol can ask for. The
  * first problem is fatal, named by role, label and the files involved.
+ * Returns the roles in effect (without a defaulted laser power device the
+ * core lacks) and what was left out, for the start log.
  */
-export function checkRoles(roles: DeviceRoles, devices: DeviceList, sources: RoleSources): void {
+export function checkRoles(roles: DeviceRoles, devices: DeviceList, sources: RoleSources): { roles: DeviceRoles; notes: string[] } {
   const where = `in ${sources.coreConfig ? `core config ${sources.coreConfig}` : "the core's default configuration"} (roles from ${sources.rolesFile ? `GENTLY_ROLES ${sources.rolesFile}` : "the diSPIM defaults; set GENTLY_ROLES to map them"})`;
   const kinds: Record<string, string[]> = {
     camera: devices.cameras,
@@ -140,6 +146,15 @@ export function checkRoles(roles: DeviceRoles, devices: DeviceList, sources: Rol
   presets("led_group", roles.led_group, LedPreset.options);
   if (roles.laser_power) {
     const { device } = roles.laser_power;
-    if (kindOf(device) === undefined) throw new FatalConfigError(`role laser_power: no device "${device}" ${where}`);
+    if (kindOf(device) === undefined) {
+      if (!sources.laserPowerDefaulted) throw new FatalConfigError(`role laser_power: no device "${device}" ${where}`);
+      const without: DeviceRoles = { ...roles };
+      delete without.laser_power;
+      return {
+        roles: without,
+        notes: [`no laser power control: the diSPIM's laser power device "${device}" is not ${where}; map role laser_power in GENTLY_ROLES to control it`],
+      };
+    }
   }
+  return { roles, notes: [] };
 }
