@@ -96,6 +96,19 @@ describe.skipIf(missing !== undefined)("on the Windows instrument PC (under Wine
     }
   }, 180_000);
 
+  it("npm start without nats-server.exe on PATH nor GENTLY_NATS_URL stops, saying where to put it", () => {
+    const storage = tempStorage("gently-windows-nonats-");
+    try {
+      const run = wine.run(wine.nodeExe, ["--import", "tsx", windowsPath(path.join(REPO_ROOT, "libs", "supervisor", "src", "main.ts"))], {
+        env: { GENTLY_NATS_URL: "", GENTLY_STORAGE: windowsPath(storage.dir), GENTLY_LOG_FORMAT: "json", WINEPATH: "" },
+      });
+      expect(run.status).toBe(1);
+      expect(run.output).toMatch(/cannot run nats-server: .*nats-server\.exe.*on PATH.*GENTLY_NATS_URL/);
+    } finally {
+      storage.remove();
+    }
+  }, 120_000);
+
   describe("hardware and writer as Windows processes under the Windows supervisor", () => {
     let nats: TestNats;
     let nc: NatsConnection;
