@@ -1,2 +1,2 @@
-export { median, timingStats, type TimingStats } from "./stats";
+export { median, percentile, timingStats, type TimingStats } from "./stats";
 export { timeRuns } from "./time-runs";

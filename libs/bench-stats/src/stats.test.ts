@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { median, timeRuns, timingStats } from "./index";
+import { median, percentile, timeRuns, timingStats } from "./index";
 
 describe("median", () => {
   it("takes the middle sample of an odd count, whatever the order", () => {
@@ -19,6 +19,16 @@ describe("median", () => {
     const samples = [3, 1, 2];
     median(samples);
     expect(samples).toEqual([3, 1, 2]);
+  });
+});
+
+describe("percentile", () => {
+  it("takes the nearest rank: p99 of 1..1000 is 990, p50 of 1..4 is 2, p100 the largest", () => {
+    const thousand = Array.from({ length: 1000 }, (_, i) => 1000 - i);
+    expect(percentile(thousand, 99)).toBe(990);
+    expect(percentile([4, 3, 2, 1], 50)).toBe(2);
+    expect(percentile([4, 3, 2, 1], 100)).toBe(4);
+    expect(percentile([], 99)).toBeNaN();
   });
 });
 

@@ -23,3 +23,10 @@ export function timingStats(samples: number[]): TimingStats {
   const fastest = samples.reduce((min, ms) => (ms < min ? ms : min), Number.POSITIVE_INFINITY);
   return { median_ms: median(samples), min_ms: samples.length ? fastest : Number.NaN, samples_ms: samples };
 }
+
+/** The p-th percentile (0-100) by the nearest-rank method: a p99 of 1000 samples is the 990th smallest. NaN when empty. */
+export function percentile(samples: readonly number[], p: number): number {
+  if (samples.length === 0) return Number.NaN;
+  const s = [...samples].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
