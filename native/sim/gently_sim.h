@@ -42,12 +42,14 @@
  *     y_um = stage_y + (roi_y + (j+0.5)*b - sensor_h/2) * px_um
  *   (sensor centre = stage position; px_um the unbinned pixel size).
  * - Light-sheet cameras image the plane z_um = piezo_um. An embryo's
- *   cross-section there is fluorescent (cytoplasm plus brighter nuclei),
- *   scaled by the laser preset and exposure. The sheet is in focus when
+ *   cross-section there is fluorescent (cytoplasm with fine granules, two
+ *   crossed gratings of ~1.5 and ~2.2 µm fixed to the sample, plus brighter
+ *   nuclei), scaled by the laser preset and exposure. The sheet is in focus when
  *   galvo_b_deg = GCSIM_GALVO_SLOPE_DEG_PER_UM * piezo_um + GCSIM_GALVO_OFFSET_DEG;
  *   a sheet offset d_um = (galvo_b_deg - that) / slope gives focus
  *   f = 1 / (1 + (d_um / 2 µm)^2), which dims the signal (x (0.5 + 0.5 f)) and
- *   blends the nuclei texture into its mean (x f), so focus sweeps peak there.
+ *   blends the nuclei and granule texture into its mean (x f), so focus
+ *   sweeps peak there.
  * - The bottom camera shows a brightfield image only with LED "Open":
  *   bright background, embryos darker (absorption ~ chord length) with
  *   brighter nuclei; contrast falls off as 1 / (1 + ((z - 150 µm) / 40 µm)^2)

@@ -173,6 +173,7 @@ typedef struct {
   float level;          /* constant added inside (light-sheet cytoplasm) */
   float chord;          /* amplitude of -chord*sqrt(1-q) (bottom camera absorption) */
   float bump;           /* amplitude of bump*(1-q) (nuclei) */
+  float granule;        /* amplitude of the cytoplasm's granules (light-sheet, in focus only) */
 } shape;
 
 static void make_shape(shape *s, double cx, double cy, double a, double b, double angle_deg) {
@@ -188,7 +189,7 @@ static void make_shape(shape *s, double cx, double cy, double a, double b, doubl
   s->qb = 2.0 * c * sn * (s->inv_a2 - s->inv_b2);
   s->qc = sn * sn * s->inv_a2 + c * c * s->inv_b2;
   s->half_h = sqrt(a * a * sn * sn + b * b * c * c);
-  s->level = s->chord = s->bump = 0.0f;
+  s->level = s->chord = s->bump = s->granule = 0.0f;
 }
 
 /* Adds one shape's contribution to a row at stage y; pixel i is at x0 + i*px. */
@@ -206,6 +207,15 @@ static void shape_row(const shape *s, float *row, int w, double y, double x0, do
   int lo = (int)i_lo, hi = (int)i_hi;
   if (s->level != 0.0f)
     for (int i = lo; i <= hi; i++) row[i] += s->level;
+  if (s->granule != 0.0f) {
+    /* Yolk granules: two crossed gratings of ~1.5 and ~2.2 µm fixed to the
+     * sample, the fine structure a focus sweep scores (it fades with defocus). */
+    const double ky = 2.0 * M_PI * y;
+    for (int i = lo; i <= hi; i++) {
+      double x = 2.0 * M_PI * (x0 + i * px);
+      row[i] += s->granule * 0.5f * (float)(sin(x / 1.5 + ky / 1.9) + sin(x / 2.2 - ky / 1.3));
+    }
+  }
   if (s->chord != 0.0f || s->bump != 0.0f) {
     /* q along the row is a quadratic in dx: evaluate it directly. */
     double qy = s->qc * dy * dy, qxy = s->qb * dy;
@@ -245,7 +255,7 @@ int sim_render(const gc_core *core, int camera, const gcsim_state *st, uint64_t 
                   GCSIM_GALVO_SLOPE_DEG_PER_UM;
     double focus = 1.0 / (1.0 + (d_um / 2.0) * (d_um / 2.0));
     double k = 60.0 * laser * exposure * (0.5 + 0.5 * focus); /* e- at texture 1 */
-    const double cyto = 0.4, texture_mean = 0.55, nucleus = 0.6;
+    const double cyto = 0.4, texture_mean = 0.55, nucleus = 0.6, granules = 0.25;
     background = (float)(2.0 * laser * exposure + (st->led_open ? 5.0 * exposure : 0.0));
     for (int e = 0; e < core->num_embryos; e++) {
       const sim_embryo *em = &core->embryos[e];
@@ -256,6 +266,7 @@ int sim_render(const gc_core *core, int camera, const gcsim_state *st, uint64_t 
       make_shape(s, em->x_um, em->y_um, em->a_um * sc, em->b_um * sc, em->angle_deg);
       /* Defocus blends the texture into its mean: contrast ~ focus. */
       s->level = (float)(k * (focus * cyto + (1.0 - focus) * texture_mean));
+      s->granule = (float)(k * focus * granules);
       for (int n = 0; n < em->num_nuclei; n++) {
         const sim_nucleus *nu = &em->nuclei[n];
         double dz = z - nu->z_um, rr2 = nu->r_um * nu->r_um - dz * dz;

@@ -57,6 +57,22 @@ describe("simulated microscope as a user meets it: default volume, real timing, 
     expect(darkest, `darkest 0.01 % ${darkest} vs background ${background}`).toBeLessThan(0.8 * background);
   });
 
+  it("a focus sweep and a calibration on the default sample find the sheet (the README's example)", async () => {
+    const focus = await (await client.submit("focus_sweep", { galvo_positions_deg: [-0.2, -0.1, 0, 0.1, 0.2], piezo_um: 50 })).done();
+    expect(focus.status, focus.reason).toBe("success");
+    expect(focus.result).toMatchObject({ found: true });
+    expect(Math.abs((focus.result as { best_galvo_deg: number }).best_galvo_deg)).toBeLessThan(0.05);
+    const galvos = Array.from({ length: 9 }, (_, i) => Number((-0.4 + i * 0.1).toFixed(1)));
+    const calibration = await (await client.submit("calibrate_piezo_galvo", { piezo_positions_um: [40, 50, 60], galvo_positions_deg: galvos })).done();
+    expect(calibration.status, calibration.reason).toBe("success");
+    const fit = calibration.result as { fitted: boolean; slope_deg_per_um: number; offset_deg: number; r2: number };
+    expect(fit.fitted, JSON.stringify(calibration.result)).toBe(true);
+    // the sim's truth: galvo = 0.02 °/µm × piezo − 1°
+    expect(fit.slope_deg_per_um).toBeGreaterThan(0.015);
+    expect(fit.slope_deg_per_um).toBeLessThan(0.025);
+    expect(Math.abs(fit.slope_deg_per_um * 50 + fit.offset_deg)).toBeLessThan(0.05);
+  });
+
   it("a 100-slice volume at 10 ms takes its real time (≥ 1 s), with progress per frame at least 4 times a second", async () => {
     const t0 = performance.now();
     const run = await client.submit("acquire_volume", { num_slices: 100, exposure_ms: 10 });
