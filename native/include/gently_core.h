@@ -60,6 +60,11 @@ extern "C" {
 #define GC_E_NOT_RUNNING (-5)  /* no sequence is running */
 #define GC_E_TIMEOUT (-6)      /* no frame within the timeout */
 #define GC_E_OVERFLOW (-7)     /* the core's own buffer overflowed (frames lost) */
+#define GC_E_RANGE (-8)        /* the device refused the value itself: outside its travel or range,
+                                  or not one it takes. The request was at fault, not the device:
+                                  the hardware service answers limit_violation naming the field.
+                                  GC_E_DEVICE stays for faults of the device (it did not answer,
+                                  stalled, lost its connection). */
 
 typedef struct gc_core gc_core;
 

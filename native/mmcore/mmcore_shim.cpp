@@ -590,6 +590,30 @@ int gc_get_property(gc_core *core, const char *device, const char *prop, char *o
   });
 }
 
+namespace {
+
+// GC_E_RANGE unless the property takes `value`: one of its allowed values, within its limits. MMCore
+// reports a device's refusal only as text (MMERR_DEVICE_GENERIC), indistinguishable from a device
+// fault, so what MMCore knows of a property's values is checked here, before the device sees it.
+void requireValueTaken(gc_core *core, const char *device, const char *prop, const std::string &value) {
+  const std::string where = std::string("\"") + device + "\" property \"" + prop + "\": ";
+  std::vector<std::string> allowed = core->mm.getAllowedPropertyValues(device, prop);
+  if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
+    std::string list;
+    for (const auto &a : allowed) list += (list.empty() ? "" : ", ") + a;
+    fail(GC_E_RANGE, where + "value \"" + value + "\" is not one it takes (" + list + ")");
+  }
+  if (core->mm.hasPropertyLimits(device, prop)) {
+    const double lo = core->mm.getPropertyLowerLimit(device, prop), hi = core->mm.getPropertyUpperLimit(device, prop);
+    char *end = nullptr;
+    const double v = std::strtod(value.c_str(), &end);
+    if (end == value.c_str() || *end != '\0' || !(v >= lo && v <= hi))
+      fail(GC_E_RANGE, where + "value \"" + value + "\" is outside [" + formatDouble(lo) + ", " + formatDouble(hi) + "]");
+  }
+}
+
+} // namespace
+
 int gc_set_property(gc_core *core, const char *device, const char *prop, const char *value) {
   return guard(core, [&] {
     requireDevice(core, device, MM::AnyType);
@@ -601,6 +625,7 @@ int gc_set_property(gc_core *core, const char *device, const char *prop, const c
                               "cannot be set");
     if (!core->mm.hasProperty(device, prop))
       fail(GC_E_ARGUMENT, std::string("\"") + device + "\" has no property \"" + prop + "\"");
+    requireValueTaken(core, device, prop, value);
     core->mm.setProperty(device, prop, value);
     return GC_OK;
   });
@@ -690,7 +715,9 @@ int gc_get_config(gc_core *core, const char *group, char *out, size_t cap) {
 int gc_set_exposure_ms(gc_core *core, const char *camera, double exposure_ms) {
   return guard(core, [&] {
     requireDevice(core, camera, MM::CameraDevice);
-    if (!(exposure_ms > 0)) fail(GC_E_ARGUMENT, "exposure must be > 0 ms");
+    if (!(exposure_ms > 0)) fail(GC_E_RANGE, "exposure must be > 0 ms");
+    if (core->mm.hasProperty(camera, MM::g_Keyword_Exposure))
+      requireValueTaken(core, camera, MM::g_Keyword_Exposure, formatDouble(exposure_ms));
     core->mm.setExposure(camera, exposure_ms);
     return GC_OK;
   });

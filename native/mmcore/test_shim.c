@@ -130,6 +130,11 @@ int main(int argc, char **argv) {
 
   OK(gc_list_properties(core, "DCam", text, sizeof text));
   CHECK(strstr(text, "\"Exposure\"") != NULL, "DCam properties: %s", text);
+  /* A value the property does not take is the request's fault: GC_E_RANGE, naming what it takes. */
+  CHECK(gc_set_property(core, "DCam", "Binning", "3") == GC_E_RANGE && strstr(gc_last_error(core), "not one it takes"), "%s",
+        gc_last_error(core));
+  CHECK(gc_set_property(core, "DCam", "Mode", "Sparkles") == GC_E_RANGE, "%s", gc_last_error(core));
+  CHECK(gc_set_exposure_ms(core, "DCam", 0) == GC_E_RANGE, "%s", gc_last_error(core));
   OK(gc_set_property(core, "DCam", "Mode", "Noise"));
   OK(gc_get_property(core, "DCam", "Mode", text, sizeof text));
   CHECK(strcmp(text, "Noise") == 0, "Mode=%s", text);
@@ -297,7 +302,7 @@ int main(int argc, char **argv) {
   CHECK(gc_get_property(core, "DCam", "NoSuchProp", text, sizeof text) == GC_E_ARGUMENT, "bad prop");
   printf("bad prop: %s\n", gc_last_error(core));
   int rc = gc_set_property(core, "DCam", "PixelType", "42bit");
-  CHECK(rc == GC_E_DEVICE || rc == GC_E_ARGUMENT, "bad value rc %d", rc);
+  CHECK(rc == GC_E_RANGE && strstr(gc_last_error(core), "not one it takes"), "bad value rc %d", rc);
   printf("bad value (%d): %s\n", rc, gc_last_error(core));
   rc = gc_set_config(core, "NoGroup", "x");
   CHECK(rc == GC_E_ARGUMENT, "bad group rc %d", rc);

@@ -230,6 +230,25 @@ static int apply_settle_error(gc_core *c, const sj_node *m, char *err, size_t ca
   return 1;
 }
 
+/* "travel_um": {"x": {"min": 0, "max": 20000}, "piezo": {...}, ...}: each stage axis's own travel. */
+static int apply_travel(gc_core *c, const sj_node *m, char *err, size_t cap) {
+  if (m->type != SJ_OBJECT) return snprintf(err, cap, "config: 'travel_um' must be an object"), 0;
+  static const char *const names[SIM_NUM_AXES] = {"x", "y", "z", "f", "piezo"};
+  for (const sj_node *f = m->child; f; f = f->next) {
+    int i = 0;
+    while (i < SIM_NUM_AXES && strcmp(f->key, names[i]) != 0) i++;
+    if (i == SIM_NUM_AXES) return snprintf(err, cap, "config: unknown key 'travel_um.%s' (have x, y, z, f, piezo)", f->key), 0;
+    char what[64];
+    snprintf(what, sizeof what, "travel_um.%s.min", f->key);
+    if (f->type != SJ_OBJECT) return snprintf(err, cap, "config: 'travel_um.%s' must be an object with min and max", f->key), 0;
+    if (!want_number(sj_get(f, "min"), what, -1e6, 1e6, &c->travel_min_um[i], err, cap)) return 0;
+    snprintf(what, sizeof what, "travel_um.%s.max", f->key);
+    if (!want_number(sj_get(f, "max"), what, c->travel_min_um[i], 1e6, &c->travel_max_um[i], err, cap)) return 0;
+    c->has_travel[i] = 1;
+  }
+  return 1;
+}
+
 static int apply_config(gc_core *c, const sj_node *root, char *err, size_t cap) {
   if (root->type != SJ_OBJECT) return snprintf(err, cap, "config: top level must be a JSON object"), 0;
   double v;
@@ -250,6 +269,8 @@ static int apply_config(gc_core *c, const sj_node *root, char *err, size_t cap) 
       if (!apply_move_times(c, m, err, cap)) return 0;
     } else if (strcmp(key, "settle_error") == 0) {
       if (!apply_settle_error(c, m, err, cap)) return 0;
+    } else if (strcmp(key, "travel_um") == 0) {
+      if (!apply_travel(c, m, err, cap)) return 0;
     } else if (strcmp(key, "start") == 0) {
       if (m->type != SJ_OBJECT) return snprintf(err, cap, "config: 'start' must be an object"), 0;
       for (const sj_node *f = m->child; f; f = f->next) {
@@ -501,7 +522,7 @@ static int read_only(gc_core *c, const char *device, const char *prop) {
 }
 
 static int bad_value(gc_core *c, const char *device, const char *prop, const char *value, const char *why) {
-  return fail(c, GC_E_ARGUMENT, "device '%s' property '%s': bad value '%s' (%s)", device, prop, value, why);
+  return fail(c, GC_E_RANGE, "device '%s' property '%s': bad value '%s' (%s)", device, prop, value, why);
 }
 
 static int parse_u64(const char *s, uint64_t *v) {
@@ -636,10 +657,19 @@ static int get_pair(gc_core *c, const char *device, dev_kind kind, const char *w
   RETURN(c, GC_OK);
 }
 
+/* GC_E_RANGE when `pos` is past the axis's travel, as a stage controller refuses a target it cannot reach. */
+static int check_travel(gc_core *c, const char *device, sim_axis axis, const char *name, double pos) {
+  if (!c->has_travel[axis] || (pos >= c->travel_min_um[axis] && pos <= c->travel_max_um[axis])) return GC_OK;
+  return fail(c, GC_E_RANGE, "device '%s': %s %g um is outside its travel [%g, %g] um", device, name, pos, c->travel_min_um[axis],
+              c->travel_max_um[axis]);
+}
+
 static int set_pair(gc_core *c, const char *device, dev_kind kind, const char *what, double a, double b) {
   LOCK(c);
   int rc = expect_kind(c, device, kind, what);
   if (!rc) rc = check_finite(c, device, a, b);
+  if (!rc && kind == D_XY) rc = check_travel(c, device, SIM_AXIS_X, "x", a);
+  if (!rc && kind == D_XY) rc = check_travel(c, device, SIM_AXIS_Y, "y", b);
   if (rc) RETURN(c, rc);
   double *first, *second;
   pair_slots(c, kind, &first, &second);
@@ -676,6 +706,10 @@ int gc_set_position_um(gc_core *c, const char *stage, double pos) {
   double *slot = stage_slot(c, k);
   if (!slot) RETURN(c, wrong_kind(c, stage, "a single-axis stage"));
   int rc = check_finite(c, stage, pos, 0.0);
+  if (!rc) {
+    sim_axis axis = k == D_Z ? SIM_AXIS_Z : k == D_F ? SIM_AXIS_F : SIM_AXIS_PIEZO;
+    rc = check_travel(c, stage, axis, k == D_Z ? "z" : k == D_F ? "f" : "piezo", pos);
+  }
   if (rc) RETURN(c, rc);
   /* The piezo controller resolves 1 nm. */
   *slot = k == D_PIEZO ? sim_round_piezo(pos + c->piezo_settle_error_um) : pos;
@@ -746,7 +780,7 @@ int gc_set_exposure_ms(gc_core *c, const char *camera, double exposure_ms) {
   CAMERA_OR_FAIL(c, camera, ci);
   if (camera_in_sequence(c, ci)) RETURN(c, fail(c, GC_E_BUSY, "camera '%s' is in a running sequence", camera));
   if (!(exposure_ms >= 0.0 && exposure_ms <= 1e6))
-    RETURN(c, fail(c, GC_E_ARGUMENT, "camera '%s': exposure %g ms not in [0, 1e6]", camera, exposure_ms));
+    RETURN(c, fail(c, GC_E_RANGE, "camera '%s': exposure %g ms not in [0, 1e6]", camera, exposure_ms));
   c->cameras[ci].exposure_ms = exposure_ms;
   RETURN(c, GC_OK);
 }

@@ -33,6 +33,9 @@
  * "settle_error": {"piezo_um", "galvo_deg"} makes a set piezo or galvo land
  * that far from its target (read back and imaged where it landed; a
  * hardware sweep is unaffected);
+ * "travel_um": {"x"|"y"|"z"|"f"|"piezo": {"min", "max"}} gives a stage axis
+ * its own travel: a set past it fails with GC_E_RANGE (as do property values
+ * and exposures out of range);
  * "cameras": {"<name>": {"binning": 1|2|4}} starts a camera binned.
  *
  * Image model (all in photo-electrons = ADU, gain 1; dark offset 100 ADU,

@@ -13,6 +13,8 @@
 #define SIM_MAX_SENSOR 16384
 /* Motion devices with a move time: XY, Z, F, piezo, scanner. */
 #define SIM_NUM_MOTION 5
+/* Stage axes with a travel: x, y, z, f, piezo. */
+typedef enum { SIM_AXIS_X, SIM_AXIS_Y, SIM_AXIS_Z, SIM_AXIS_F, SIM_AXIS_PIEZO, SIM_NUM_AXES } sim_axis;
 /* Laser lines of the combiner device, in nm: 405, 488, 561, 637. */
 #define SIM_NUM_LASER_LINES 4
 
@@ -83,6 +85,10 @@ struct gc_core {
    * "settle_error"): they read back, and image, what they reached. */
   double piezo_settle_error_um;
   double galvo_settle_error_deg;
+  /* The stages' own travel (config "travel_um"), past which a set fails with
+   * GC_E_RANGE as a real stage's controller refuses it. Indexed by sim_axis. */
+  int has_travel[SIM_NUM_AXES];
+  double travel_min_um[SIM_NUM_AXES], travel_max_um[SIM_NUM_AXES];
   /* Laser power set points in percent, one per line of SIM_LASER_LINES_NM. */
   double laser_power_pct[SIM_NUM_LASER_LINES];
 

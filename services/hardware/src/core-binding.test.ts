@@ -65,6 +65,16 @@ describe("core binding (koffi over libgently_sim.so)", () => {
     expect(err.details).toEqual({ rc: -1, code: "GC_E_ARGUMENT" });
   });
 
+  it("turns a value the device refuses itself (GC_E_RANGE) into limit_violation, keeping the core's message", async () => {
+    const err = await core.setProperty("LaserCombiner", "PowerSetpoint488", "101").then(
+      () => null,
+      (e: unknown) => e as GentlyError,
+    );
+    expect(err?.code).toBe("limit_violation");
+    expect(err?.message).toContain("bad value '101' (percent in [0, 100])");
+    expect(err?.details).toEqual({ rc: -8, code: "GC_E_RANGE" });
+  });
+
   it("reads back what it set: positions, presets, camera settings", async () => {
     await core.setXY("XYStage:XY:31", 1234.5, -6.25);
     await core.setScanner("Scanner:AB:33", 0.5, -0.25);

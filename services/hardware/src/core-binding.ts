@@ -28,7 +28,19 @@ const GC_ERROR_NAMES: Record<number, string> = {
   [-5]: "GC_E_NOT_RUNNING",
   [-6]: "GC_E_TIMEOUT",
   [-7]: "GC_E_OVERFLOW",
+  [-8]: "GC_E_RANGE",
 };
+const GC_E_RANGE = -8;
+
+/**
+ * A failing call as an error: the device refusing the value itself
+ * (GC_E_RANGE: past its travel, not a value it takes) is the request's fault,
+ * limit_violation (the Microscope names the request's field); anything else
+ * is the device's, device_error.
+ */
+function callError(rc: number, what: string, message: string): GentlyError {
+  return new GentlyError(rc === GC_E_RANGE ? "limit_violation" : "device_error", `${what}: ${message}`, undefined, { rc, code: GC_ERROR_NAMES[rc] ?? "unknown" });
+}
 const TEXT_CAP = 64 * 1024;
 
 // koffi type names are process-global: declared once, at module load.
@@ -232,7 +244,11 @@ function targetLength(target: FrameTarget, cap?: number): number {
   return Math.min(cap ?? target.length, target.length);
 }
 
-/** An open microscope core. Every failing call throws GentlyError("device_error", <the core's own message>). */
+/**
+ * An open microscope core. Every failing call throws GentlyError with the
+ * core's own message: limit_violation where the device refused the value
+ * (GC_E_RANGE), device_error otherwise.
+ */
 export class Core {
   private handle: bigint | null;
 
@@ -284,7 +300,7 @@ export class Core {
   private check(rc: number, what: string): number {
     if (rc >= GC_OK) return rc;
     const message = (this.handle !== null ? (this.b.lastError(this.handle) as string | null) : null) || "no message";
-    throw new GentlyError("device_error", `${what}: ${message}`, undefined, { rc, code: GC_ERROR_NAMES[rc] ?? "unknown" });
+    throw callError(rc, what, message);
   }
 
   /**
@@ -304,7 +320,7 @@ export class Core {
     try {
       const { rc, message } = await Promise.race([this.workers.call(name, args), deadline]);
       if (rc === null) throw new GentlyError("device_error", `${what}: ${message}`);
-      if (rc < GC_OK) throw new GentlyError("device_error", `${what}: ${message || "no message"}`, undefined, { rc, code: GC_ERROR_NAMES[rc] ?? "unknown" });
+      if (rc < GC_OK) throw callError(rc, what, message || "no message");
     } finally {
       clearTimeout(timer);
     }

@@ -191,30 +191,33 @@ export class Microscope {
     return out;
   }
 
-  /** Checks every target first: with any violation, nothing moves. Resolves once the device has arrived. */
+  /**
+   * Checks every target first: with any violation, nothing moves. Resolves once the device has arrived.
+   * A device refusing the target itself (past its own travel) is a limit_violation naming the field.
+   */
   async move(move: MoveRequest): Promise<void> {
     refuseViolations(checkMove(this.limits, move));
     const { core, roles, limits } = this;
     switch (move.axis) {
       case "xy":
-        await core.setXY(roles.xy_stage, roundToResolution(limits.x_um, move.x_um), roundToResolution(limits.y_um, move.y_um));
+        await naming("x_um,y_um", core.setXY(roles.xy_stage, roundToResolution(limits.x_um, move.x_um), roundToResolution(limits.y_um, move.y_um)));
         await core.waitForDevice(roles.xy_stage);
         return;
       case "z":
-        await core.setPosition(roles.z_stage, roundToResolution(limits.z_um, move.z_um));
+        await naming("z_um", core.setPosition(roles.z_stage, roundToResolution(limits.z_um, move.z_um)));
         await core.waitForDevice(roles.z_stage);
         return;
       case "fdrive":
-        await core.setPosition(roles.f_drive, roundToResolution(limits.f_um, move.f_um));
+        await naming("f_um", core.setPosition(roles.f_drive, roundToResolution(limits.f_um, move.f_um)));
         await core.waitForDevice(roles.f_drive);
         return;
       case "piezo":
-        await core.setPosition(roles.piezo, roundToResolution(limits.piezo_um, move.piezo_um));
+        await naming("piezo_um", core.setPosition(roles.piezo, roundToResolution(limits.piezo_um, move.piezo_um)));
         await core.waitForDevice(roles.piezo);
         return;
       case "galvo": {
         const { a_deg } = core.getScanner(roles.scanner);
-        await core.setScanner(roles.scanner, a_deg, roundToResolution(limits.galvo_deg, move.galvo_deg));
+        await naming("galvo_deg", core.setScanner(roles.scanner, a_deg, roundToResolution(limits.galvo_deg, move.galvo_deg)));
         await core.waitForDevice(roles.scanner);
         return;
       }
@@ -230,8 +233,8 @@ export class Microscope {
     const { core, roles, limits } = this;
     const { a_deg } = core.getScanner(roles.scanner);
     await Promise.all([
-      core.setPosition(roles.piezo, roundToResolution(limits.piezo_um, piezo_um)),
-      core.setScanner(roles.scanner, a_deg, roundToResolution(limits.galvo_deg, galvo_deg)),
+      naming("sweep", core.setPosition(roles.piezo, roundToResolution(limits.piezo_um, piezo_um))),
+      naming("sweep", core.setScanner(roles.scanner, a_deg, roundToResolution(limits.galvo_deg, galvo_deg))),
     ]);
     await Promise.all([core.waitForDevice(roles.piezo), core.waitForDevice(roles.scanner)]);
     return { piezo_um: core.getPosition(roles.piezo), galvo_deg: core.getScanner(roles.scanner).b_deg };
@@ -269,7 +272,7 @@ export class Microscope {
         throw new GentlyError("invalid_request", `laser line ${line} nm has no power control (have ${Object.keys(control.lines).join(", ")} nm)`, "powers_pct");
       }
     }
-    for (const [line, pct] of Object.entries(powers_pct)) await this.core.setProperty(control.device, control.lines[line]!, String(pct));
+    for (const [line, pct] of Object.entries(powers_pct)) await naming("powers_pct", this.core.setProperty(control.device, control.lines[line]!, String(pct)));
     return this.laserPowers();
   }
 
@@ -293,8 +296,18 @@ export class Microscope {
         "roi",
       );
     }
-    if (exposure_ms !== undefined) await this.core.setExposure(info.label, exposure_ms);
-    if (roi) await this.core.setRoi(info.label, roi);
+    if (exposure_ms !== undefined) await naming("exposure_ms", this.core.setExposure(info.label, exposure_ms));
+    if (roi) await naming("roi", this.core.setRoi(info.label, roi));
+  }
+}
+
+/** A value the device refused itself (the core's limit_violation) names the request's field it came from. */
+async function naming<T>(field: string, call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    if (err instanceof GentlyError && err.code === "limit_violation" && err.field === undefined) throw new GentlyError(err.code, err.message, field, err.details);
+    throw err;
   }
 }
 

@@ -39,7 +39,11 @@ describe("hardware service on a core without hardware sequencing and with slow m
   beforeAll(async () => {
     nats = await startTestNats();
     const simConfig = path.join(storage.dir, "sim.json");
-    writeFileSync(simConfig, JSON.stringify({ hardware_sweep: false, move_ms: { xy: XY_MOVE_MS }, cameras: { "Bottom PCO": { binning: 2 } } }));
+    writeFileSync(
+      simConfig,
+      // The piezo's own travel is narrower than the limits (±200 µm), as on a microscope whose limits file is too generous.
+      JSON.stringify({ hardware_sweep: false, move_ms: { xy: XY_MOVE_MS }, cameras: { "Bottom PCO": { binning: 2 } }, travel_um: { piezo: { min: -100, max: 100 } } }),
+    );
     hardware = spawnService("hardware", {
       GENTLY_NATS_URL: nats.url,
       GENTLY_STORAGE: storage.dir,
@@ -179,6 +183,22 @@ describe("hardware service on a core without hardware sequencing and with slow m
     expect((await state()).laser_power_pct).toEqual({ "405": 0, "488": 5, "561": 8.5, "637": 0 });
     const unknown = await refusal(hwCall(hw.laserPower, { powers_pct: {} }));
     expect(unknown?.code).toBe("invalid_request");
+  });
+
+  it("answers a target the device itself refuses (past its travel) as limit_violation naming the field, and nothing moved", async () => {
+    await hwCall(hw.move, { axis: "piezo", piezo_um: 20 });
+    const err = await refusal(hwCall(hw.move, { axis: "piezo", piezo_um: 150 }));
+    expect(err?.code).toBe("limit_violation");
+    expect(err?.field).toBe("piezo_um");
+    expect(err?.message).toContain("150 um is outside its travel [-100, 100] um");
+    expect((await state()).position.piezo_um).toBe(20);
+    // A sweep that reaches past it fails the same way on the stepped path, before any frame.
+    const req = { acq_id: newUid(), volume_uid: newUid(), session_id: "real", cameras: ["HamCam1" as const], num_slices: 3, exposure_ms: 5, laser_config: "488 only" as const, sweep: { piezo_start_um: 90, piezo_step_um: 10, galvo_start_deg: 0, galvo_step_deg: 0 } };
+    await hwCall(hw.startSequence, req);
+    const end = await reader.waitEnd(req.acq_id, 20_000);
+    expect(end).toMatchObject({ status: "failed" });
+    expect(end.reason).toContain("outside its travel");
+    expect((await state()).laser).toBe("ALL OFF");
   });
 
   it("refuses an ROI off the binned grid as a request error naming the field, and takes one on it", async () => {
