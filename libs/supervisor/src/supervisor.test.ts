@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { Writable } from "node:stream";
@@ -62,10 +62,17 @@ describe("supervised children", () => {
 });
 
 describe("npm start (the supervisor)", () => {
-  async function startSystem(opts: { processGroup?: boolean } = {}) {
+  async function startSystem(opts: { processGroup?: boolean; env?: NodeJS.ProcessEnv } = {}) {
     const storage = tempStorage();
     const port = await freePort();
-    const env = { GENTLY_STORAGE: storage.dir, GENTLY_NATS_PORT: String(port), GENTLY_HTTP_PORT: String(await freePort()), GENTLY_API_PORT: String(await freePort()), GENTLY_NATS_URL: "" };
+    const env = {
+      GENTLY_STORAGE: storage.dir,
+      GENTLY_NATS_PORT: String(port),
+      GENTLY_HTTP_PORT: String(await freePort()),
+      GENTLY_API_PORT: String(await freePort()),
+      GENTLY_NATS_URL: "",
+      ...opts.env,
+    };
     const supervisor = spawnTs(path.join(REPO_ROOT, "libs/supervisor/src/main.ts"), env, [], opts);
     await supervisor.waitForLog((l) => l.includes("system started"), 30_000);
     const pids = () =>
@@ -89,8 +96,9 @@ describe("npm start (the supervisor)", () => {
     }
   }, 180_000);
 
-  it("brings NATS and every listed service up; SIGTERM (and more signals after it) stops every child and the NATS it started", async () => {
-    const { storage, port, supervisor, pids: childPids } = await startSystem();
+  it("brings NATS (JetStream under GENTLY_JETSTREAM_DIR) and every listed service up; SIGTERM (and more signals after it) stops every child and the NATS it started", async () => {
+    const jetstream = tempStorage("gently-jetstream-dir-");
+    const { storage, port, supervisor, pids: childPids } = await startSystem({ env: { GENTLY_JETSTREAM_DIR: jetstream.dir } });
     try {
       const status = await run(process.execPath, [path.join(REPO_ROOT, "libs/cli/bin/gently.js"), "status", "--json", "--wait", "90"], {
         env: { ...process.env, GENTLY_NATS_URL: `nats://127.0.0.1:${port}`, GENTLY_STORAGE: storage.dir },
@@ -101,6 +109,9 @@ describe("npm start (the supervisor)", () => {
       expect(statSync(accountSecretPath(storage.dir, "copilot")).mode & 0o777).toBe(0o600);
       expect(parsed.healthy).toBe(true);
       expect(parsed.services.map((s: { service: string }) => s.service)).toEqual([...SERVICE_NAMES]);
+      // JetStream's store is where GENTLY_JETSTREAM_DIR says, not beside the volumes
+      expect(existsSync(path.join(jetstream.dir, "jetstream"))).toBe(true);
+      expect(existsSync(path.join(storage.dir, "nats"))).toBe(false);
 
       const pids = childPids();
       // the micro-services answer gently status; the HTTP API door runs beside them
@@ -112,6 +123,7 @@ describe("npm start (the supervisor)", () => {
     } finally {
       await supervisor.kill();
       storage.remove();
+      jetstream.remove();
     }
   }, 180_000);
 });
