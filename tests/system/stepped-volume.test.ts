@@ -76,3 +76,34 @@ describe("a volume on a core without hardware sequencing (whole system)", () => 
     }
   }, 60_000);
 });
+
+/**
+ * The same volume where the controller runs the sweep (the simulator with
+ * hardware sequencing, as an ASI Tiger): nothing measures each slice, so the
+ * file records the sweep's positions and says they are planned.
+ */
+describe("a volume on a core with hardware sequencing (whole system)", () => {
+  let system: TestSystem;
+  let client: GentlyClient;
+
+  beforeAll(async () => {
+    system = await startTestSystem({ sim: SMALL_SAMPLE, services: ["hardware", "writer", "plan-runner"] });
+    client = await connect({ url: system.nats.url, user: "copilot", pass: system.credentials.copilot, storage: system.storage, timeoutMs: 20_000 });
+  }, 120_000);
+
+  afterAll(async () => {
+    await client?.close();
+    await system?.stop();
+  });
+
+  it("records each plane at the sweep's planned piezo and galvo, and says they are planned", async () => {
+    const params = { num_slices: 5, exposure_ms: 5, piezo_center_um: 2, piezo_amplitude_um: 4, galvo_center_deg: 0.02, galvo_amplitude_deg: 0.04 };
+    const result = await (await client.submit("acquire_volume", params)).done();
+    expect(result.status, result.reason).toBe("success");
+    const meta = await readOmeMetadata(result.volumes[0]!.path);
+    expect(meta.meta?.sheet_sweep?.mode).toBe("hardware");
+    expect(meta.meta?.plane_positions).toBe("planned");
+    expect(meta.planes.map((p) => p.position_z_um)).toEqual([-2, 0, 2, 4, 6]);
+    expect(meta.planeGalvoDeg).toEqual([-0.02, 0, 0.02, 0.04, 0.06]);
+  }, 60_000);
+});
