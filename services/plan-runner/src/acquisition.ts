@@ -42,11 +42,19 @@ export function rejectAfter(ms: number, error: () => GentlyError): { promise: Pr
   return { promise, clear: () => clearTimeout(timer) };
 }
 
+const abortPromises = new WeakMap<AbortSignal, Promise<"aborted">>();
+
 export function onAbort(signal: AbortSignal): Promise<"aborted"> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve("aborted");
-    else signal.addEventListener("abort", () => resolve("aborted"), { once: true });
-  });
+  // one listener per run's signal, however many steps race against it (a calibration snaps hundreds of frames)
+  let aborted = abortPromises.get(signal);
+  if (!aborted) {
+    aborted = new Promise((resolve) => {
+      if (signal.aborted) resolve("aborted");
+      else signal.addEventListener("abort", () => resolve("aborted"), { once: true });
+    });
+    abortPromises.set(signal, aborted);
+  }
+  return aborted;
 }
 
 /** Stops the hardware's sequence (its finally switches the lasers off); a failure to do so is logged, not thrown. */
