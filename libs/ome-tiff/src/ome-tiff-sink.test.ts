@@ -334,6 +334,30 @@ describe("OME-TIFF sink: per-plane positions", () => {
     });
   });
 
+  it("without the XML written ahead (Windows' default) the partial grows with its planes only, and the final file is the same", async () => {
+    await withTempDir(async (dir) => {
+      const files: Buffer[] = [];
+      for (const prewriteDescription of [false, true]) {
+        const finalPath = join(dir, `prewrite-${prewriteDescription}.ome.tif`);
+        const sink = new OmeTiffSink({ finalPath, prewriteDescription });
+        await sink.open(sampleMeta({ size_z: 2, plane_positions: "measured" }));
+        const partialBytes = (await stat(sink.tempPath!)).size;
+        if (prewriteDescription) expect(partialBytes).toBe(sink.plannedBytes);
+        else {
+          expect(partialBytes).toBeLessThan(sink.plannedBytes! - 64 * 48 * 2 * 2);
+          await expectSinkError(readOmeMetadata(sink.tempPath!), "bad_file");
+        }
+        for (let i = 0; i < 2; i++) await sink.appendPlane(planeData(64 * 48 * 2, i), { piezo_um: i, galvo_deg: 0 });
+        const { checksum } = await sink.finalize();
+        expect((await verifyChecksum(finalPath, checksum)).ok).toBe(true);
+        files.push(await readFile(finalPath));
+      }
+      // Same bytes but for the OME document's UUID (36 characters).
+      expect(files[0].length).toBe(files[1].length);
+      expect([...files[0]].filter((b, i) => b !== files[1][i]).length).toBeLessThanOrEqual(36);
+    });
+  });
+
   it.skipIf(!hasTifffile)("writes files that Python's tifffile reads: the OME series' shape, every plane byte-exact, the recorded PositionZ", async () => {
     await withTempDir(async (dir) => {
       const finalPath = join(dir, "tifffile.ome.tif");

@@ -41,6 +41,12 @@ export interface OmeTiffSinkOptions {
    * StreamingWriteback.
    */
   writebackWindowBytes?: number;
+  /**
+   * Write the planned OME-XML into its region at the end of the file at open, so a partial file names
+   * its volume (default: everywhere but Windows). Elsewhere the file is sparse up to that region; NTFS
+   * would instead fill the whole gap with zeros at once, writing the volume twice.
+   */
+  prewriteDescription?: boolean;
   /** Opens the temp file for exclusive creation; replaceable to simulate I/O failures. */
   openFile?: (path: string) => Promise<SinkFileHandle>;
 }
@@ -183,6 +189,7 @@ export class OmeTiffSink implements VolumeSink<OmeTiffSinkResult> {
     await this.writer.append(encodeHeader(layout));
     await this.writer.append(encodeIfd(layout, 0));
     await this.writer.flush();
+    if (!(this.opts.prewriteDescription ?? process.platform !== "win32")) return;
     // The XML's region at the end of the file gets its final bytes from finalize (in order, so the
     // streaming checksum covers them); a copy now lets a crash still leave a partial file that
     // names its volume.
