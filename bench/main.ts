@@ -1,11 +1,12 @@
 /**
  * `npm run bench [-- part …] [-- --quick]`: every speed target of the device
  * layer, each printed as a ratio against a baseline measured in the same run.
- * Parts: hardware, continuous, writer, legacy, datastore, viz, live, sam, plans (default: all).
+ * Parts: hardware, continuous, writer, load, legacy, datastore, viz, live, sam, plans (default: all).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import path from "node:path";
 import { median } from "@gently/bench-stats";
+import { benchLoadVolume } from "@gently/client";
 import { benchDataStore } from "@gently/datastore";
 import { benchContinuous, benchHardware } from "@gently/service-hardware";
 import { benchPlanRunner } from "@gently/service-plan-runner";
@@ -107,6 +108,27 @@ const parts: Record<string, () => Promise<Row[]>> = {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  },
+  async load() {
+    const r = await benchLoadVolume({ dir: process.env.GENTLY_BENCH_DIR ?? path.join(REPO_ROOT, "storage"), ...(quick ? { rounds: 2 } : {}) });
+    const shape = `${r.shape.join(" × ")} uint16 (${fmt(r.bytes / 1e6, 0)} MB, warm page cache)`;
+    return [
+      {
+        measure: `loadVolume ${shape}`,
+        value: `${fmt(r.load_mb_s, 0)} MB/s`,
+        baseline: `cat file > /dev/null ${fmt(r.cat_mb_s, 0)} MB/s`,
+        ratio: fmt(r.load_mb_s / r.cat_mb_s, 2),
+        target: "≥ 0.5",
+      },
+      {
+        measure: "the same file through geotiff (foreign files; loadVolume's old path)",
+        value: `${fmt(r.geotiff_mb_s, 0)} MB/s`,
+        baseline: `cat ${fmt(r.cat_mb_s, 0)} MB/s`,
+        ratio: fmt(r.geotiff_mb_s / r.cat_mb_s, 2),
+        target: "",
+      },
+      { measure: "one slice of it (loadSlice)", value: `${fmt(r.slice_ms, 2)} ms`, baseline: "", ratio: "", target: "" },
+    ];
   },
   async legacy() {
     const r = await benchLegacyPath({ rounds: quick ? 2 : 5, log });

@@ -18,7 +18,7 @@ import {
 import { connectNats, type ClientOptions } from "./connect";
 import { RunHandle } from "./run-handle";
 import { systemStatus, type SystemStatus } from "./status";
-import { readVolumeFile, type LoadedVolume } from "./volume-file";
+import { readVolumeFile, readVolumeRegion, type LoadedVolume, type VolumeRegion } from "./volume-file";
 
 export interface GentlyClientOptions extends ClientOptions {
   /** local storage root to read volumes from; default GENTLY_STORAGE, else the DataStore says where files are */
@@ -135,6 +135,17 @@ export class GentlyClient {
   /** A volume or image by uid, pixels and all: {shape, dtype, data, metadata}. */
   async loadVolume(uid: string): Promise<LoadedVolume> {
     return readVolumeFile(await this.volumePath(uid));
+  }
+
+  /** Plane z of channel c (default 0) of a volume, shape [y, x]: one plane of I/O. */
+  async loadSlice(uid: string, z: number, c = 0): Promise<LoadedVolume> {
+    const region = await readVolumeRegion(await this.volumePath(uid), { c, z: [z, z + 1] });
+    return { ...region, shape: region.shape.slice(1) };
+  }
+
+  /** Part of a volume: channel c, half-open ranges of z, y and x (absent: all of it), shape [z, y, x]. */
+  async loadSubVolume(uid: string, region: VolumeRegion): Promise<LoadedVolume> {
+    return readVolumeRegion(await this.volumePath(uid), region);
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 export { SinkError, type SinkErrorCode } from "./errors";
 export type { VolumeSink, SinkResult, Checksum } from "./sink";
-export { OmeTiffSink, createOmeTiffSink, type OmeTiffSinkOptions, type OmeTiffSinkResult } from "./ome-tiff-sink";
+export { OmeTiffSink, createOmeTiffSink, SOFTWARE, type OmeTiffSinkOptions, type OmeTiffSinkResult } from "./ome-tiff-sink";
 export type { SinkFileHandle } from "./sequential-writer";
 export {
   VolumeMetaSchema,
@@ -15,6 +15,7 @@ export {
   type PlanePosition,
 } from "./meta";
 export { readOmeMetadata, readFirstImageDescription } from "./read";
+export { readTiffPlaneIndex, type TiffPlaneIndex, type TiffPlaneEntry } from "./plane-index";
 export { buildOmeXml, parseOmeXml, type OmeMetadata, type OmePlane, type TiffDataBlock } from "./ome-xml";
 export { freeBytes, fsyncDir, moveIntoPlace, moveNoReplace } from "./durable-fs";
 export { computeChecksum, verifyChecksum, type ChecksumVerdict } from "./checksum";
