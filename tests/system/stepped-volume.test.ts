@@ -60,6 +60,8 @@ describe("a volume on a core without hardware sequencing (whole system)", () => 
     expect(slicesT[0]).toBe(0);
     for (let i = 1; i < slicesT.length; i++) expect(slicesT[i]).toBeGreaterThan(slicesT[i - 1]);
     expect(meta.xml.match(/ExcitationWavelength="488"/g)).toHaveLength(2);
+    expect(meta.xml).toContain(`<Laser ID="LightSource:0:488" Wavelength="488" WavelengthUnit="nm"/>`);
+    expect(meta.xml.match(/<LightSourceSettings ID="LightSource:0:488" Attenuation="[0-9.]+"\/>/g)).toHaveLength(2);
     const documents: RunDocument[] = [];
     for await (const d of run.documents()) {
       documents.push(d);

@@ -297,6 +297,7 @@ describe("OME-TIFF sink: per-plane positions", () => {
         ],
         sheet_sweep: { piezo_start_um: 40, piezo_step_um: 2, galvo_start_deg: -0.2, galvo_step_deg: 0.04, mode: "stepped" },
         plane_positions: "measured",
+        laser_config: [{ wavelength_nm: 488, power_mw: 50, power_pct: 5, enabled: true }],
       });
       const sink = await createOmeTiffSink({ finalPath, meta });
       // The partial's XML (written at open) is readable and has the planned positions.
@@ -322,6 +323,16 @@ describe("OME-TIFF sink: per-plane positions", () => {
       expect(childrenNamed(pixelsEl, "Channel").map((c) => [c.attrs.ExcitationWavelength, c.attrs.ExcitationWavelengthUnit])).toEqual([
         ["488", "nm"],
         ["488", "nm"],
+      ]);
+      // The line as the instrument's laser, each channel lit by it at 5 % of its power.
+      const instrument = firstChild(parseXml(read.xml), "Instrument")!;
+      expect(childrenNamed(instrument, "Laser").map((l) => l.attrs)).toEqual([
+        { ID: "LightSource:0:488", Power: "50", PowerUnit: "mW", Wavelength: "488", WavelengthUnit: "nm" },
+      ]);
+      expect(firstChild(firstChild(parseXml(read.xml), "Image")!, "InstrumentRef")!.attrs.ID).toBe(instrument.attrs.ID);
+      expect(childrenNamed(pixelsEl, "Channel").map((c) => firstChild(c, "LightSourceSettings")!.attrs)).toEqual([
+        { ID: "LightSource:0:488", Attenuation: "0.95" },
+        { ID: "LightSource:0:488", Attenuation: "0.95" },
       ]);
       // The same document (UUID) as the partial's, now with the recorded values.
       expect(parseXml(read.xml).attrs.UUID).toBe(parseXml(partial.xml).attrs.UUID);

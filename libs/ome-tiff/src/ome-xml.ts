@@ -77,8 +77,28 @@ export function buildOmeXml(meta: VolumeMeta, software: string, options: OmeXmlO
       attrs([["UUID", options.uuid ?? `urn:uuid:${randomUUID()}`], ["Creator", software]]) +
       `>`,
   );
+  // The laser lines as OME light sources; a channel lit by one of them refers to it with its power.
+  const laserId = (nm: number) => `LightSource:0:${nm}`;
+  if (meta.laser_config.length > 0) {
+    out.push(`<Instrument ID="Instrument:0">`);
+    for (const l of meta.laser_config) {
+      out.push(
+        `<Laser` +
+          attrs([
+            ["ID", laserId(l.wavelength_nm)],
+            ["Power", l.power_mw],
+            ["PowerUnit", l.power_mw === undefined ? undefined : "mW"],
+            ["Wavelength", l.wavelength_nm],
+            ["WavelengthUnit", "nm"],
+          ]) +
+          `/>`,
+      );
+    }
+    out.push(`</Instrument>`);
+  }
   out.push(`<Image${attrs([["ID", "Image:0"], ["Name", `${meta.plan_name} ${meta.uid}`]])}>`);
   out.push(`<AcquisitionDate>${escapeXml(meta.acquired_at)}</AcquisitionDate>`);
+  if (meta.laser_config.length > 0) out.push(`<InstrumentRef ID="Instrument:0"/>`);
   out.push(
     `<Pixels` +
       attrs([
@@ -103,6 +123,11 @@ export function buildOmeXml(meta: VolumeMeta, software: string, options: OmeXmlO
       `>`,
   );
   meta.channels.forEach((ch, c) => {
+    const laser = meta.laser_config.find((l) => l.wavelength_nm === ch.excitation_nm);
+    // OME's Attenuation is the fraction of the light source's power held back.
+    const lightSource = laser
+      ? `<LightSourceSettings${attrs([["ID", laserId(laser.wavelength_nm)], ["Attenuation", laser.power_pct === undefined ? undefined : fine(1 - laser.power_pct / 100)]])}/>`
+      : "";
     out.push(
       `<Channel` +
         attrs([
@@ -114,7 +139,7 @@ export function buildOmeXml(meta: VolumeMeta, software: string, options: OmeXmlO
           ["EmissionWavelength", ch.emission_nm],
           ["EmissionWavelengthUnit", ch.emission_nm === undefined ? undefined : "nm"],
         ]) +
-        `/>`,
+        (lightSource ? `>${lightSource}</Channel>` : `/>`),
     );
   });
   for (const b of tiffDataBlocks(meta)) {
