@@ -96,6 +96,15 @@ describe.skipIf(missing !== undefined)("on the Windows instrument PC (under Wine
     }
   }, 180_000);
 
+  it("a child that ignores its stop line is ended after the grace, with the process it started (its job object)", () => {
+    const run = wine.run(wine.nodeExe, ["--import", "tsx", windowsPath(path.join(REPO_ROOT, "tests", "windows", "stubborn-child.ts"))]);
+    expect(run.status, run.output).toBe(0);
+    const report = JSON.parse(run.output.trim().split(/\r?\n/).pop()!) as { before: Record<string, boolean>; after: Record<string, boolean>; stopMs: number };
+    expect(report.before).toEqual({ child: true, grandchild: true });
+    expect(report.after).toEqual({ child: false, grandchild: false });
+    expect(report.stopMs).toBeGreaterThanOrEqual(2_000);
+  }, 120_000);
+
   it("npm start without nats-server.exe on PATH nor GENTLY_NATS_URL stops, saying where to put it", () => {
     const storage = tempStorage("gently-windows-nonats-");
     try {

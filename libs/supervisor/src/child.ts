@@ -1,12 +1,15 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import readline from "node:readline";
 import { EXIT_FATAL_CONFIG, STOP_LINE, STOP_ON_STDIN_ENV, type Logger } from "@gently/bus";
+import { WindowsJob } from "./windows-job";
 
 /**
  * Windows has no SIGTERM (Node's kill() there is TerminateProcess: no lasers
  * off, no drain). There a child runs detached from the supervisor's console,
  * so a Ctrl-C reaches the supervisor alone, and is stopped by a "stop" line on
  * its stdin; if the supervisor dies, the pipe's end stops it the same way.
+ * One that does not stop in time is ended with its job object: itself and
+ * every process it started.
  */
 const stopByStdin = process.platform === "win32";
 
@@ -38,6 +41,7 @@ export const DEFAULT_RESTART_POLICY: RestartPolicy = { initialDelayMs: 500, maxD
  */
 export class SupervisedChild {
   private child?: ChildProcess;
+  private job?: WindowsJob;
   private exited?: Promise<void>;
   private stopping = false;
   private delayMs: number;
@@ -72,6 +76,8 @@ export class SupervisedChild {
       windowsHide: true,
     });
     this.child = child;
+    this.job?.close();
+    this.job = stopByStdin && child.pid !== undefined ? this.adoptIntoJob(child.pid) : undefined;
     this.logger.info({ child: this.spec.name, pid: child.pid, restarts: this.restarts }, "child started");
     readline.createInterface({ input: child.stdout! }).on("line", (line) => this.forward(line, 30));
     readline.createInterface({ input: child.stderr! }).on("line", (line) => this.forward(line, 50));
@@ -122,20 +128,26 @@ export class SupervisedChild {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     if (stopByStdin) child.stdin?.end(`${STOP_LINE}\n`);
     else child.kill("SIGTERM");
+    const job = this.job;
     const timer = setTimeout(() => {
       this.logger.warn({ child: this.spec.name }, "child did not stop in time; killing");
-      killTree(child);
+      if (job) job.terminate();
+      else child.kill("SIGKILL");
     }, graceMs);
     await this.exited;
     clearTimeout(timer);
+    job?.close();
   }
-}
 
-/** Kills the child and, on Windows, every process it started (taskkill /T: no process groups there). */
-function killTree(child: ChildProcess): void {
-  if (process.platform === "win32" && child.pid !== undefined) {
-    spawn("taskkill", ["/T", "/F", "/PID", String(child.pid)], { stdio: "ignore", windowsHide: true }).once("error", () => child.kill());
-  } else child.kill("SIGKILL");
+  /** Windows: the child's job, so a kill ends what it started too; without one only the child can be killed. */
+  private adoptIntoJob(pid: number): WindowsJob | undefined {
+    try {
+      return WindowsJob.adopt(pid);
+    } catch (err) {
+      this.logger.warn({ child: this.spec.name, err: String(err) }, "no job object for the child; a kill will end the child alone");
+      return undefined;
+    }
+  }
 }
 
 /** The message of a pino fatal line: its msg, with the error's message when there is one. */
