@@ -105,6 +105,21 @@ describe.skipIf(missing !== undefined)("on the Windows instrument PC (under Wine
     expect(report.stopMs).toBeGreaterThanOrEqual(2_000);
   }, 120_000);
 
+  it("the writer's Windows file paths: a drive-letter path moved into place once a scanner lets go of it, never onto an existing file; free space", () => {
+    const storage = tempStorage("gently-windows-fs-");
+    try {
+      const run = wine.run(wine.nodeExe, ["--import", "tsx", windowsPath(path.join(REPO_ROOT, "tests", "windows", "durable-fs-check.ts")), windowsPath(storage.dir)]);
+      expect(run.status, run.output).toBe(0);
+      const r = JSON.parse(run.output.trim().split(/\r?\n/).pop()!) as Record<string, unknown>;
+      expect(r.dir).toMatch(/^Z:\\/);
+      expect(r).toMatchObject({ final: "complete", partialGone: true, refused: "EEXIST", quarantineRefused: "EEXIST", otherKept: "other" });
+      expect(r.movedAfterMs as number).toBeGreaterThanOrEqual((r.releasedAfterMs as number) - 50);
+      expect(r.free as number).toBeGreaterThan(0);
+    } finally {
+      storage.remove();
+    }
+  }, 120_000);
+
   it("npm start without nats-server.exe on PATH nor GENTLY_NATS_URL stops, saying where to put it", () => {
     const storage = tempStorage("gently-windows-nonats-");
     try {

@@ -30,6 +30,14 @@ function windows(): Kernel32 {
 const MOVEFILE_WRITE_THROUGH = 0x8;
 const ERROR_FILE_EXISTS = 80;
 const ERROR_ALREADY_EXISTS = 183;
+/**
+ * Another process has the file open without sharing delete: on a Windows
+ * PC, typically a virus scanner or the search indexer looking at a file
+ * just closed. They let go within moments, so the move is tried again.
+ */
+const TRANSIENT = new Set([5 /* ERROR_ACCESS_DENIED */, 32 /* ERROR_SHARING_VIOLATION */, 33 /* ERROR_LOCK_VIOLATION */]);
+const TRANSIENT_RETRY_MS = 50;
+const TRANSIENT_GIVE_UP_MS = 5_000;
 
 const isWindows = process.platform === "win32";
 
@@ -59,10 +67,16 @@ function moveFailed(from: string, to: string, code: number): NodeJS.ErrnoExcepti
   return err;
 }
 
-/** Windows: one MoveFileExW, atomic, never replacing `to`, on disk when it returns. */
-function moveWindows(from: string, to: string): void {
+/** Windows: one MoveFileExW, atomic, never replacing `to`, on disk when it returns; retried while another process holds the file. */
+async function moveWindows(from: string, to: string): Promise<void> {
   const k = windows();
-  if (!k.moveFileEx(from, to, MOVEFILE_WRITE_THROUGH)) throw moveFailed(from, to, k.getLastError());
+  const giveUpAt = Date.now() + TRANSIENT_GIVE_UP_MS;
+  for (;;) {
+    if (k.moveFileEx(from, to, MOVEFILE_WRITE_THROUGH)) return;
+    const code = k.getLastError();
+    if (!TRANSIENT.has(code) || Date.now() >= giveUpAt) throw moveFailed(from, to, code);
+    await new Promise((resolve) => setTimeout(resolve, TRANSIENT_RETRY_MS));
+  }
 }
 
 /**
