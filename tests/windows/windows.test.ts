@@ -120,6 +120,12 @@ describe.skipIf(missing !== undefined)("on the Windows instrument PC (under Wine
     }
   }, 120_000);
 
+  it("npm's postinstall passes on Windows (no make there), naming where the DLLs go", () => {
+    const run = wine.run(wine.nodeExe, [windowsPath(path.join(REPO_ROOT, "native", "postinstall.mjs"))]);
+    expect(run.status, run.output).toBe(0);
+    expect(run.output).toContain("native\\build\\windows");
+  }, 60_000);
+
   it("npm start without nats-server.exe on PATH nor GENTLY_NATS_URL stops, saying where to put it", () => {
     const storage = tempStorage("gently-windows-nonats-");
     try {
