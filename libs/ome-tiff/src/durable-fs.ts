@@ -81,9 +81,9 @@ async function moveWindows(from: string, to: string): Promise<void> {
 
 /**
  * Moves `from` to `to` on the same filesystem without ever replacing an
- * existing `to` (rename would): link, then unlink the old name. Rejects with
- * EEXIST, leaving `from` in place, when `to` exists. The caller fsyncs the
- * directories involved.
+ * existing `to` (rename would): link, then unlink the old name (on Windows
+ * one MoveFileExW without replace). Rejects with EEXIST, leaving `from` in
+ * place, when `to` exists. The caller fsyncs the directories involved.
  */
 export async function moveNoReplace(from: string, to: string): Promise<void> {
   if (isWindows) return moveWindows(from, to);
