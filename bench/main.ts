@@ -8,11 +8,13 @@ import path from "node:path";
 import { median } from "@gently/bench-stats";
 import { benchLoadVolume } from "@gently/client";
 import { benchDataStore } from "@gently/datastore";
-import { benchContinuous, benchHardware } from "@gently/service-hardware";
-import { benchPlanRunner } from "@gently/service-plan-runner";
-import { benchSam } from "@gently/service-sam";
-import { benchLivePreview, benchViz } from "@gently/service-viz";
-import { benchWriter } from "@gently/service-writer";
+import { benchContinuous } from "../services/hardware/bench/continuous-bench";
+import { benchHardware } from "../services/hardware/bench/hardware-bench";
+import { benchPlanRunner } from "../services/plan-runner/bench/plan-runner-bench";
+import { benchSam } from "../services/sam/bench/sam-bench";
+import { benchLivePreview } from "../services/viz/bench/live-bench";
+import { benchViz } from "../services/viz/bench/viz-bench";
+import { benchWriter } from "../services/writer/bench/writer-bench";
 import { REPO_ROOT } from "@gently/supervisor";
 import { benchLegacyPath } from "./legacy-path";
 

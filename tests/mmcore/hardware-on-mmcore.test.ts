@@ -4,10 +4,10 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { call, connectBus, createLogger, EXIT_FATAL_CONFIG } from "@gently/bus";
 import { hw, newUid } from "@gently/protocol";
-import { nativeDirectory } from "@gently/ring";
+import { nativeDirectory } from "@gently/native";
 import { REPO_ROOT } from "@gently/supervisor";
 import { spawnService, startTestNats, tempStorage, type ServiceProcess, type TestNats } from "@gently/testing";
-import { TestReader } from "../../services/hardware/src/test-reader";
+import { TestReader } from "../../services/hardware/test/test-reader";
 
 // Runs where Micro-Manager is: `make -C native mmcore MMCORE_DIR=...` built the shim and
 // GENTLY_MM_ADAPTER_PATH finds DemoCamera (see native/mmcore/README.md). Skipped elsewhere.

@@ -17,7 +17,7 @@ import {
   type RequestOf,
 } from "@gently/protocol";
 import { REPO_ROOT } from "@gently/supervisor";
-import { nativeLibraryPath } from "@gently/ring";
+import { nativeLibraryPath } from "@gently/native";
 import { prepareWine, spawnWindowsTs, startTestNats, tempStorage, waitFor, windowsPath, windowsTestsMissing, type ServiceProcess, type TestNats, type Wine } from "@gently/testing";
 import { Core } from "../../services/hardware/src/core-binding";
 import { SimTruth, type SimState } from "../../services/hardware/src/sim-truth";
@@ -115,6 +115,21 @@ describe.skipIf(missing !== undefined)("on the Windows instrument PC (under Wine
       expect(r).toMatchObject({ final: "complete", partialGone: true, refused: "EEXIST", quarantineRefused: "EEXIST", otherKept: "other" });
       expect(r.movedAfterMs as number).toBeGreaterThanOrEqual((r.releasedAfterMs as number) - 50);
       expect(r.free as number).toBeGreaterThan(0);
+    } finally {
+      storage.remove();
+    }
+  }, 120_000);
+
+  it("full planes go from Windows ring slots to the file through the unbuffered write-through handle, byte-exact", () => {
+    const storage = tempStorage("gently-windows-unbuffered-");
+    try {
+      const run = wine.run(wine.nodeExe, ["--import", "tsx", windowsPath(path.join(REPO_ROOT, "tests", "windows", "unbuffered-check.ts")), windowsPath(storage.dir)]);
+      expect(run.status, run.output).toBe(0);
+      const r = JSON.parse(run.output.trim().split(/\r?\n/).pop()!) as { planeBytes: number; planes: number; unbufferedBytes: number };
+      expect(r.unbufferedBytes).toBe(r.planeBytes * r.planes);
+      const { shape, bytes } = tifffilePixels(path.join(storage.dir, "planes.tif"));
+      expect(shape).toEqual([r.planes, 512, 1024]);
+      expect(bytes.equals(readFileSync(path.join(storage.dir, "planes.raw")))).toBe(true);
     } finally {
       storage.remove();
     }

@@ -1,4 +1,3 @@
-export { cString, loadNativeLibrary, nativeDirectory, nativeLibraryFile, nativeLibraryPath } from "./native";
 export {
   createRing,
   defaultRingPath,

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import koffi from "koffi";
 import { afterEach, describe, expect, it } from "vitest";
-import { createRing, nativeLibraryPath, openRing, type Ring, RingError, unlinkRing } from "./index";
+import { nativeLibraryPath } from "@gently/native";
+import { createRing, openRing, type Ring, RingError, unlinkRing } from "./index";
 import { fillFrame, firstMismatch } from "./testing/frame-pattern";
 
 let counter = 0;

@@ -1,5 +1,5 @@
 import koffi, { type KoffiFunc } from "koffi";
-import { cString, loadNativeLibrary } from "./native";
+import { cString, loadNativeLibrary } from "@gently/native";
 
 /** Largest frame sequence number a ring can hold (48 bits; gently_ring.h). */
 export const RING_SEQ_MAX = 2 ** 48 - 1;

@@ -1,6 +1,7 @@
 import path from "node:path";
 import { natsUrlOf, type GentlyConfig } from "@gently/bus";
-import { defaultRingPath, nativeLibraryPath } from "@gently/ring";
+import { nativeLibraryPath } from "@gently/native";
+import { defaultRingPath } from "@gently/ring";
 
 /** Everything the hardware service reads from its environment, with defaults for one machine and the simulator. */
 export interface HardwareConfig {

@@ -3,11 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { call, connectBus, createLogger, decodeJson } from "@gently/bus";
 import { hw, newUid, subjects, type HwState, type RequestOf } from "@gently/protocol";
-import { nativeLibraryPath } from "@gently/ring";
+import { nativeLibraryPath } from "@gently/native";
 import { spawnService, startTestNats, tempStorage, waitFor, type ServiceProcess, type TestNats } from "@gently/testing";
 import { Core } from "./core-binding";
 import { SimTruth, type SimState } from "./sim-truth";
-import { TestReader } from "./test-reader";
+import { TestReader } from "../test/test-reader";
 
 const logger = createLogger("continuous-test", "silent");
 const ROI = { x: 896, y: 960, width: 256, height: 128 };

@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FatalConfigError } from "@gently/bus";
 import { GentlyError } from "@gently/protocol";
-import { nativeLibraryPath } from "@gently/ring";
+import { nativeLibraryPath } from "@gently/native";
 import { Core } from "./core-binding";
 import { SimTruth } from "./sim-truth";
 

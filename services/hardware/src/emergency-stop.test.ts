@@ -4,7 +4,7 @@ import { call, connectBus, createLogger } from "@gently/bus";
 import { hw, newUid } from "@gently/protocol";
 import { unlinkRing } from "@gently/ring";
 import { injectFaultEnv, spawnService, startTestNats, tempStorage, waitFor, type ServiceProcess, type TestNats } from "@gently/testing";
-import { TestReader } from "./test-reader";
+import { TestReader } from "../test/test-reader";
 
 const logger = createLogger("hardware-emergency-test", "silent");
 

@@ -6,7 +6,7 @@ import { buckets, hw, newUid } from "@gently/protocol";
 import { unlinkRing } from "@gently/ring";
 import { spawnService, startTestNats, tempStorage, waitFor, type ServiceProcess, type TestNats } from "@gently/testing";
 import { describeHolder, holderOf, LEASE_TTL_MS, type LeaseHolder } from "./lease";
-import { TestReader } from "./test-reader";
+import { TestReader } from "../test/test-reader";
 
 const logger = createLogger("hardware-lease-test", "silent");
 

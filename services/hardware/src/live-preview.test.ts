@@ -14,7 +14,7 @@ import {
 } from "@gently/protocol";
 import { spawnService, startTestNats, tempStorage, waitFor, type ServiceProcess, type TestNats } from "@gently/testing";
 import { reduceFrame } from "./preview";
-import { TestReader } from "./test-reader";
+import { TestReader } from "../test/test-reader";
 
 const logger = createLogger("hardware-live-test", "silent");
 

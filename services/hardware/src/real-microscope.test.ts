@@ -5,11 +5,11 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { Kvm, type KV } from "@nats-io/kv";
 import { call, connectBus, createLogger, EXIT_FATAL_CONFIG } from "@gently/bus";
 import { buckets, GentlyError, hw, newUid, type EndpointContract, type HwState, type ReplyOf, type RequestOf } from "@gently/protocol";
-import { nativeLibraryPath } from "@gently/ring";
+import { nativeLibraryPath } from "@gently/native";
 import { spawnService, startTestNats, tempStorage, waitFor, type ServiceProcess, type TestNats } from "@gently/testing";
 import { Core } from "./core-binding";
 import { SimTruth, type SimState } from "./sim-truth";
-import { TestReader } from "./test-reader";
+import { TestReader } from "../test/test-reader";
 
 const logger = createLogger("real-microscope-test", "silent");
 const ROI = { x: 896, y: 960, width: 256, height: 128 };

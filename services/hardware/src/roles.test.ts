@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FatalConfigError } from "@gently/bus";
-import { nativeLibraryPath } from "@gently/ring";
+import { nativeLibraryPath } from "@gently/native";
 import { tempStorage } from "@gently/testing";
 import { Core, type DeviceList } from "./core-binding";
 import { checkRoles, DISPIM_ROLES, loadRoles } from "./roles";

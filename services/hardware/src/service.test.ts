@@ -4,11 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { call, connectBus, createLogger } from "@gently/bus";
 import { GentlyError, hw, newUid, type EndpointContract, type HwState, type RequestOf, type ReplyOf } from "@gently/protocol";
-import { nativeLibraryPath } from "@gently/ring";
+import { nativeLibraryPath } from "@gently/native";
 import { spawnService, startTestNats, tempStorage, waitFor, type ServiceProcess, type TestNats } from "@gently/testing";
 import { Core } from "./core-binding";
 import { SimTruth, type SimState } from "./sim-truth";
-import { TestReader } from "./test-reader";
+import { TestReader } from "../test/test-reader";
 
 const logger = createLogger("hardware-test", "silent");
 const SIM = nativeLibraryPath("gently_sim");

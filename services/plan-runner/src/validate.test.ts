@@ -3,7 +3,7 @@ import { GentlyError, MAX_CONTINUOUS_VOLUMES } from "@gently/protocol";
 import { parsePlan } from "./plans";
 import { stepWeight } from "./steps";
 import { checkSteps, MAX_LISTED_VIOLATIONS, planRefusal } from "./validate";
-import { testState } from "./test-state";
+import { testState } from "../test/test-state";
 
 function dryRun(name: string, params: Record<string, unknown>, state = testState()) {
   const plan = parsePlan(name, params);

@@ -12,5 +12,4 @@ export {
 } from "./classical-options";
 export { labelMaskOf, type LabelMask } from "./label-mask";
 export { DETECTIONS_EXT, MASK_EXT } from "./derived-results";
-export { benchSam, type SamBenchOptions, type SamBenchResult, type DetectBench } from "./bench";
 export { writeImageFile, type ImageFileOptions } from "./image-file";

@@ -1,4 +1,4 @@
-import { loadNativeLibrary } from "@gently/ring";
+import { loadNativeLibrary } from "@gently/native";
 
 /**
  * Where the simulator placed its embryos (gcsim_truth_json, native/sim/gently_sim.h)

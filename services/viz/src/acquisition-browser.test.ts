@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
 import { connect, type GentlyClient } from "@gently/client";
-import { browserSuite, HAS_CHROMIUM, launchChromium, shownView, type PageGlobals } from "./browser-support";
-import { startVizHarness, TEST_ROI, type VizHarness } from "./test-harness";
+import { browserSuite, HAS_CHROMIUM, launchChromium, shownView, type PageGlobals } from "../test/browser-support";
+import { startVizHarness, TEST_ROI, type VizHarness } from "../test/harness";
 
 const SLICES = 40;
 const EXPOSURE_MS = 20;

@@ -8,7 +8,7 @@ import { derivedPathFor, writeDerivedItem, writeSampleVolume } from "@gently/dat
 import { datastore, DerivedWritten, newUid, RunProgress, streams, subjects, viz, type Uid, type VolumeWritten } from "@gently/protocol";
 import { waitFor } from "@gently/testing";
 import { mipUidOf } from "./mip-store";
-import { startVizHarness, type VizHarness } from "./test-harness";
+import { startVizHarness, type VizHarness } from "../test/harness";
 import { announceVolume } from "./announce-volume";
 
 const W = 256;

@@ -4,8 +4,8 @@ import type { Browser, Page } from "playwright-core";
 import { publishDurable } from "@gently/bus";
 import { writeDerivedItem, writeSampleVolume } from "@gently/datastore";
 import { DerivedWritten, newUid, RunProgress, subjects, type VolumeWritten } from "@gently/protocol";
-import { browserSuite, colourAt, colourOfPixel, HAS_CHROMIUM, launchChromium, screenOf, shownView, type PageGlobals } from "./browser-support";
-import { startVizHarness, type VizHarness } from "./test-harness";
+import { browserSuite, colourAt, colourOfPixel, HAS_CHROMIUM, launchChromium, screenOf, shownView, type PageGlobals } from "../test/browser-support";
+import { startVizHarness, type VizHarness } from "../test/harness";
 import { announceVolume } from "./announce-volume";
 
 const W = 256;

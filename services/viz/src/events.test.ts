@@ -3,7 +3,7 @@ import { publishDurable } from "@gently/bus";
 import { writeSampleVolume } from "@gently/datastore";
 import { newUid, RunProgress, subjects, VolumeFailed, type Uid } from "@gently/protocol";
 import { waitFor } from "@gently/testing";
-import { startVizHarness, type VizHarness } from "./test-harness";
+import { startVizHarness, type VizHarness } from "../test/harness";
 import { announceVolume } from "./announce-volume";
 import { openSse } from "./sse-client";
 

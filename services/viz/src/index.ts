@@ -1,3 +1,1 @@
 export { startVizServer, type VizServer, type VizServerOptions } from "./viz-server";
-export { benchViz, type VizBenchResult } from "./bench";
-export { benchLivePreview, type LivePreviewBenchResult } from "./live-bench";

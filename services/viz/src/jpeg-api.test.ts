@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeSampleVolume } from "@gently/datastore";
 import { filePreview, PreviewOptions } from "@gently/preview";
 import type { VolumeWritten } from "@gently/protocol";
-import { startVizHarness, type VizHarness } from "./test-harness";
+import { startVizHarness, type VizHarness } from "../test/harness";
 
 /** Bright along x, brighter with z and on the second camera. */
 const plane = (width: number, height: number) => (c: number, z: number) => {

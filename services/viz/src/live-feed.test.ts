@@ -3,7 +3,7 @@ import { DeviceState, PreviewFrame, subjects } from "@gently/protocol";
 import { connect } from "@gently/client";
 import { waitFor } from "@gently/testing";
 import { openSse } from "./sse-client";
-import { startVizHarness, type VizHarness } from "./test-harness";
+import { startVizHarness, type VizHarness } from "../test/harness";
 
 describe("live events on /api/events (device state and previews from the real hardware)", () => {
   let h: VizHarness;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeSampleVolume } from "@gently/datastore";
 import { newUid, type VolumeWritten } from "@gently/protocol";
-import { startVizHarness, type VizHarness } from "./test-harness";
+import { startVizHarness, type VizHarness } from "../test/harness";
 
 const W = 64;
 const H = 32;

@@ -6,7 +6,7 @@ import { subjects, VolumeWritten } from "@gently/protocol";
 import { createRing, unlinkRing, type Ring } from "@gently/ring";
 import { REPO_ROOT } from "@gently/supervisor";
 import { spawnService, startTestNats, tempStorage, waitFor, type ServiceProcess, type TestNats } from "@gently/testing";
-import { FrameProducer, framePixels } from "./frame-producer";
+import { FrameProducer, framePixels } from "../test/frame-producer";
 
 const logger = createLogger("writer-accounts-test", "silent");
 const PLANE_BYTES = 256 * 128 * 2;

@@ -8,7 +8,7 @@ import { readOmeMetadata, verifyChecksum } from "@gently/ome-tiff";
 import { subjects, VolumeWritten } from "@gently/protocol";
 import { createRing, unlinkRing, type Ring } from "@gently/ring";
 import { spawnService, startTestNats, tempStorage, waitFor, type ServiceProcess, type TestNats } from "@gently/testing";
-import { FrameProducer, framePixels } from "./frame-producer";
+import { FrameProducer, framePixels } from "../test/frame-producer";
 
 // 4.4 GB on disk and a few minutes: run with GENTLY_TEST_BIG=1.
 const BIG = process.env.GENTLY_TEST_BIG === "1";

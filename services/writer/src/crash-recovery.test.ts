@@ -6,7 +6,7 @@ import { connectBus, createLogger, decodeJson, jetStreamOf } from "@gently/bus";
 import { streams, subjects, VolumeFailed } from "@gently/protocol";
 import { createRing, unlinkRing, type Ring } from "@gently/ring";
 import { spawnService, startTestNats, tempStorage, waitFor, type ServiceProcess, type TestNats } from "@gently/testing";
-import { FrameProducer, framePixels } from "./frame-producer";
+import { FrameProducer, framePixels } from "../test/frame-producer";
 import { RESTARTED_REASON } from "./leftovers";
 
 const logger = createLogger("writer-crash-test", "silent");

@@ -7,7 +7,7 @@ import { connectBus, createLogger, decodeJson } from "@gently/bus";
 import { subjects, VolumeFailed, VolumeWritten } from "@gently/protocol";
 import { createRing, unlinkRing, type Ring } from "@gently/ring";
 import { spawnService, startTestNats, tempStorage, waitFor, type ServiceProcess, type TestNats } from "@gently/testing";
-import { FrameProducer, framePixels } from "./frame-producer";
+import { FrameProducer, framePixels } from "../test/frame-producer";
 
 const logger = createLogger("writer-disk-full-test", "silent");
 const PLANE_BYTES = 256 * 128 * 2;

@@ -3,4 +3,3 @@ export { loadWriterConfig, type WriterConfig } from "./config";
 export type { VolumeFormat, OpenedVolume } from "./volume-format";
 export { omeTiffFormat } from "./ome-tiff-format";
 export { RESTARTED_REASON } from "./leftovers";
-export { benchWriter, type WriterBenchOptions, type WriterBenchResult } from "./bench";

@@ -10,7 +10,7 @@ import { GentlyError, streams, subjects, VolumeFailed, VolumeWritten } from "@ge
 import { createRing, unlinkRing, type Ring } from "@gently/ring";
 import { spawnService, startTestNats, tempStorage, waitFor, type ServiceProcess, type TestNats } from "@gently/testing";
 import { Announcer } from "./announce";
-import { FrameProducer, framePixels } from "./frame-producer";
+import { FrameProducer, framePixels } from "../test/frame-producer";
 
 const logger = createLogger("writer-test", "silent");
 const FRAME_TIMEOUT_MS = 1_500;

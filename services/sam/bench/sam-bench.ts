@@ -6,8 +6,8 @@ import { call, connectBus, createLogger } from "@gently/bus";
 import { benchDetection, scatterEmbryos, syntheticEmbryoImage, writeTinySamModels } from "@gently/detection";
 import { sam } from "@gently/protocol";
 import { freePort, NatsServerProcess } from "@gently/supervisor";
-import { writeImageFile } from "./image-file";
-import { startSamService } from "./sam-service";
+import { writeImageFile } from "../src/image-file";
+import { startSamService } from "../src/sam-service";
 
 /**
  * Speed of the SAM service on this machine's CPU, for the project bench:

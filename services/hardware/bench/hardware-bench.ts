@@ -1,17 +1,18 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { connectBus, createLogger } from "@gently/bus";
 import { DEFAULT_LIMITS, newUid } from "@gently/protocol";
-import { createRing, nativeLibraryPath, unlinkRing, type Ring } from "@gently/ring";
+import { nativeLibraryPath } from "@gently/native";
+import { createRing, unlinkRing, type Ring } from "@gently/ring";
 import { startTestNats } from "@gently/testing";
-import { Acquisition } from "./acquisition";
-import { Core } from "./core-binding";
-import { Microscope } from "./microscope";
-import { DISPIM_ROLES } from "./roles";
-import { RingSlots } from "./ring-slots";
-import { PreviewPublisher } from "./preview";
-import { SimTruth } from "./sim-truth";
-import { TestReader } from "./test-reader";
-import { WriterLink } from "./writer-link";
+import { Acquisition } from "../src/acquisition";
+import { Core } from "../src/core-binding";
+import { Microscope } from "../src/microscope";
+import { DISPIM_ROLES } from "../src/roles";
+import { RingSlots } from "../src/ring-slots";
+import { PreviewPublisher } from "../src/preview";
+import { SimTruth } from "../src/sim-truth";
+import { TestReader } from "../test/test-reader";
+import { WriterLink } from "../src/writer-link";
 
 export interface BenchRow {
   name: string;

@@ -11,7 +11,7 @@ import {
   type CameraName,
 } from "@gently/protocol";
 import type { Ring } from "@gently/ring";
-import { frameBytes } from "./frame-size";
+import { frameBytes } from "../src/frame-size";
 
 /**
  * The hardware's side of an acquisition, for the writer's tests and

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { benchHardware } from "./bench";
+import { benchHardware } from "./hardware-bench";
 
 describe("hardware bench", () => {
   it("measures every row through the real paths (few frames here; the project bench runs the full size)", async () => {

@@ -2,8 +2,8 @@ import { median } from "@gently/bench-stats";
 import { decodeJson } from "@gently/bus";
 import { connect } from "@gently/client";
 import { PreviewFrame, subjects } from "@gently/protocol";
-import { CHROMIUM, HAS_CHROMIUM, launchChromium, type PageGlobals } from "./browser-support";
-import { startVizHarness } from "./test-harness";
+import { CHROMIUM, HAS_CHROMIUM, launchChromium, type PageGlobals } from "../test/browser-support";
+import { startVizHarness } from "../test/harness";
 
 export interface LivePreviewBenchResult {
   slices: number;

@@ -7,7 +7,7 @@ import koffi, { type LibraryHandle } from "koffi";
 export function nativeDirectory(): string {
   const override = process.env.GENTLY_NATIVE_DIR;
   if (override) return override;
-  // libs/ring/src -> repository root -> native/build
+  // libs/native/src -> repository root -> native/build
   const build = process.platform === "win32" ? "../../../native/build/windows/" : "../../../native/build/";
   return fileURLToPath(new URL(build, import.meta.url));
 }

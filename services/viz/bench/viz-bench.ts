@@ -3,8 +3,8 @@ import { connectBus, createLogger } from "@gently/bus";
 import { writeSampleVolume } from "@gently/datastore";
 import { startTestNats, tempStorage } from "@gently/testing";
 import { autoWindow, TiffVolume, toGray8 } from "@gently/preview";
-import { encodeGray8Png } from "./png";
-import { startVizServer } from "./viz-server";
+import { encodeGray8Png } from "../src/png";
+import { startVizServer } from "../src/viz-server";
 
 export interface VizBenchResult {
   width: number;

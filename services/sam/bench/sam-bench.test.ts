@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { benchSam } from "./bench";
+import { benchSam } from "./sam-bench";
 
 describe("benchSam", () => {
   it("runs whole detect requests through a real nats-server on a reduced image and finds every placed embryo", async () => {

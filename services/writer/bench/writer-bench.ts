@@ -10,7 +10,7 @@ import { connectBus, createLogger, decodeJson } from "@gently/bus";
 import { microServiceName, subjects, VolumeFailed, VolumeWritten } from "@gently/protocol";
 import { createRing, unlinkRing } from "@gently/ring";
 import { freePort, NatsServerProcess, nodeArgsFor, serviceEntry } from "@gently/supervisor";
-import { FrameProducer } from "./frame-producer";
+import { FrameProducer } from "../test/frame-producer";
 
 /**
  * Write speed of the real writer path — frames committed into the

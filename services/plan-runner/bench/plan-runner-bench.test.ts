@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { benchPlanRunner } from "./bench";
+import { benchPlanRunner } from "./plan-runner-bench";
 
 describe("benchPlanRunner", () => {
   it("times focus scoring and a timelapse's validation (small sizes here)", async () => {

@@ -1,8 +1,8 @@
 import { median, timeRuns } from "@gently/bench-stats";
-import { focusScore } from "./focus-score";
-import { parsePlan } from "./plans";
-import { checkSteps } from "./validate";
-import { testState } from "./test-state";
+import { focusScore } from "../src/focus-score";
+import { parsePlan } from "../src/plans";
+import { checkSteps } from "../src/validate";
+import { testState } from "../test/test-state";
 
 export interface PlanRunnerBenchResult {
   /** focus score of one light-sheet frame (centred 256×256 crop, 2-D FFT): median ms */

@@ -1,0 +1,1 @@
+export { cString, loadNativeLibrary, nativeDirectory, nativeLibraryFile, nativeLibraryPath } from "./native";
