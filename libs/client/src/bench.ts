@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { median } from "@gently/bench-stats";
 import { createOmeTiffSink } from "@gently/ome-tiff";
-import { isWriterLayout, readVolumeFile, readVolumeRegion, readWithGeotiff } from "./volume-file";
+import { isWriterLayout, readVolumeFile, readVolumeRegion, readWithGeotiff } from "@gently/ome-tiff";
 
 export interface LoadBenchOptions {
   /** where the volume is written (the disk the copilot reads from) */

@@ -18,7 +18,7 @@ import {
 import { connectNats, type ClientOptions } from "./connect";
 import { RunHandle } from "./run-handle";
 import { systemStatus, type SystemStatus } from "./status";
-import { readVolumeFile, readVolumeRegion, type LoadedVolume, type VolumeRegion } from "./volume-file";
+import { readVolumeFile, readVolumeRegion, type LoadedVolume, type VolumeRegion } from "@gently/ome-tiff";
 
 export interface GentlyClientOptions extends ClientOptions {
   /** local storage root to read volumes from; default GENTLY_STORAGE, else the DataStore says where files are */

@@ -1,6 +1,5 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { decodeJson } from "@gently/bus";
-import { readStored } from "@gently/client";
+import { decodeJson, readStored } from "@gently/bus";
 import { GentlyError, parseRunDocument, streams, subjects, type DocumentsReply, type ParsedRequestOf, type plan } from "@gently/protocol";
 
 /** Pages read from GENTLY_RUNS at once (each holds an ordered consumer while it reads). */

@@ -1,6 +1,5 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { decodeJson, type Logger } from "@gently/bus";
-import { readStored } from "@gently/client";
+import { decodeJson, type Logger, readStored } from "@gently/bus";
 import { RunStartDoc, RunStopDoc, streams, subjects, type HistoryEntry } from "@gently/protocol";
 
 const iso = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString();

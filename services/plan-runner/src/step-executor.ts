@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { call } from "@gently/bus";
-import { readVolumeFile } from "@gently/client";
+import { readVolumeFile } from "@gently/ome-tiff";
 import { volumePathFor } from "@gently/datastore";
 import { GentlyError, hw, type HwState, type RunnerStatus, type VolumeWritten } from "@gently/protocol";
 import { acquireContinuous, acquireVolume, type AcquisitionDeps, type Owner } from "./acquisition";

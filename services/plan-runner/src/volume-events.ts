@@ -1,6 +1,5 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { decodeJson, subscribeValidated, type Logger } from "@gently/bus";
-import { readStored } from "@gently/client";
+import { decodeJson, type Logger, readStored, subscribeValidated } from "@gently/bus";
 import { GentlyError, streams, subjects, VolumeFailed, VolumeWritten } from "@gently/protocol";
 
 interface Waiter {

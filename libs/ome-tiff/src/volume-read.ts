@@ -1,6 +1,10 @@
 import { open } from "node:fs/promises";
 import { fromFile } from "geotiff";
-import { readOmeMetadata, readTiffPlaneIndex, SinkError, SOFTWARE, type OmeMetadata, type TiffPlaneIndex } from "@gently/ome-tiff";
+import { SinkError } from "./errors";
+import type { OmeMetadata } from "./ome-xml";
+import { SOFTWARE } from "./ome-tiff-sink";
+import { readTiffPlaneIndex, type TiffPlaneIndex } from "./plane-index";
+import { readOmeMetadata } from "./read";
 import { GentlyError } from "@gently/protocol";
 
 type FileHandle = Awaited<ReturnType<typeof open>>;

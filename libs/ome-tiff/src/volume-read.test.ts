@@ -3,9 +3,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createOmeTiffSink, type VolumeMetaInput } from "@gently/ome-tiff";
+import { createOmeTiffSink, type VolumeMetaInput } from "./index";
 import { GentlyError } from "@gently/protocol";
-import { isWriterLayout, readVolumeFile, readVolumeRegion, readWithGeotiff, type LoadedVolume } from "./volume-file";
+import { isWriterLayout, readVolumeFile, readVolumeRegion, readWithGeotiff, type LoadedVolume } from "./volume-read";
 
 /** Deterministic pseudo-random bytes, different for every plane. */
 function planeBytes(bytes: number, index: number): Buffer {
