@@ -20,4 +20,5 @@ export { buildOmeXml, parseOmeXml, type OmeMetadata, type OmePlane, type TiffDat
 export { freeBytes, fsyncDir, moveIntoPlace, moveNoReplace } from "./durable-fs";
 export { computeChecksum, verifyChecksum, type ChecksumVerdict } from "./checksum";
 export { scanLeftovers, partialFileName, parsePartialFileName, PARTIAL_SUFFIX, type Leftover } from "./leftovers";
+export { openWindowsFile, type WindowsSinkFile } from "./windows-file";
 export { isWriterLayout, readVolumeFile, readVolumeRegion, readWithGeotiff, type LoadedVolume, type VolumeRegion } from "./volume-read";

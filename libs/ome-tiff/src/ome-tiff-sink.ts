@@ -11,6 +11,7 @@ import { PASS_THROUGH_BYTES, SequentialWriter, type SinkFileHandle } from "./seq
 import type { SinkResult, VolumeSink } from "./sink";
 import { computeLayout, encodeDescription, encodeHeader, encodeIfd, type TiffLayout } from "./tiff-layout";
 import { StreamingWriteback, WRITEBACK_WINDOW_BYTES } from "./writeback";
+import { openWindowsFile } from "./windows-file";
 
 export const SOFTWARE = "gently";
 /** Planes start at multiples of this (one memory page). */
@@ -59,7 +60,8 @@ export interface OmeTiffSinkResult extends SinkResult {
 
 type State = "new" | "opening" | "open" | "finalizing" | "finalized" | "failed" | "aborted";
 
-const defaultOpenFile = (path: string): Promise<SinkFileHandle> => fsOpen(path, "wx", 0o644);
+// Windows: planes unbuffered and write-through from their ring slots (windows-file.ts).
+const defaultOpenFile = (path: string): Promise<SinkFileHandle> => (process.platform === "win32" ? openWindowsFile(path) : fsOpen(path, "wx", 0o644));
 
 async function exists(path: string): Promise<boolean> {
   try {

@@ -79,6 +79,9 @@ export function prepareWine(): Wine {
     // tsx's esbuild and the win32 builds of the native packages, from .wine-node
     ESBUILD_BINARY_PATH: windowsPath(path.join(WINE_MODULES, "@esbuild", "win32-x64", "esbuild.exe")),
     NODE_PATH: windowsPath(WINE_MODULES),
+    // Wine shows npm's workspace symlinks as folders, so libs/ring finds itself under
+    // node_modules/@gently and native/ beside it is not there (Windows' junctions resolve)
+    GENTLY_NATIVE_DIR: windowsPath(path.join(REPO_ROOT, "native", "build", "windows")),
   };
   const system32 = path.join(PREFIX, "drive_c", "windows", "system32");
   if (!existsSync(system32)) build(wine, ["wineboot", "--init"], "creating the Wine prefix", env);
