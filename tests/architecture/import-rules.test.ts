@@ -1,15 +1,20 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { checkImportRules, describeViolation, importSpecifiers } from "./import-rules";
+import { checkImportRules, describeViolation, importCycles, importSpecifiers } from "./import-rules";
 
 const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 describe("import rules", () => {
   it("the repository keeps every rule", () => {
     expect(checkImportRules(REPO_ROOT).map(describeViolation)).toEqual([]);
+  });
+
+  it("no package has an import cycle among its files", () => {
+    const packages = ["libs", "services"].flatMap((top) => readdirSync(path.join(REPO_ROOT, top)).map((name) => `${top}/${name}`));
+    expect(packages.flatMap((dir) => importCycles(REPO_ROOT, dir).map((cycle) => cycle.join(" -> ")))).toEqual([]);
   });
 
   describe("on a tree that breaks each rule", () => {
@@ -33,6 +38,13 @@ describe("import rules", () => {
     file("services/viz/test/harness.ts", 'import { startTestNats } from "@gently/testing";\nimport { startVizServer } from "../src/server";\n');
     file("services/viz/bench/viz-bench.ts", 'import { startTestNats } from "@gently/testing";\n');
     file("services/writer/src/main.ts", '// import { x } from "@gently/service-viz";\nimport { openRing } from "@gently/ring";\nimport path from "node:path";\n');
+
+    file("libs/bus/src/store.ts", 'import { rebuild } from "./rebuild";\nexport class Store {}\n');
+    file("libs/bus/src/rebuild.ts", 'import type { Store } from "./store.js";\nexport function rebuild(s: Store) {}\n');
+
+    it("finds an import cycle, type-only imports included", () => {
+      expect(importCycles(root, "libs/bus").map((cycle) => [...cycle].sort())).toEqual([["libs/bus/src/rebuild.ts", "libs/bus/src/store.ts"]]);
+    });
 
     it("reports each broken rule, and nothing that keeps them", () => {
       expect(checkImportRules(root).map(describeViolation).sort()).toEqual(

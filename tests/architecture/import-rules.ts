@@ -126,6 +126,47 @@ export function checkImportRules(root: string): ImportViolation[] {
   return violations;
 }
 
+function resolveFile(root: string, target: string): string | undefined {
+  const base = target.replace(/\.js$/, "");
+  for (const candidate of [target, ...SOURCE_EXTENSIONS.map((ext) => base + ext), ...SOURCE_EXTENSIONS.map((ext) => `${base}/index${ext}`)]) {
+    if (existsSync(path.join(root, candidate)) && statSync(path.join(root, candidate)).isFile()) return candidate;
+  }
+  return undefined;
+}
+
+/**
+ * Import cycles among the files of one package (relative imports, type-only
+ * ones included: a cycle is a design knot whatever the emitted code), each
+ * as the files around it.
+ */
+export function importCycles(root: string, packageDir: string): string[][] {
+  const files: string[] = [];
+  sourceFiles(root, packageDir, files);
+  const edges = new Map<string, string[]>();
+  for (const file of files) {
+    const targets = importSpecifiers(readFileSync(path.join(root, file), "utf8"))
+      .filter((specifier) => specifier.startsWith("."))
+      .map((specifier) => resolveFile(root, path.posix.normalize(path.posix.join(path.posix.dirname(file), specifier))))
+      .filter((target): target is string => target !== undefined);
+    edges.set(file, targets);
+  }
+  const cycles: string[][] = [];
+  const state = new Map<string, "open" | "done">();
+  const stack: string[] = [];
+  const visit = (file: string) => {
+    state.set(file, "open");
+    stack.push(file);
+    for (const next of edges.get(file) ?? []) {
+      if (state.get(next) === "open") cycles.push(stack.slice(stack.indexOf(next)));
+      else if (!state.has(next)) visit(next);
+    }
+    stack.pop();
+    state.set(file, "done");
+  };
+  for (const file of files) if (!state.has(file)) visit(file);
+  return cycles;
+}
+
 export function describeViolation(violation: ImportViolation): string {
   return `${violation.rule}: ${violation.file} imports "${violation.specifier}" (${violation.target})`;
 }

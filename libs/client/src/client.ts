@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { call } from "@gently/bus";
-import { volumePathFor } from "@gently/datastore";
+import { volumePathFor } from "@gently/storage";
 import {
   datastore,
   GentlyError,

@@ -3,7 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import { median, timeRuns } from "@gently/bench-stats";
 import { newUid, type DataType } from "@gently/protocol";
-import { DataStore, type ItemRecord } from "./datastore";
+import { DataStore } from "./datastore";
+import type { ItemRecord } from "./item-record";
 
 export interface DataStoreBenchResult {
   rows: number;

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GentlyError, newUid, type VolumeWritten } from "@gently/protocol";
 import { tempStorage } from "@gently/testing";
 import { DataStore } from "./datastore";
-import { writeDerivedItem } from "./derived";
-import { sidecarPathFor } from "./layout";
+import { writeDerivedItem } from "@gently/derived";
+import { sidecarPathFor } from "@gently/storage";
 import { writeSampleVolume } from "./sample-volume";
 import { sessionUid } from "./session-uid";
 

@@ -2,7 +2,6 @@ import { mkdirSync, realpathSync, existsSync, renameSync, writeFileSync } from "
 import path from "node:path";
 import Database from "better-sqlite3";
 import {
-  Checksum,
   DerivedWritten,
   GentlyError,
   isUid,
@@ -15,29 +14,13 @@ import {
 } from "@gently/protocol";
 import { z } from "zod";
 import { acquireIndexLock, type IndexLock } from "./index-lock";
-import { confineToStorage, indexPathOf, LAYOUT, sidecarPathFor } from "./layout";
+import type { ItemRecord } from "./item-record";
+import { confineToStorage, indexPathOf, LAYOUT, sidecarPathFor, volumeFileName } from "@gently/storage";
 import { rebuildIndex, type Progress, type RebuildReport } from "./rebuild";
 import { verifyIndex, type VerifyReport } from "./verify";
 import { itemFromRow, normalizeTime, type ItemRow } from "./rows";
 import { createSchema, dropSchema, SCHEMA_VERSION, schemaVersion } from "./schema";
 import { sessionUid } from "./session-uid";
-
-/** A row to insert, its file already checked: path relative to the storage root. */
-export interface ItemRecord {
-  uid: string;
-  data_type: DataType;
-  rel: string | null;
-  shape?: number[] | null;
-  dtype?: string | null;
-  bytes: number;
-  checksum?: z.infer<typeof Checksum> | null;
-  session_id?: string | null;
-  run_uid?: string | null;
-  parent_uid?: string | null;
-  /** ISO-8601; stored normalised to UTC milliseconds */
-  created: string;
-  metadata: Record<string, unknown>;
-}
 
 export interface DataStoreOptions {
   /** hold `{storage}/index.lock` while open (the indexer does; a rebuild elsewhere is then refused) */
@@ -197,7 +180,7 @@ export class DataStore {
 
   private writeSidecarIfMissing(record: ItemRecord, real: string): void {
     const sidecar = sidecarPathFor(real);
-    if (record.rel === path.join(LAYOUT.volumes, `${record.uid}.tif`) || existsSync(sidecar)) return;
+    if (record.rel === path.join(LAYOUT.volumes, volumeFileName(record.uid)) || existsSync(sidecar)) return;
     const body = DerivedWritten.parse({
       uid: record.uid,
       data_type: record.data_type,

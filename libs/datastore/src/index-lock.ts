@@ -2,7 +2,7 @@ import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:f
 import os from "node:os";
 import path from "node:path";
 import { GentlyError } from "@gently/protocol";
-import { LAYOUT } from "./layout";
+import { LAYOUT } from "@gently/storage";
 
 /** Who writes the index: the running indexer, or a rebuild. Never both. */
 export interface IndexLockOwner {

@@ -1,12 +1,10 @@
-export { DataStore, type DataStoreOptions, type ItemRecord, type RegisterResult, type RegisterInput } from "./datastore";
+export { DataStore, type DataStoreOptions, type RegisterResult, type RegisterInput } from "./datastore";
+export type { ItemRecord } from "./item-record";
 export { openForRebuild } from "./open-for-rebuild";
 export { type RebuildReport, type Progress } from "./rebuild";
 export { type VerifyReport } from "./verify";
 export { compareItems, type IndexComparison, type FieldDifference } from "./compare";
-export { derivedPathFor, writeDerivedItem, writeDerivedSidecar, readSidecar, type DerivedItemInput } from "./derived";
-export { volumeIndexExtra, VOLUME_INDEX_EXTRA_KEY, type VolumeIndexFacts } from "./volume-record";
 export { acquireIndexLock, type IndexLock, type IndexLockOwner } from "./index-lock";
-export { LAYOUT, SIDECAR_SUFFIX, indexPathOf, volumePathFor, sidecarPathFor } from "./layout";
 export { sessionUid } from "./session-uid";
 export { writeSampleVolume, type SampleVolumeOptions } from "./sample-volume";
 export { benchDataStore, type DataStoreBenchResult } from "./bench";

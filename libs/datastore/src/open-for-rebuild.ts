@@ -1,7 +1,7 @@
 import { existsSync, renameSync } from "node:fs";
 import { DataStore } from "./datastore";
 import { acquireIndexLock } from "./index-lock";
-import { indexPathOf } from "./layout";
+import { indexPathOf } from "@gently/storage";
 
 const CORRUPT = new Set(["SQLITE_CORRUPT", "SQLITE_NOTADB"]);
 

@@ -8,9 +8,9 @@ import { GentlyError, newUid, type DataItem, type DerivedWritten, type VolumeWri
 import { tempStorage } from "@gently/testing";
 import { compareItems } from "./compare";
 import { DataStore } from "./datastore";
-import { writeDerivedItem } from "./derived";
+import { writeDerivedItem } from "@gently/derived";
 import { acquireIndexLock } from "./index-lock";
-import { indexPathOf, LAYOUT } from "./layout";
+import { indexPathOf, LAYOUT } from "@gently/storage";
 import { openForRebuild } from "./open-for-rebuild";
 import { writeSampleVolume } from "./sample-volume";
 

@@ -2,9 +2,9 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import { isUid } from "@gently/protocol";
 import { compareItems, type FieldDifference } from "./compare";
-import type { DataStore, ItemRecord } from "./datastore";
-import { readSidecar } from "./derived";
-import { LAYOUT, sidecarPathFor } from "./layout";
+import type { IndexAccess, ItemRecord } from "./item-record";
+import { readSidecar } from "@gently/derived";
+import { LAYOUT, sidecarPathFor } from "@gently/storage";
 import { scanStorage, type ScannedFile } from "./storage-scan";
 import { volumeRecordFromFile } from "./volume-record";
 
@@ -70,7 +70,7 @@ async function recordOf(realRoot: string, f: ScannedFile): Promise<ItemRecord | 
  * compared with the rows after, so the report says what only the events had
  * told. Needs the index lock: the indexer must not run meanwhile.
  */
-export async function rebuildIndex(store: DataStore, onProgress?: (p: Progress) => void): Promise<RebuildReport> {
+export async function rebuildIndex(store: IndexAccess, onProgress?: (p: Progress) => void): Promise<RebuildReport> {
   return store.withLock("rebuild", async () => {
     const before = store.all();
     const scan = await scanStorage(store.realRoot);

@@ -1,9 +1,9 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { createOmeTiffSink } from "@gently/ome-tiff";
-import { LAYOUT, volumePathFor } from "./layout";
+import { LAYOUT, volumePathFor } from "@gently/storage";
 import { newUid, VolumeWritten, type Uid } from "@gently/protocol";
-import { volumeIndexExtra } from "./volume-record";
+import { volumeIndexExtra } from "@gently/storage";
 
 export interface SampleVolumeOptions {
   uid?: Uid;

@@ -1,6 +1,6 @@
 import { readdir } from "node:fs/promises";
 import path from "node:path";
-import { isSidecar, LAYOUT, SIDECAR_SUFFIX } from "./layout";
+import { isSidecar, LAYOUT, SIDECAR_SUFFIX } from "@gently/storage";
 
 export interface ScannedFile {
   /** real path */

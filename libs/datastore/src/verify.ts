@@ -1,8 +1,8 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { computeChecksum, verifyChecksum } from "@gently/ome-tiff";
-import type { DataStore } from "./datastore";
-import { sidecarPathFor, whyNotDataFile } from "./layout";
+import type { IndexAccess } from "./item-record";
+import { sidecarPathFor, whyNotDataFile } from "@gently/storage";
 import type { Progress } from "./rebuild";
 import { scanStorage } from "./storage-scan";
 
@@ -30,7 +30,7 @@ export interface VerifyReport {
  * its event is indexed.
  */
 export async function verifyIndex(
-  store: DataStore,
+  store: IndexAccess,
   opts: { checksums?: boolean; onProgress?: (p: Progress) => void } = {},
 ): Promise<VerifyReport> {
   const checksums = opts.checksums ?? true;

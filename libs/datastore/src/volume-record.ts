@@ -2,28 +2,8 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import { computeChecksum, readOmeMetadata, volumeShape, type VolumeMeta } from "@gently/ome-tiff";
 import { isUid, SessionId, type DataType } from "@gently/protocol";
-import type { ItemRecord } from "./datastore";
-
-/**
- * Key of the OME MapAnnotation `extra` entry in which the writer stores, at
- * open time, the index facts a TIFF header does not otherwise carry (the
- * data_type and the VolumeWritten metadata known before the last plane). With
- * it, a rebuild loses only what is known after the file is closed.
- */
-export const VOLUME_INDEX_EXTRA_KEY = "gently_index";
-
-export interface VolumeIndexFacts {
-  data_type: "image" | "volume";
-  /** VolumeWritten.metadata as known when the file is opened */
-  metadata: Record<string, unknown>;
-}
-
-/** The `extra` entries a writer passes to the OME-TIFF sink so a rebuild recovers data_type and metadata. */
-export function volumeIndexExtra(facts: VolumeIndexFacts): Record<string, string> {
-  // OME-XML in a TIFF ASCII tag: escape anything outside ASCII.
-  const json = JSON.stringify(facts).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-  return { [VOLUME_INDEX_EXTRA_KEY]: json };
-}
+import { VOLUME_INDEX_EXTRA_KEY, volumeFileName, type VolumeIndexFacts } from "@gently/storage";
+import type { ItemRecord } from "./item-record";
 
 function indexFactsOf(meta: VolumeMeta): VolumeIndexFacts | null {
   const raw = meta.extra[VOLUME_INDEX_EXTRA_KEY];
@@ -59,7 +39,7 @@ export async function volumeRecordFromFile(realRoot: string, file: string): Prom
   const ome = await readOmeMetadata(file);
   const meta = ome.meta;
   if (!meta) throw new Error("no gently annotation in the OME-XML");
-  const expectedName = `${meta.uid}.tif`;
+  const expectedName = volumeFileName(meta.uid);
   if (path.basename(file) !== expectedName) throw new Error(`annotation uid ${meta.uid} does not match the file name`);
   if (!isUid(meta.uid)) throw new Error(`annotation uid ${meta.uid} is not a 21-character uid`);
   if (!SessionId.safeParse(meta.session_id).success) throw new Error(`annotation session_id ${meta.session_id} is not valid`);

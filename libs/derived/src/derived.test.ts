@@ -4,8 +4,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { computeChecksum } from "@gently/ome-tiff";
 import { DerivedWritten, newUid } from "@gently/protocol";
 import { tempStorage } from "@gently/testing";
-import { derivedPathFor, readSidecar, writeDerivedItem } from "./derived";
-import { sidecarPathFor } from "./layout";
+import { derivedPathFor, sidecarPathFor } from "@gently/storage";
+import { readSidecar, writeDerivedItem } from "./derived";
 
 describe("derived items", () => {
   const storage = tempStorage("gently-derived-");

@@ -2,7 +2,7 @@ import { mkdir, open, readFile, rename, unlink } from "node:fs/promises";
 import path from "node:path";
 import { computeChecksum, fsyncDir, moveNoReplace } from "@gently/ome-tiff";
 import { DerivedWritten, GentlyError } from "@gently/protocol";
-import { LAYOUT, sidecarPathFor } from "./layout";
+import { derivedPathFor, sidecarPathFor } from "@gently/storage";
 
 /**
  * Convention for derived items (detections, label masks, MIPs, calibration
@@ -10,16 +10,6 @@ import { LAYOUT, sidecarPathFor } from "./layout";
  * `{uid}.{ext}.meta.json` holds the item's DerivedWritten body. The sidecar is
  * what lets a rebuild recover parent_uid, session and metadata from disk.
  */
-
-const EXT_PATTERN = /^[a-z0-9]+(\.[a-z0-9]+)*$/;
-
-export function derivedPathFor(storage: string, uid: string, ext: string): string {
-  if (!/^[0-9A-Za-z]{21}$/.test(uid)) throw new GentlyError("invalid_request", `not a uid: ${JSON.stringify(uid)}`, "uid");
-  if (!EXT_PATTERN.test(ext) || ext.endsWith("meta.json")) {
-    throw new GentlyError("invalid_request", `extension must be lowercase letters and digits joined by dots, got ${JSON.stringify(ext)}`, "ext");
-  }
-  return path.join(path.resolve(storage), LAYOUT.derived, `${uid}.${ext}`);
-}
 
 /** The facts a producer knows about a derived item; path, bytes and checksum come from the written file. */
 export type DerivedItemInput = Omit<DerivedWritten, "path" | "bytes" | "checksum" | "created" | "uid"> & {

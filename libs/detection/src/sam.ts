@@ -1,5 +1,5 @@
 import { stat } from "node:fs/promises";
-import ort from "onnxruntime-node";
+import type * as ort from "onnxruntime-node";
 import { maskGeometry, type RegionGeometry } from "./components";
 import type { BBox, GrayImage } from "./image";
 import { maskToOriginal, padBox, toModelBox, toModelPoint, type SamGeometry } from "./sam-geometry";
@@ -82,6 +82,23 @@ interface CachedEmbedding {
   geometry: SamGeometry;
 }
 
+let runtime: typeof ort | undefined;
+
+/**
+ * onnxruntime-node (and its native library) is loaded when a model is first
+ * opened, so what imports this package for its image helpers stays light.
+ */
+async function onnxRuntime(): Promise<typeof ort> {
+  runtime ??= ((await import("onnxruntime-node")) as { default: typeof ort }).default;
+  return runtime;
+}
+
+/** The runtime a SamSegmenter's sessions came from (loaded before any segmenter exists). */
+function loadedRuntime(): typeof ort {
+  if (!runtime) throw new Error("onnxruntime-node is not loaded yet: open a model first");
+  return runtime;
+}
+
 async function openSession(kind: "encoder" | "decoder", path: string, options: SamLoadOptions): Promise<ort.InferenceSession> {
   let isFile = false;
   try {
@@ -91,7 +108,7 @@ async function openSession(kind: "encoder" | "decoder", path: string, options: S
   }
   if (!isFile) throw new Error(`SAM ${kind} model path is not a file: ${path}`);
   try {
-    return await ort.InferenceSession.create(path, {
+    return await (await onnxRuntime()).InferenceSession.create(path, {
       executionProviders: ["cpu"],
       graphOptimizationLevel: "all",
       ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
@@ -154,8 +171,8 @@ export class SamSegmenter {
   private lastDecoderMs: number | null = null;
   private encoderRuns = 0;
   // SAM's decoder requires a mask prompt tensor even when unused; one zero tensor serves every call.
-  private readonly noMask = new ort.Tensor("float32", new Float32Array(256 * 256), [1, 1, 256, 256]);
-  private readonly hasNoMask = new ort.Tensor("float32", Float32Array.of(0), [1]);
+  private readonly noMask = new (loadedRuntime().Tensor)("float32", new Float32Array(256 * 256), [1, 1, 256, 256]);
+  private readonly hasNoMask = new (loadedRuntime().Tensor)("float32", Float32Array.of(0), [1]);
 
   private constructor(
     private readonly encoder: ort.InferenceSession,
@@ -251,11 +268,11 @@ export class SamSegmenter {
     const n = labels.length;
     const feeds: Record<string, ort.Tensor> = {
       image_embeddings: entry.embeddings,
-      point_coords: new ort.Tensor("float32", Float32Array.from(coords), [1, n, 2]),
-      point_labels: new ort.Tensor("float32", Float32Array.from(labels), [1, n]),
+      point_coords: new (loadedRuntime().Tensor)("float32", Float32Array.from(coords), [1, n, 2]),
+      point_labels: new (loadedRuntime().Tensor)("float32", Float32Array.from(labels), [1, n]),
       mask_input: this.noMask,
       has_mask_input: this.hasNoMask,
-      orig_im_size: new ort.Tensor("float32", Float32Array.of(g.originalHeight, g.originalWidth), [2]),
+      orig_im_size: new (loadedRuntime().Tensor)("float32", Float32Array.of(g.originalHeight, g.originalWidth), [2]),
     };
     const t0 = performance.now();
     const out = await this.decoder.run(feeds, ["masks", "iou_predictions"]);
@@ -334,7 +351,7 @@ export class SamSegmenter {
     const t0 = performance.now();
     const input = preprocessForSam(image, this.inputSize);
     const t1 = performance.now();
-    const out = await this.encoder.run({ [SAM_ENCODER_INPUT]: new ort.Tensor("float32", input.tensor, input.dims) }, [SAM_ENCODER_OUTPUT]);
+    const out = await this.encoder.run({ [SAM_ENCODER_INPUT]: new (loadedRuntime().Tensor)("float32", input.tensor, input.dims) }, [SAM_ENCODER_OUTPUT]);
     const t2 = performance.now();
     this.lastPreprocessMs = t1 - t0;
     this.lastEncoderMs = t2 - t1;

@@ -1,29 +1,9 @@
 import { readdir, stat } from "node:fs/promises";
-import { basename, join } from "node:path";
-import { UID_PATTERN } from "./meta";
+import { join } from "node:path";
+import { parsePartialFileName } from "@gently/storage";
 
-/**
- * Temp-file convention: a sink writes `{dir}/.{uid}.{finalBasename}.partial` in the directory of the
- * final file (or tmpDir) and renames it to the final path on finalize. Hidden, so directory listings
- * and indexers skip it; the uid comes first and contains no dot, so both the uid and the intended
- * final name can be parsed back unambiguously.
- */
-export const PARTIAL_SUFFIX = ".partial";
-
-export function partialFileName(uid: string, finalPath: string): string {
-  return `.${uid}.${basename(finalPath)}${PARTIAL_SUFFIX}`;
-}
-
-/** Parses a name written by partialFileName; null for anything else. */
-export function parsePartialFileName(name: string): { uid: string; finalName: string } | null {
-  if (!name.startsWith(".") || !name.endsWith(PARTIAL_SUFFIX)) return null;
-  const inner = name.slice(1, -PARTIAL_SUFFIX.length);
-  const dot = inner.indexOf(".");
-  if (dot <= 0 || dot === inner.length - 1) return null;
-  const uid = inner.slice(0, dot);
-  if (!UID_PATTERN.test(uid)) return null;
-  return { uid, finalName: inner.slice(dot + 1) };
-}
+// The partial-file names are the storage layout's; the sink and the writer reach them through this library.
+export { partialFileName, parsePartialFileName, PARTIAL_SUFFIX } from "@gently/storage";
 
 export interface Leftover {
   path: string;

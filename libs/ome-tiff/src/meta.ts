@@ -1,8 +1,7 @@
 import { z } from "zod";
+import { FILE_UID_PATTERN } from "@gently/storage";
 import { SinkError } from "./errors";
 
-/** Volume uids go into temp-file names, so they are restricted to a filename-safe alphabet without dots. */
-export const UID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 
 const finite = z.number().refine(Number.isFinite, "must be finite");
 const positive = finite.refine((v) => v > 0, "must be > 0");
@@ -64,7 +63,7 @@ export function slicePiezoUm(sweep: z.infer<typeof SheetSweepSchema>, z: number)
 
 export const VolumeMetaSchema = z
   .object({
-    uid: z.string().regex(UID_PATTERN, "uid must match [A-Za-z0-9_-]{1,128}"),
+    uid: z.string().regex(FILE_UID_PATTERN, "uid must match [A-Za-z0-9_-]{1,128}"),
     session_id: z.string().min(1),
     run_uid: z.string().min(1),
     plan_name: z.string().min(1),

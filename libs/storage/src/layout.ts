@@ -1,6 +1,6 @@
 import { realpathSync, statSync } from "node:fs";
 import path from "node:path";
-import { GentlyError } from "@gently/protocol";
+import { GentlyError, isUid } from "@gently/protocol";
 
 /** Where things live under the storage root. */
 export const LAYOUT = {
@@ -17,12 +17,39 @@ export const LAYOUT = {
 /** Suffix of the file that describes a derived (or externally registered) file X: `X.meta.json`. */
 export const SIDECAR_SUFFIX = ".meta.json";
 
+export function volumesDirOf(storage: string): string {
+  return path.join(storage, LAYOUT.volumes);
+}
+
+export function quarantineDirOf(storage: string): string {
+  return path.join(storage, LAYOUT.quarantine);
+}
+
+/** The writer's name for volume {uid}'s file inside volumes/ (or quarantine/). */
+export function volumeFileName(uid: string): string {
+  return `${uid}.tif`;
+}
+
 export function indexPathOf(storage: string): string {
   return path.join(storage, LAYOUT.index);
 }
 
 export function volumePathFor(storage: string, uid: string): string {
-  return path.join(storage, LAYOUT.volumes, `${uid}.tif`);
+  return path.join(storage, LAYOUT.volumes, volumeFileName(uid));
+}
+
+const EXT_PATTERN = /^[a-z0-9]+(\.[a-z0-9]+)*$/;
+
+/**
+ * Derived items (detections, label masks, MIPs, calibration records) live at
+ * `{storage}/derived/{uid}.{ext}`, each with its sidecar beside it.
+ */
+export function derivedPathFor(storage: string, uid: string, ext: string): string {
+  if (!isUid(uid)) throw new GentlyError("invalid_request", `not a uid: ${JSON.stringify(uid)}`, "uid");
+  if (!EXT_PATTERN.test(ext) || ext.endsWith("meta.json")) {
+    throw new GentlyError("invalid_request", `extension must be lowercase letters and digits joined by dots, got ${JSON.stringify(ext)}`, "ext");
+  }
+  return path.join(path.resolve(storage), LAYOUT.derived, `${uid}.${ext}`);
 }
 
 export function sidecarPathFor(file: string): string {

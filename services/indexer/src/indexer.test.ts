@@ -3,7 +3,8 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { call, connectBus, createLogger, decodeJson, encodeJson, ensureStream, jetStreamOf, publishDurable } from "@gently/bus";
-import { DataStore, writeDerivedItem, writeSampleVolume } from "@gently/datastore";
+import { DataStore, writeSampleVolume } from "@gently/datastore";
+import { writeDerivedItem } from "@gently/derived";
 import {
   datastore,
   DerivedWritten,

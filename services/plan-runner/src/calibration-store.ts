@@ -1,6 +1,6 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { publishDurable } from "@gently/bus";
-import { writeDerivedItem } from "@gently/datastore";
+import { writeDerivedItem } from "@gently/derived";
 import { DerivedWritten, newUid, subjects } from "@gently/protocol";
 
 /**

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { call } from "@gently/bus";
 import { readVolumeFile } from "@gently/ome-tiff";
-import { volumePathFor } from "@gently/datastore";
+import { volumePathFor } from "@gently/storage";
 import { GentlyError, hw, type HwState, type RunnerStatus, type VolumeWritten } from "@gently/protocol";
 import { acquireContinuous, acquireVolume, type AcquisitionDeps, type Owner } from "./acquisition";
 import { focusScore } from "./focus-score";

@@ -1,6 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { derivedPathFor, writeDerivedItem, writeDerivedSidecar } from "@gently/datastore";
+import { writeDerivedItem, writeDerivedSidecar } from "@gently/derived";
+import { derivedPathFor } from "@gently/storage";
 import { createOmeTiffSink, SinkError } from "@gently/ome-tiff";
 import { GentlyError, isUid, SessionId, type DerivedWritten, type Uid } from "@gently/protocol";
 import type { LabelMask } from "./label-mask";

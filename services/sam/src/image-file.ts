@@ -1,6 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { volumePathFor } from "@gently/datastore";
+import { volumePathFor } from "@gently/storage";
 import { createOmeTiffSink } from "@gently/ome-tiff";
 import { newUid, type Uid } from "@gently/protocol";
 

@@ -1,7 +1,7 @@
 import { stat } from "node:fs/promises";
 import { fromFile, type GeoTIFF } from "geotiff";
 import type { GrayImage, ImageFrame } from "@gently/detection";
-import { volumePathFor } from "@gently/datastore";
+import { volumePathFor } from "@gently/storage";
 import { readOmeMetadata, type OmeMetadata, type VolumeMeta } from "@gently/ome-tiff";
 import { GentlyError, Uid } from "@gently/protocol";
 

@@ -1,6 +1,7 @@
 import { mkdir, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { GentlyError, isUid } from "@gently/protocol";
+import { LAYOUT, volumePathFor } from "@gently/storage";
 
 /**
  * The only way viz turns a uid or an announced path into a file path. Every
@@ -16,8 +17,8 @@ export class StoragePaths {
 
   static async open(root: string): Promise<StoragePaths> {
     const resolved = path.resolve(root);
-    const volumes = path.join(resolved, "volumes");
-    const derived = path.join(resolved, "derived");
+    const volumes = path.join(resolved, LAYOUT.volumes);
+    const derived = path.join(resolved, LAYOUT.derived);
     await mkdir(volumes, { recursive: true });
     await mkdir(derived, { recursive: true });
     return new StoragePaths(resolved, await realpath(volumes), await realpath(derived));
@@ -26,7 +27,7 @@ export class StoragePaths {
   /** Where the writer puts volume {uid}; the file may not exist yet. */
   volumePathOf(uid: string): string {
     assertUid(uid);
-    return path.join(this.root, "volumes", `${uid}.tif`);
+    return volumePathFor(this.root, uid);
   }
 
   /** The real path of volume {uid}'s file; not_found when there is none. */

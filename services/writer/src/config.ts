@@ -1,4 +1,5 @@
 import path from "node:path";
+import { quarantineDirOf, volumesDirOf } from "@gently/storage";
 
 /** The writer's own settings, on top of the common GentlyConfig. */
 export interface WriterConfig {
@@ -37,11 +38,10 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number | un
 
 export function loadWriterConfig(storage: string, env: NodeJS.ProcessEnv = process.env): WriterConfig {
   const storageDir = path.resolve(storage);
-  const volumesDir = path.join(storageDir, "volumes");
   return {
     storageDir,
-    volumesDir,
-    quarantineDir: path.join(volumesDir, "quarantine"),
+    volumesDir: volumesDirOf(storageDir),
+    quarantineDir: quarantineDirOf(storageDir),
     frameTimeoutMs: positiveInt(env, "GENTLY_WRITER_FRAME_TIMEOUT_MS", 30_000)!,
     quotaBytes: positiveInt(env, "GENTLY_STORAGE_QUOTA_BYTES", undefined),
     reserveBytes: env.GENTLY_WRITER_RESERVE_BYTES?.trim() === "0" ? 0 : positiveInt(env, "GENTLY_WRITER_RESERVE_BYTES", DEFAULT_RESERVE_BYTES)!,

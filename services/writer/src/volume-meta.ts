@@ -1,6 +1,5 @@
 import path from "node:path";
-// The record module alone: the writer never loads the DataStore (and better-sqlite3).
-import { volumeIndexExtra } from "@gently/datastore/volume-record";
+import { volumeIndexExtra } from "@gently/storage";
 import { parseVolumeMeta, volumeShape, type SinkResult, type VolumeMetaInput } from "@gently/ome-tiff";
 import type { AcquisitionBegin, AcquisitionEnd, VolumeWritten } from "@gently/protocol";
 import { laserLinesOf } from "./laser-lines";

@@ -1,0 +1,1 @@
+export { writeDerivedItem, writeDerivedSidecar, readSidecar, type DerivedItemInput } from "./derived";
