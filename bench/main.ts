@@ -11,6 +11,7 @@ import { benchDataStore } from "@gently/datastore";
 import { benchContinuous } from "../services/hardware/bench/continuous-bench";
 import { benchHardware } from "../services/hardware/bench/hardware-bench";
 import { benchPlanRunner } from "../services/plan-runner/bench/plan-runner-bench";
+import { benchSubmitLatency } from "../services/plan-runner/bench/submit-bench";
 import { benchSam } from "../services/sam/bench/sam-bench";
 import { benchLivePreview } from "../services/viz/bench/live-bench";
 import { benchViz } from "../services/viz/bench/viz-bench";
@@ -216,7 +217,22 @@ const parts: Record<string, () => Promise<Row[]>> = {
   },
   async plans() {
     const r = await benchPlanRunner(quick ? { runs: 5 } : {});
+    const s = await benchSubmitLatency(quick ? { submits: 200 } : {});
     return [
+      {
+        measure: `plan submit → ack from a client, move_stage (dry run against a hw.state ≤ 250 ms old), ${s.submits} submits: p50 / p99`,
+        value: `${fmt(s.submit_p50_ms, 2)} / ${fmt(s.submit_p99_ms, 2)} ms`,
+        baseline: `NATS round trip ${fmt(s.nats_p50_ms, 2)} / ${fmt(s.nats_p99_ms, 2)} ms`,
+        ratio: fmt(s.submit_p99_ms / s.nats_p99_ms, 1),
+        target: "p99 < 10 ms",
+      },
+      {
+        measure: "hw.state read alone (what each submit waited for before), same run: p50 / p99",
+        value: `${fmt(s.hw_state_p50_ms, 2)} / ${fmt(s.hw_state_p99_ms, 2)} ms`,
+        baseline: "",
+        ratio: "",
+        target: "",
+      },
       { measure: `focus score of a ${r.frame.width}×${r.frame.height} frame`, value: `${fmt(r.focus_score_ms, 1)} ms`, baseline: "", ratio: "", target: "" },
       {
         measure: `validate a timelapse before motion (${r.timelapse.targets} targets)`,

@@ -18,8 +18,12 @@ import type { WriterLink } from "./writer-link";
 
 /** One wait on the camera; between waits a stop request is noticed. */
 const POP_STEP_MS = 500;
-/** A free-running camera's frame waits at least this long for a ring slot before it is dropped (a camera's own few frames of memory). */
-const MIN_SLOT_WAIT_MS = 20;
+/**
+ * A free-running camera's frame waits at least this long for a ring slot before it is dropped: a
+ * camera's own memory holds a few frames, and a writer descheduled on a busy host for a moment
+ * must not fail the run (the frame's late timestamp shows in the dead time).
+ */
+const MIN_SLOT_WAIT_MS = 100;
 
 export interface AcquisitionDeps {
   microscope: Microscope;
@@ -413,7 +417,7 @@ export class Acquisition {
   /**
    * A ring slot for the next frame of a free-running (continuous) camera: the
    * ring holds frames while the writer catches up, but once no slot frees
-   * within a frame's time the camera's next frame has nowhere to go. It is
+   * within a frame's time (at least MIN_SLOT_WAIT_MS) the camera's next frame has nowhere to go. It is
    * taken off the camera and dropped, and the run fails with the count.
    */
   private async slotOrDrop(): Promise<number> {

@@ -1,7 +1,6 @@
-import { call, type Logger } from "@gently/bus";
+import type { Logger } from "@gently/bus";
 import {
   GentlyError,
-  hw,
   newUid,
   type ActiveRun,
   type ControlReply,
@@ -16,6 +15,7 @@ import { RunDocuments } from "./documents";
 import type { RunHistory } from "./history";
 import { parsePlan, type ParsedPlan } from "./plans";
 import { RunQueue } from "./queue";
+import { RecentHwState } from "./recent-state";
 import { RunControl } from "./run-control";
 import { executeRun, type RunnerEnv } from "./runner";
 import { checkSteps, planRefusal } from "./validate";
@@ -49,19 +49,25 @@ export const DEFAULT_QUEUE_LIMITS: QueueLimits = { queueMax: 100, readersMax: 16
  * FIFO order; read-only plans (positions, state, detection) run at once
  * beside it. Every control request lands here.
  */
+/** How old the hardware state a submit is checked against may be (the run is checked again when it starts). */
+const SUBMIT_STATE_MAX_AGE_MS = 250;
+
 export class Scheduler {
   private readonly queue = new RunQueue<Pending>();
   private current: Running | null = null;
   private readonly readers = new Map<string, Running>();
   private finishedCount = 0;
   private closing = false;
+  private readonly recentState: RecentHwState;
 
   constructor(
     private readonly env: Omit<RunnerEnv, "runnerStatus">,
     private readonly history: RunHistory,
     private readonly logger: Logger,
     private readonly limits: QueueLimits = DEFAULT_QUEUE_LIMITS,
-  ) {}
+  ) {
+    this.recentState = new RecentHwState(env.deps.nc, SUBMIT_STATE_MAX_AGE_MS);
+  }
 
   /** Parse, dry-run and check the plan now (so the caller hears of every violation), then queue it. */
   async submit(req: { plan: string; params: Record<string, unknown>; session_id?: string }): Promise<SubmitReply> {
@@ -69,7 +75,7 @@ export class Scheduler {
     const plan = parsePlan(req.plan, req.params);
     this.admit(plan.definition.readOnly);
     if (!plan.definition.readOnly) {
-      const state = await call(this.env.deps.nc, hw.state, {});
+      const state = await this.recentState.read();
       const check = checkSteps(state.limits, plan.definition.expand(plan.params, state));
       if (check.total > 0) throw planRefusal(check);
     }
