@@ -166,7 +166,7 @@ describe.skipIf(missing !== undefined)("on the Windows instrument PC (under Wine
     const written = new Map<string, VolumeWritten>();
     const failed = new Map<string, VolumeFailed>();
     const deviceStates: DeviceState[] = [];
-    const storage = tempStorage("gently-windows-");
+    let storage: { dir: string; remove(): void };
     /** the sim's noise counter: each started sequence takes all its frames (gently_sim.h) */
     let noiseNext = 0;
 
@@ -175,6 +175,7 @@ describe.skipIf(missing !== undefined)("on the Windows instrument PC (under Wine
       supervisor.lines.filter((l) => l.includes('"msg":"started"') && l.includes(`"service":"${service}"`)).length;
 
     beforeAll(async () => {
+      storage = tempStorage("gently-windows-");
       nats = await startTestNats();
       nc = await connectBus({ servers: nats.url, name: "windows-test", logger });
       // what the indexer does on a full system: GENTLY_DATA takes the writer's announcements
@@ -214,7 +215,7 @@ describe.skipIf(missing !== undefined)("on the Windows instrument PC (under Wine
       truthCore?.close();
       await nc?.close();
       await nats?.stop();
-      storage.remove();
+      storage?.remove();
     });
 
     function sequence(overrides: Partial<RequestOf<typeof hw.startSequence>> = {}): RequestOf<typeof hw.startSequence> {
