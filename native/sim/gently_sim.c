@@ -82,9 +82,21 @@ static uint64_t mono_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+#ifdef _WIN32
+#include <stdatomic.h>
+/* winmm, declared here rather than through windows.h, whose macros would clash with this file. */
+__declspec(dllimport) unsigned int __stdcall timeBeginPeriod(unsigned int period_ms);
+#endif
+
 /* Sleeps at least ns. The clock is checked again after each sleep: signals
  * cut sleeps short, and Windows' sleeps may end up to a timer tick early. */
 static void sleep_ns(uint64_t ns) {
+#ifdef _WIN32
+  /* Windows sleeps in timer ticks, 15.6 ms unless a process asks for finer
+   * ones: 1 ms keeps frames at the camera's pace (10 ms exposures). */
+  static atomic_flag fine_timer = ATOMIC_FLAG_INIT;
+  if (!atomic_flag_test_and_set(&fine_timer)) timeBeginPeriod(1);
+#endif
   uint64_t until = mono_ns() + ns;
   for (uint64_t now = mono_ns(); now < until; now = mono_ns()) {
     uint64_t left = until - now;
