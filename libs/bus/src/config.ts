@@ -1,4 +1,5 @@
 import path from "node:path";
+import { envValue } from "@gently/config";
 
 /**
  * The configuration contract of every process. Each variable has a default
@@ -25,28 +26,18 @@ export interface GentlyConfig {
   natsPassword?: string;
 }
 
-function intFromEnv(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1 || value > 65_535) {
-    throw new Error(`${name} must be a port number 1-65535, got '${raw}'`);
-  }
-  return value;
-}
-
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GentlyConfig {
-  const natsPort = intFromEnv("GENTLY_NATS_PORT", 4222, env);
-  const storage = path.resolve(env.GENTLY_STORAGE || "./storage");
+  const storage = path.resolve(envValue("GENTLY_STORAGE", env));
+  const jetstreamDir = envValue("GENTLY_JETSTREAM_DIR", env);
   return {
     storage,
-    jetstreamDir: env.GENTLY_JETSTREAM_DIR ? path.resolve(env.GENTLY_JETSTREAM_DIR) : path.join(storage, "nats"),
-    natsUrl: env.GENTLY_NATS_URL || undefined,
-    natsPort,
-    httpPort: intFromEnv("GENTLY_HTTP_PORT", 8080, env),
-    configFile: env.GENTLY_CONFIG || undefined,
-    natsUser: env.GENTLY_NATS_USER || undefined,
-    natsPassword: env.GENTLY_NATS_PASSWORD || undefined,
+    jetstreamDir: jetstreamDir ? path.resolve(jetstreamDir) : path.join(storage, "nats"),
+    natsUrl: envValue("GENTLY_NATS_URL", env),
+    natsPort: envValue("GENTLY_NATS_PORT", env),
+    httpPort: envValue("GENTLY_HTTP_PORT", env),
+    configFile: envValue("GENTLY_CONFIG", env),
+    natsUser: envValue("GENTLY_NATS_USER", env),
+    natsPassword: envValue("GENTLY_NATS_PASSWORD", env),
   };
 }
 

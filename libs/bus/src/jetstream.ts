@@ -1,4 +1,5 @@
 import type { NatsConnection } from "@nats-io/transport-node";
+import { envValue } from "@gently/config";
 import {
   AckPolicy,
   DeliverPolicy,
@@ -44,7 +45,7 @@ export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, opts
     subjects: [...spec.subjects],
     storage: spec.storage === "memory" ? StorageType.Memory : StorageType.File,
     duplicate_window: (spec.duplicateWindowMs ?? 24 * 3600_000) * NANOS_PER_MS,
-    num_replicas: spec.replicas ?? replicasFromEnv(),
+    num_replicas: spec.replicas ?? envValue("GENTLY_JS_REPLICAS"),
   };
   try {
     await jsm.streams.info(spec.name);
@@ -58,11 +59,6 @@ export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, opts
       if (!/already in use|exists/i.test(String((addErr as Error).message))) throw addErr;
     }
   }
-}
-
-function replicasFromEnv(): number {
-  const value = Number(process.env.GENTLY_JS_REPLICAS ?? "1");
-  return Number.isInteger(value) && value >= 1 && value <= 5 ? value : 1;
 }
 
 function isNotFound(err: unknown): boolean {

@@ -1,4 +1,5 @@
 import readline from "node:readline";
+import { FatalConfigError } from "@gently/config";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { loadConfig, natsUrlOf, type GentlyConfig } from "./config";
 import { connectBus } from "./connection";
@@ -29,9 +30,7 @@ export interface RunningService {
 export const EXIT_FATAL_CONFIG = 78;
 
 /** Thrown by a service's start when its configuration cannot work; the process exits with EXIT_FATAL_CONFIG. */
-export class FatalConfigError extends Error {
-  override readonly name = "FatalConfigError";
-}
+export { FatalConfigError };
 
 export interface ProcessOptions {
   /**

@@ -13,8 +13,9 @@ import { watchCommand } from "./commands/watch";
 import { abortCommand, pauseCommand, resumeCommand, stopCommand } from "./commands/control";
 import { historyCommand } from "./commands/history";
 import { mcpCommand } from "./commands/mcp";
+import { configCommand } from "./commands/config";
 
-const COMMANDS: Command[] = [statusCommand, credentialsCommand, viewerCommand, datastoreCommand];
+const COMMANDS: Command[] = [statusCommand, configCommand, credentialsCommand, viewerCommand, datastoreCommand];
 // plans and run control
 COMMANDS.push(toolsCommand, moveCommand, positionCommand, acquireCommand, snapCommand, liveCommand, timelapseCommand, focusCommand, calibrateCommand, detectCommand, illuminationCommand, laserPowerCommand);
 COMMANDS.push(queueCommand, watchCommand, abortCommand, pauseCommand, resumeCommand, stopCommand, historyCommand);

@@ -1,5 +1,4 @@
 import type { ServerResponse } from "node:http";
-import { FatalConfigError } from "@gently/bus";
 import { GentlyError } from "@gently/protocol";
 import { sendRefusal } from "./guard";
 
@@ -47,13 +46,4 @@ export class ConnectionCap {
     res.once("close", release);
     return release;
   }
-}
-
-/** A cap from an environment variable (positive integer), else the default. */
-export function capFromEnv(variable: string, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env[variable];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1 || value > 100_000) throw new FatalConfigError(`${variable} must be an integer 1-100000, got '${raw}'`);
-  return value;
 }

@@ -9,4 +9,4 @@ export {
   type HttpGuardSettings,
 } from "./settings";
 export { HttpGuard } from "./guard";
-export { ConnectionCap, capFromEnv } from "./connection-cap";
+export { ConnectionCap } from "./connection-cap";

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import path from "node:path";
-import { FatalConfigError } from "@gently/bus";
+import { FatalConfigError } from "@gently/config";
 
 /** Where and how an HTTP server of gently may be reached. */
 export interface HttpGuardSettings {

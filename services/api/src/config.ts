@@ -1,7 +1,8 @@
+import { ENV_VARIABLES, envValue } from "@gently/config";
 import { API_HTTP_ENV, httpGuardSettings, type HttpGuardSettings } from "@gently/http-guard";
 
 /** The HTTP API's port the existing copilot calls. */
-export const DEFAULT_API_PORT = 60610;
+export const DEFAULT_API_PORT = ENV_VARIABLES.GENTLY_API_PORT.fallback;
 
 export interface ApiConfig {
   port: number;
@@ -10,11 +11,5 @@ export interface ApiConfig {
 
 /** GENTLY_API_PORT (default 60610); GENTLY_API_HOST / _TOKEN / _ALLOWED_HOSTS as for every gently HTTP server. */
 export function loadApiConfig(storage: string, env: NodeJS.ProcessEnv = process.env): ApiConfig {
-  const raw = env.GENTLY_API_PORT;
-  let port = DEFAULT_API_PORT;
-  if (raw !== undefined && raw !== "") {
-    port = Number(raw);
-    if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`GENTLY_API_PORT must be a port number 0-65535, got '${raw}'`);
-  }
-  return { port, guard: httpGuardSettings(API_HTTP_ENV, storage, env) };
+  return { port: envValue("GENTLY_API_PORT", env), guard: httpGuardSettings(API_HTTP_ENV, storage, env) };
 }

@@ -2,6 +2,7 @@ import path from "node:path";
 import { natsUrlOf, type GentlyConfig } from "@gently/bus";
 import { nativeLibraryPath } from "@gently/native";
 import { defaultRingPath } from "@gently/ring";
+import { envValue } from "@gently/config";
 
 /** Everything the hardware service reads from its environment, with defaults for one machine and the simulator. */
 export interface HardwareConfig {
@@ -26,14 +27,6 @@ export interface HardwareConfig {
   writerTimeoutMs: number;
 }
 
-function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be an integer ${min}-${max}, got '${raw}'`);
-  return value;
-}
-
 /**
  * The ring's default name carries the NATS port: one system per NATS, so
  * parallel systems (and test runs) on one machine never share a ring.
@@ -45,16 +38,17 @@ function ringPathOf(config: GentlyConfig): string {
 }
 
 export function loadHardwareConfig(config: GentlyConfig, env: NodeJS.ProcessEnv = process.env): HardwareConfig {
+  const coreLibrary = envValue("GENTLY_CORE_LIBRARY", env);
   return {
-    coreLibrary: env.GENTLY_CORE_LIBRARY ? path.resolve(env.GENTLY_CORE_LIBRARY) : nativeLibraryPath("gently_sim"),
+    coreLibrary: coreLibrary ? path.resolve(coreLibrary) : nativeLibraryPath("gently_sim"),
     coreConfig: config.configFile,
-    limitsFile: env.GENTLY_LIMITS || undefined,
-    rolesFile: env.GENTLY_ROLES || undefined,
-    callTimeoutMs: intFromEnv(env, "GENTLY_CORE_CALL_TIMEOUT_MS", 60_000, 100, 3_600_000),
-    ringPath: env.GENTLY_RING_PATH || ringPathOf(config),
-    ringSlots: intFromEnv(env, "GENTLY_RING_SLOTS", 16, 2, 4096),
-    ringTimeoutMs: intFromEnv(env, "GENTLY_RING_TIMEOUT_MS", 30_000, 100, 3_600_000),
-    frameTimeoutMs: intFromEnv(env, "GENTLY_FRAME_TIMEOUT_MS", 10_000, 100, 3_600_000),
-    writerTimeoutMs: intFromEnv(env, "GENTLY_WRITER_TIMEOUT_MS", 10_000, 100, 600_000),
+    limitsFile: envValue("GENTLY_LIMITS", env),
+    rolesFile: envValue("GENTLY_ROLES", env),
+    callTimeoutMs: envValue("GENTLY_CORE_CALL_TIMEOUT_MS", env),
+    ringPath: envValue("GENTLY_RING_PATH", env) ?? ringPathOf(config),
+    ringSlots: envValue("GENTLY_RING_SLOTS", env),
+    ringTimeoutMs: envValue("GENTLY_RING_TIMEOUT_MS", env),
+    frameTimeoutMs: envValue("GENTLY_FRAME_TIMEOUT_MS", env),
+    writerTimeoutMs: envValue("GENTLY_WRITER_TIMEOUT_MS", env),
   };
 }

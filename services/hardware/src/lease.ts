@@ -4,6 +4,7 @@ import { Kvm, type KV } from "@nats-io/kv";
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { buckets, GentlyError, HwState, newUid } from "@gently/protocol";
 import type { Logger } from "@gently/bus";
+import { envValue } from "@gently/config";
 
 /** Who holds the microscope: shown in refusals and in state.owner. */
 export interface LeaseHolder {
@@ -88,7 +89,7 @@ export class HardwareLease {
   static async acquire(nc: NatsConnection, opts: LeaseOptions): Promise<HardwareLease> {
     const ttlMs = opts.ttlMs ?? LEASE_TTL_MS;
     const heartbeatMs = opts.heartbeatMs ?? LEASE_HEARTBEAT_MS;
-    const replicas = Number(process.env.GENTLY_JS_REPLICAS ?? "1") || 1;
+    const replicas = envValue("GENTLY_JS_REPLICAS");
     const kv = await new Kvm(nc).create(buckets.leases, { ttl: ttlMs, history: 1, replicas });
     const holder: LeaseHolder = { instance: newUid(), host: os.hostname(), pid: process.pid, since: new Date().toISOString() };
     // Twice: the holder's key may expire between our failed create and the read of it.

@@ -1,6 +1,5 @@
 import { runProcess } from "@gently/bus";
-import { capFromEnv } from "@gently/http-guard";
-import { DEFAULT_QUEUE_LIMITS } from "./scheduler";
+import { envValue } from "@gently/config";
 import { startPlanRunner } from "./service";
 
 runProcess("plan-runner", async ({ config, logger, nc }) =>
@@ -9,8 +8,8 @@ runProcess("plan-runner", async ({ config, logger, nc }) =>
     logger,
     storage: config.storage,
     limits: {
-      queueMax: capFromEnv("GENTLY_PLAN_QUEUE_MAX", DEFAULT_QUEUE_LIMITS.queueMax),
-      readersMax: capFromEnv("GENTLY_PLAN_READERS_MAX", DEFAULT_QUEUE_LIMITS.readersMax),
+      queueMax: envValue("GENTLY_PLAN_QUEUE_MAX"),
+      readersMax: envValue("GENTLY_PLAN_READERS_MAX"),
     },
   }),
 );

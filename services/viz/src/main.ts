@@ -1,6 +1,7 @@
 import { runProcess } from "@gently/bus";
-import { capFromEnv, httpGuardSettings, VIZ_HTTP_ENV } from "@gently/http-guard";
-import { DEFAULT_MAX_SSE_STREAMS, startVizServer } from "./viz-server";
+import { envValue } from "@gently/config";
+import { httpGuardSettings, VIZ_HTTP_ENV } from "@gently/http-guard";
+import { startVizServer } from "./viz-server";
 import { registerVizService } from "./viz-service";
 
 runProcess("viz", async ({ config, logger, nc }) => {
@@ -9,7 +10,7 @@ runProcess("viz", async ({ config, logger, nc }) => {
     storage: config.storage,
     port: config.httpPort,
     http: httpGuardSettings(VIZ_HTTP_ENV, config.storage),
-    maxSseStreams: capFromEnv("GENTLY_SSE_MAX", DEFAULT_MAX_SSE_STREAMS),
+    maxSseStreams: envValue("GENTLY_SSE_MAX"),
     logger,
   });
   const service = await registerVizService(nc, server, logger);

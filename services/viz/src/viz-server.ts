@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { ENV_VARIABLES } from "@gently/config";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -34,7 +35,7 @@ export interface VizServer {
 }
 
 const LOOPBACK_ONLY: HttpGuardSettings = { host: DEFAULT_HTTP_HOST, token: null, allowedHosts: [], cookieName: "gently_viz_token" };
-export const DEFAULT_MAX_SSE_STREAMS = 32;
+export const DEFAULT_MAX_SSE_STREAMS = ENV_VARIABLES.GENTLY_SSE_MAX.fallback;
 
 /** Longest request target viz reads (path and query). */
 const MAX_URL_LENGTH = 2048;

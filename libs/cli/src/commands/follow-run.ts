@@ -1,4 +1,5 @@
 import type { GentlyClient, RunHandle, RunResult } from "@gently/client";
+import { envValue } from "@gently/config";
 import { EXIT } from "../exit-codes";
 import { humanRecord } from "../format";
 import { progressBar } from "../progress-bar";
@@ -37,8 +38,7 @@ export async function followRun(client: GentlyClient, run: RunHandle, opts: { js
 
 /** A run silent this long (GENTLY_CLI_SILENCE_NOTICE_S, default 60) gets a line on stderr saying what is awaited and what the plan runner says. */
 function silenceNoticeMs(): number {
-  const seconds = Number(process.env.GENTLY_CLI_SILENCE_NOTICE_S || "60");
-  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 60_000;
+  return envValue("GENTLY_CLI_SILENCE_NOTICE_S") * 1000;
 }
 
 /**
