@@ -79,7 +79,7 @@ export function prepareWine(): Wine {
     // tsx's esbuild and the win32 builds of the native packages, from .wine-node
     ESBUILD_BINARY_PATH: windowsPath(path.join(WINE_MODULES, "@esbuild", "win32-x64", "esbuild.exe")),
     NODE_PATH: windowsPath(WINE_MODULES),
-    // Wine shows npm's workspace symlinks as folders, so libs/ring finds itself under
+    // Wine shows npm's workspace symlinks as folders, so libs/native finds itself under
     // node_modules/@gently and native/ beside it is not there (Windows' junctions resolve)
     GENTLY_NATIVE_DIR: windowsPath(path.join(REPO_ROOT, "native", "build", "windows")),
   };
