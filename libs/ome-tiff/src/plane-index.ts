@@ -1,8 +1,6 @@
-import { open } from "node:fs/promises";
+import { closeSync, openSync, readSync } from "node:fs";
 import { SinkError, toSinkError } from "./errors";
 import { TAG } from "./tiff-layout";
-
-type FileHandle = Awaited<ReturnType<typeof open>>;
 
 /** Where one IFD's pixels are, and what they are. */
 export interface TiffPlaneEntry {
@@ -28,11 +26,16 @@ const MAX_IFDS = 1_000_000;
 /** One read takes an IFD whole in the usual case (gently's IFDs are a few hundred bytes). */
 const IFD_READ_BYTES = 4096;
 
-async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
+/**
+ * Up to `length` bytes at `position` (fewer at the end of the file). Synchronous: IFDs are a few
+ * hundred bytes, each read a copy from the page cache (or one seek), and a thread-pool round trip
+ * per read would cost more than the read.
+ */
+function readAt(fd: number, position: number, length: number): Buffer {
   const buf = Buffer.allocUnsafe(length);
   let got = 0;
   while (got < length) {
-    const { bytesRead } = await fh.read(buf, got, length - got, position + got);
+    const bytesRead = readSync(fd, buf, got, length - got, position + got);
     if (bytesRead === 0) break;
     got += bytesRead;
   }
@@ -46,24 +49,24 @@ async function readAt(fh: FileHandle, position: number, length: number): Promise
  * `bad_file` for anything that is not a well-formed TIFF.
  */
 export async function readTiffPlaneIndex(path: string): Promise<TiffPlaneIndex> {
-  let fh: FileHandle;
+  let fd: number;
   try {
-    fh = await open(path, "r");
+    fd = openSync(path, "r");
   } catch (err) {
     throw toSinkError(err, `opening ${path}`);
   }
   try {
-    return await indexOf(fh, path);
+    return indexOf(fd, path);
   } catch (err) {
     throw toSinkError(err, `reading ${path}`);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
-async function indexOf(fh: FileHandle, path: string): Promise<TiffPlaneIndex> {
+function indexOf(fd: number, path: string): TiffPlaneIndex {
   const bad = (why: string) => new SinkError("bad_file", `${path}: ${why}`);
-  const head = await readAt(fh, 0, 16);
+  const head = readAt(fd, 0, 16);
   if (head.length < 8) throw bad("too short for a TIFF header");
   const order = head.toString("latin1", 0, 2);
   if (order !== "II" && order !== "MM") throw bad(`not a TIFF (byte order mark ${JSON.stringify(order)})`);
@@ -85,14 +88,14 @@ async function indexOf(fh: FileHandle, path: string): Promise<TiffPlaneIndex> {
   const typeBytes: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 4, 7: 1, 16: 8 };
 
   /** Values of one entry as numbers (SHORT, LONG, LONG8) or its raw bytes (ASCII). */
-  const valuesOf = async (entries: Buffer, e: number): Promise<{ numbers: number[]; raw: Buffer }> => {
+  const valuesOf = (entries: Buffer, e: number): { numbers: number[]; raw: Buffer } => {
     const type = u16(entries, e + 2);
     const size = typeBytes[type];
     if (size === undefined) throw bad(`tag ${u16(entries, e)} has TIFF type ${type}`);
     const count = big ? u64(entries, e + 4) : u32(entries, e + 4);
     const bytes = count * size;
     const at = e + (big ? 12 : 8);
-    const raw = bytes <= inlineBytes ? entries.subarray(at, at + bytes) : await readAt(fh, big ? u64(entries, at) : u32(entries, at), bytes);
+    const raw = bytes <= inlineBytes ? entries.subarray(at, at + bytes) : readAt(fd, big ? u64(entries, at) : u32(entries, at), bytes);
     if (raw.length < bytes) throw bad(`tag ${u16(entries, e)}'s values run past the end of the file`);
     const numbers: number[] = [];
     if (type === 3) for (let i = 0; i < count; i++) numbers.push(u16(raw, i * 2));
@@ -108,11 +111,11 @@ async function indexOf(fh: FileHandle, path: string): Promise<TiffPlaneIndex> {
   while (next !== 0) {
     if (seen.has(next) || seen.size >= MAX_IFDS) throw bad(`the IFD chain loops at offset ${next}`);
     seen.add(next);
-    let block = await readAt(fh, next, IFD_READ_BYTES);
+    let block = readAt(fd, next, IFD_READ_BYTES);
     if (block.length < countBytes) throw bad(`IFD at ${next} is past the end of the file`);
     const n = big ? u64(block, 0) : u16(block, 0);
     const ifdBytes = countBytes + n * entryBytes + (big ? 8 : 4);
-    if (block.length < ifdBytes) block = await readAt(fh, next, ifdBytes);
+    if (block.length < ifdBytes) block = readAt(fd, next, ifdBytes);
     if (block.length < ifdBytes) throw bad(`IFD at ${next} runs past the end of the file`);
     const plane: TiffPlaneEntry = { width: 0, height: 0, bitsPerSample: 1, samplesPerPixel: 1, compression: 1, stripOffsets: [], stripByteCounts: [] };
     for (let i = 0; i < n; i++) {
@@ -120,29 +123,29 @@ async function indexOf(fh: FileHandle, path: string): Promise<TiffPlaneIndex> {
       const tag = u16(block, e);
       switch (tag) {
         case TAG.ImageWidth:
-          plane.width = (await valuesOf(block, e)).numbers[0] ?? 0;
+          plane.width = valuesOf(block, e).numbers[0] ?? 0;
           break;
         case TAG.ImageLength:
-          plane.height = (await valuesOf(block, e)).numbers[0] ?? 0;
+          plane.height = valuesOf(block, e).numbers[0] ?? 0;
           break;
         case TAG.BitsPerSample:
-          plane.bitsPerSample = (await valuesOf(block, e)).numbers[0] ?? 1;
+          plane.bitsPerSample = valuesOf(block, e).numbers[0] ?? 1;
           break;
         case TAG.SamplesPerPixel:
-          plane.samplesPerPixel = (await valuesOf(block, e)).numbers[0] ?? 1;
+          plane.samplesPerPixel = valuesOf(block, e).numbers[0] ?? 1;
           break;
         case TAG.Compression:
-          plane.compression = (await valuesOf(block, e)).numbers[0] ?? 1;
+          plane.compression = valuesOf(block, e).numbers[0] ?? 1;
           break;
         case TAG.StripOffsets:
-          plane.stripOffsets = (await valuesOf(block, e)).numbers;
+          plane.stripOffsets = valuesOf(block, e).numbers;
           break;
         case TAG.StripByteCounts:
-          plane.stripByteCounts = (await valuesOf(block, e)).numbers;
+          plane.stripByteCounts = valuesOf(block, e).numbers;
           break;
         case TAG.Software:
           if (planes.length === 0) {
-            const { raw } = await valuesOf(block, e);
+            const { raw } = valuesOf(block, e);
             const nul = raw.indexOf(0);
             software = raw.subarray(0, nul < 0 ? raw.length : nul).toString("latin1");
           }

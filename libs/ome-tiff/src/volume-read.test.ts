@@ -109,6 +109,16 @@ describe("reading volume files: the writer's own layout directly, geotiff for th
     expect(two.metadata.ome?.channels.map((c) => c.name)).toEqual(["HamCam1 488nm", "HamCam2 561nm"]);
   });
 
+  it("maps page-aligned planes (the writer aligns planes of 1 MiB) instead of copying them; writes to the result stay private", async () => {
+    const mapped = () => readFileSync("/proc/self/maps", "utf8").split("\n").filter((l) => l.endsWith(files.aligned!)).length;
+    const before = readFileSync(files.aligned!);
+    const volume = await readVolumeFile(files.aligned!);
+    if (process.platform === "linux") expect(mapped()).toBeGreaterThanOrEqual(3);
+    volume.data.fill(0);
+    expect(readFileSync(files.aligned!).equals(before)).toBe(true);
+    expect((await readVolumeFile(files.aligned!)).data.some((v) => v !== 0)).toBe(true);
+  });
+
   it("reads a file another program wrote (same pixels, Software not gently) through geotiff, with the same result", async () => {
     const foreign = foreignCopy(files.twoCameras);
     expect(await isWriterLayout(foreign)).toBe(false);

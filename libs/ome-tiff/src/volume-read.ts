@@ -2,6 +2,7 @@ import { open } from "node:fs/promises";
 import { fromFile } from "geotiff";
 import { SinkError } from "./errors";
 import type { OmeMetadata } from "./ome-xml";
+import { mapPlanes } from "./map-planes";
 import { SOFTWARE } from "./ome-tiff-sink";
 import { readTiffPlaneIndex, type TiffPlaneIndex } from "./plane-index";
 import { readOmeMetadata } from "./read";
@@ -47,16 +48,16 @@ const READS_IN_FLIGHT = 8;
 /**
  * Reads an OME-TIFF written by gently, or any single-sample TIFF, into
  * [c][z][y][x]. A file the writer wrote (Software "gently", uncompressed
- * contiguous strips, OME TiffData) is read straight from its planes' offsets
- * into the result, at the disk's speed; anything else goes through geotiff.
+ * contiguous strips, OME TiffData) comes straight from its planes' offsets:
+ * mapped where they sit on the page grid (the writer aligns planes of 1 MiB
+ * and more), else read into the result; anything else goes through geotiff.
  * Planes are placed by the file's OME TiffData, so either dimension order
  * (XYZCT or XYCZT) comes back as [c][z][y][x].
  */
 export async function readVolumeFile(path: string): Promise<LoadedVolume> {
   const own = await ownLayoutOf(path);
   if (!own) return readWithGeotiff(path);
-  const region = { c: 0, z: [0, own.sizeZ] as [number, number], y: [0, own.height] as [number, number], x: [0, own.width] as [number, number] };
-  const data = await readRegion(path, own, region, own.sizeC);
+  const data = (await mapWhole(path, own)) ?? (await readRegion(path, own, { c: 0, z: [0, own.sizeZ], y: [0, own.height], x: [0, own.width] }, own.sizeC));
   const shape = own.sizeC > 1 ? [own.sizeC, own.sizeZ, own.height, own.width] : [own.sizeZ, own.height, own.width];
   return { path, shape, dtype: own.dtype, data, metadata: metadataOf(own.ome) };
 }
@@ -153,6 +154,14 @@ async function ownLayoutOf(path: string): Promise<OwnLayout | null> {
   }
   for (let i = 0; i < planeOffsets.length; i++) if (planeOffsets[i] === undefined) return null;
   return { width: first.width, height: first.height, dtype: bytesPerSample === 1 ? "uint8" : "uint16", sizeC, sizeZ, planeOffsets, littleEndian: index.littleEndian, ome };
+}
+
+/** Every plane of the file mapped in [c][z] order (see mapPlanes), or null where they cannot be. */
+async function mapWhole(path: string, own: OwnLayout): Promise<Uint16Array | Uint8Array | null> {
+  if (own.dtype === "uint16" && !own.littleEndian) return null;
+  const buffer = await mapPlanes(path, own.planeOffsets, own.width * own.height * (own.dtype === "uint16" ? 2 : 1));
+  if (!buffer) return null;
+  return own.dtype === "uint16" ? new Uint16Array(buffer) : new Uint8Array(buffer);
 }
 
 /**
