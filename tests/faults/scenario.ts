@@ -31,7 +31,8 @@ export interface FaultReport {
 
 /** Light-sheet cameras read a 256×128 ROI: small volumes keep each scenario quick. */
 const ROI = { x: 896, y: 960, width: 256, height: 128 };
-export const TIMELAPSE = { num_timepoints: 4, interval_s: 0, num_slices: 40, exposure_ms: 2, piezo_amplitude_um: 10 };
+// one plan step per volume, as the scenarios count them (interval_s 0 would run one continuous sequence)
+export const TIMELAPSE = { num_timepoints: 4, interval_s: 0.08, num_slices: 40, exposure_ms: 2, piezo_amplitude_um: 10 };
 
 export interface ScenarioContext {
   system: TestSystem;

@@ -89,7 +89,8 @@ describe("NATS cluster (3 nodes, JetStream R3)", () => {
     const session_id = `cluster-${Date.now()}`;
     const run = await client.submit(
       "timelapse_volume",
-      { num_timepoints: 4, interval_s: 0, num_slices: 40, exposure_ms: 2, piezo_amplitude_um: 10 },
+      // one plan step per volume (interval_s 0 would be one continuous sequence)
+      { num_timepoints: 4, interval_s: 0.08, num_slices: 40, exposure_ms: 2, piezo_amplitude_um: 10 },
       { session_id },
     );
     // kill node 3 (the indexer's) at frame 10 of the second volume
