@@ -27,3 +27,5 @@ export { accountSecretPath, readAccountPassword, readCredentials, ensureCredenti
 export { Liveness, processLiveness } from "./liveness";
 export { BusOutages, busOutages } from "./outages";
 export { readStored, type ReadStoredOptions, type StoredMessage } from "./stream-read";
+export { retryWithBackoff, type RetryOptions } from "./retry";
+export { isConsumerNotFound, isNoResponders, isRequestTimeout, isStreamNameInUse, isStreamNotFound, isTransientNatsError } from "./nats-errors";

@@ -1,5 +1,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { envValue } from "@gently/config";
+import { isConsumerNotFound, isStreamNameInUse, isStreamNotFound } from "./nats-errors";
+import { retryWithBackoff } from "./retry";
 import {
   AckPolicy,
   DeliverPolicy,
@@ -51,18 +53,14 @@ export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, opts
     await jsm.streams.info(spec.name);
     if (opts.owner) await jsm.streams.update(spec.name, config);
   } catch (err) {
-    if (!isNotFound(err)) throw err;
+    if (!isStreamNotFound(err)) throw err;
     try {
       await jsm.streams.add(config);
     } catch (addErr) {
       // another process created it between our info and add
-      if (!/already in use|exists/i.test(String((addErr as Error).message))) throw addErr;
+      if (!isStreamNameInUse(addErr)) throw addErr;
     }
   }
-}
-
-function isNotFound(err: unknown): boolean {
-  return /not found/i.test(String((err as Error)?.message ?? err));
 }
 
 export async function jetStreamOf(nc: NatsConnection): Promise<{ js: JetStreamClient; jsm: JetStreamManager }> {
@@ -95,18 +93,13 @@ export async function publishDurable<S extends z.ZodType>(
   opts: DurablePublishOptions = {},
 ): Promise<PubAck> {
   const payload = encodeJson(schema.parse(body));
-  const deadline = Date.now() + (opts.giveUpAfterMs ?? 60_000);
-  let wait = FIRST_RETRY_MS;
-  for (;;) {
-    try {
-      return await js.publish(subject, payload, { msgID: msgId, timeout: 10_000 });
-    } catch (err) {
-      if (opts.shouldStop?.() || Date.now() + wait > deadline) throw err;
-      opts.logger?.warn({ subject, msgId, err: String(err), retry_ms: wait }, "publish not acknowledged; retrying");
-      await new Promise((r) => setTimeout(r, wait));
-      wait = Math.min(wait * 2, MAX_RETRY_MS);
-    }
-  }
+  return retryWithBackoff(() => js.publish(subject, payload, { msgID: msgId, timeout: 10_000 }), {
+    firstDelayMs: FIRST_RETRY_MS,
+    maxDelayMs: MAX_RETRY_MS,
+    giveUpAfterMs: opts.giveUpAfterMs ?? 60_000,
+    shouldStop: opts.shouldStop,
+    onRetry: (err, delayMs) => opts.logger?.warn({ subject, msgId, err: String(err), retry_ms: delayMs }, "publish not acknowledged; retrying"),
+  });
 }
 
 export interface DurableConsumerSpec<S extends z.ZodType> {
@@ -227,7 +220,7 @@ async function ensureDurableConsumer(
   try {
     existing = (await jsm.consumers.info(stream, name)).config;
   } catch (err) {
-    if (!isNotFound(err)) throw err;
+    if (!isConsumerNotFound(err)) throw err;
     await jsm.consumers.add(stream, config);
     return;
   }

@@ -2,6 +2,7 @@ import type { NatsConnection, Msg } from "@nats-io/transport-node";
 import { ServiceError } from "@nats-io/services";
 import { ErrorBody, GentlyError, type EndpointContract, type ReplyOf, type RequestOf } from "@gently/protocol";
 import { decodeJson, encodeJson } from "./codec";
+import { isNoResponders, isRequestTimeout } from "./nats-errors";
 
 export interface CallOptions {
   timeoutMs?: number;
@@ -47,13 +48,11 @@ export async function call<E extends EndpointContract>(
 
 /** What the caller waited for and how long, so a CLI or copilot can say it (never a bare "timeout"). */
 function transportError(err: unknown, subject: string, timeoutMs: number): GentlyError {
-  const text = String((err as Error)?.message ?? err);
-  const name = (err as Error)?.name ?? "";
-  if (/no responders/i.test(text) || name === "NoRespondersError") {
+  if (isNoResponders(err)) {
     return new GentlyError("unavailable", `no service answers ${subject}: is it running?`);
   }
-  if (/timeout/i.test(text) || name === "TimeoutError") {
+  if (isRequestTimeout(err)) {
     return new GentlyError("timeout", `no reply on ${subject} within ${timeoutMs} ms: the service that answers it is busy, stopped or cut off from NATS`);
   }
-  return new GentlyError("unavailable", `request on ${subject} failed: ${text}`);
+  return new GentlyError("unavailable", `request on ${subject} failed: ${String((err as Error)?.message ?? err)}`);
 }

@@ -1,5 +1,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { DeliverPolicy, jetstream, type Consumer } from "@nats-io/jetstream";
+import { isTransientNatsError } from "./nats-errors";
+import { retryWithBackoff } from "./retry";
 
 export interface StoredMessage {
   subject: string;
@@ -10,22 +12,15 @@ export interface StoredMessage {
 /** How long to keep asking while JetStream does not answer (a NATS restart, a cluster electing a leader). */
 const JETSTREAM_WAIT_MS = 60_000;
 
-function isTransient(err: unknown): boolean {
-  const e = err as Error;
-  return /timeout|no responders|503|not enabled|unavailable|leader/i.test(`${e?.name ?? ""} ${e?.message ?? String(err)}`);
-}
-
 /** Retries an operation on JetStream while it is coming back; other errors (and a closed connection) are thrown at once. */
-async function whileJetStreamReturns<T>(nc: NatsConnection, op: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + JETSTREAM_WAIT_MS;
-  for (let delay = 250; ; delay = Math.min(delay * 2, 2_000)) {
-    try {
-      return await op();
-    } catch (err) {
-      if (nc.isClosed() || !isTransient(err) || Date.now() + delay > deadline) throw err;
-      await new Promise((r) => setTimeout(r, delay));
-    }
-  }
+function whileJetStreamReturns<T>(nc: NatsConnection, op: () => Promise<T>): Promise<T> {
+  return retryWithBackoff(op, {
+    firstDelayMs: 250,
+    maxDelayMs: 2_000,
+    giveUpAfterMs: JETSTREAM_WAIT_MS,
+    isRetryable: isTransientNatsError,
+    shouldStop: () => nc.isClosed(),
+  });
 }
 
 /** Where an ordered consumer starts: the stream's start, a time (only messages stored since then), or just after a sequence. */
