@@ -1,8 +1,9 @@
+import { XMLParser, XMLValidator } from "fast-xml-parser";
+
 /**
- * Minimal XML support for OME-XML: an escaper that yields pure 7-bit ASCII (TIFF ASCII fields are
- * 7-bit, so "µm" becomes "&#181;m"), and a small non-validating parser into an element tree. The
- * parser handles prolog, comments, CDATA, processing instructions, character/entity references and
- * namespace prefixes (dropped: OME files use one namespace). No DTDs.
+ * XML for OME-XML: an escaper that yields pure 7-bit ASCII (TIFF ASCII fields are 7-bit, so "µm"
+ * becomes "&#181;m"), and reading a document back into an element tree with fast-xml-parser
+ * (validated first; namespace prefixes dropped: OME files use one namespace).
  */
 
 export interface XmlElement {
@@ -32,126 +33,46 @@ export function escapeXml(value: string): string {
   return out;
 }
 
-const NAMED_ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
+type OrderedNode = { [name: string]: OrderedNode[] | string | Record<string, string> } & { ":@"?: Record<string, string>; "#text"?: string };
 
-function decodeEntities(s: string): string {
-  if (!s.includes("&")) return s;
-  let out = "";
-  let i = 0;
-  while (i < s.length) {
-    const amp = s.indexOf("&", i);
-    if (amp < 0) {
-      out += s.slice(i);
-      break;
+const parser = new XMLParser({
+  preserveOrder: true,
+  ignoreAttributes: false,
+  attributeNamePrefix: "",
+  removeNSPrefix: true,
+  parseTagValue: false,
+  parseAttributeValue: false,
+  processEntities: true,
+  // numeric character references (&#181;) as escapeXml writes them
+  htmlEntities: true,
+  trimValues: false,
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+});
+
+function toElement(node: OrderedNode): XmlElement | null {
+  const name = Object.keys(node).find((key) => key !== ":@");
+  if (name === undefined || name === "#text") return null;
+  const content = node[name] as OrderedNode[];
+  const children: XmlElement[] = [];
+  let text = "";
+  for (const child of content) {
+    if (typeof child["#text"] === "string") text += child["#text"];
+    else {
+      const element = toElement(child);
+      if (element) children.push(element);
     }
-    out += s.slice(i, amp);
-    const semi = s.indexOf(";", amp);
-    if (semi < 0) throw new Error(`unterminated entity at ${amp}`);
-    const ent = s.slice(amp + 1, semi);
-    if (ent.startsWith("#x") || ent.startsWith("#X")) out += String.fromCodePoint(parseInt(ent.slice(2), 16));
-    else if (ent.startsWith("#")) out += String.fromCodePoint(parseInt(ent.slice(1), 10));
-    else if (ent in NAMED_ENTITIES) out += NAMED_ENTITIES[ent];
-    else throw new Error(`unknown entity &${ent};`);
-    i = semi + 1;
   }
-  return out;
+  return { name, attrs: { ...(node[":@"] ?? {}) }, children, text };
 }
 
-function localName(qname: string): string {
-  const colon = qname.indexOf(":");
-  return colon < 0 ? qname : qname.slice(colon + 1);
-}
-
-const isSpace = (c: string) => c === " " || c === "\t" || c === "\n" || c === "\r";
-const isNameEnd = (c: string) => isSpace(c) || c === "/" || c === ">" || c === "=";
-
-/** Parses a document and returns its root element; throws on malformed input. */
+/** Parses a document into its root element; a malformed one is refused naming where (line, column) and why. */
 export function parseXml(src: string): XmlElement {
-  let pos = 0;
-  const stack: XmlElement[] = [];
-  let root: XmlElement | undefined;
-
-  const fail = (msg: string): never => {
-    throw new Error(`XML parse error at offset ${pos}: ${msg}`);
-  };
-  const expectClose = (marker: string) => {
-    const end = src.indexOf(marker, pos);
-    if (end < 0) fail(`missing "${marker}"`);
-    return end;
-  };
-  const readName = () => {
-    const start = pos;
-    while (pos < src.length && !isNameEnd(src[pos])) pos++;
-    if (pos === start) fail("expected a name");
-    return src.slice(start, pos);
-  };
-  const skipSpace = () => {
-    while (pos < src.length && isSpace(src[pos])) pos++;
-  };
-  const addText = (t: string) => {
-    const top = stack[stack.length - 1];
-    if (top) top.text += t;
-    else if (t.trim() !== "") fail("text outside the root element");
-  };
-
-  while (pos < src.length) {
-    const lt = src.indexOf("<", pos);
-    if (lt < 0) {
-      addText(decodeEntities(src.slice(pos)));
-      break;
-    }
-    if (lt > pos) addText(decodeEntities(src.slice(pos, lt)));
-    pos = lt;
-    if (src.startsWith("<!--", pos)) {
-      pos = expectClose("-->") + 3;
-    } else if (src.startsWith("<![CDATA[", pos)) {
-      const end = expectClose("]]>");
-      addText(src.slice(pos + 9, end));
-      pos = end + 3;
-    } else if (src.startsWith("<?", pos)) {
-      pos = expectClose("?>") + 2;
-    } else if (src.startsWith("<!", pos)) {
-      fail("DTDs are not supported");
-    } else if (src.startsWith("</", pos)) {
-      pos += 2;
-      const name = localName(readName());
-      skipSpace();
-      if (src[pos] !== ">") fail("expected '>'");
-      pos++;
-      const open = stack.pop();
-      if (!open || open.name !== name) fail(`closing </${name}> does not match <${open?.name ?? "(none)"}>`);
-    } else {
-      pos++;
-      const el: XmlElement = { name: localName(readName()), attrs: {}, children: [], text: "" };
-      for (;;) {
-        skipSpace();
-        if (pos >= src.length) fail("unterminated start tag");
-        if (src[pos] === ">" || src.startsWith("/>", pos)) break;
-        const attr = readName();
-        skipSpace();
-        if (src[pos] !== "=") fail(`attribute ${attr} lacks '='`);
-        pos++;
-        skipSpace();
-        const quote = src[pos];
-        if (quote !== '"' && quote !== "'") fail(`attribute ${attr} value is not quoted`);
-        const end = src.indexOf(quote, pos + 1);
-        if (end < 0) fail("unterminated attribute value");
-        // Namespace declarations are not data.
-        if (attr !== "xmlns" && !attr.startsWith("xmlns:")) el.attrs[localName(attr)] = decodeEntities(src.slice(pos + 1, end));
-        pos = end + 1;
-      }
-      const selfClosing = src[pos] === "/";
-      pos += selfClosing ? 2 : 1;
-      const parent = stack[stack.length - 1];
-      if (parent) parent.children.push(el);
-      else if (root) fail("more than one root element");
-      else root = el;
-      if (!selfClosing) stack.push(el);
-    }
-  }
-  if (stack.length > 0) fail(`unclosed <${stack[stack.length - 1].name}>`);
-  if (!root) fail("no root element");
-  return root!;
+  const verdict = XMLValidator.validate(src);
+  if (verdict !== true) throw new Error(`XML line ${verdict.err.line}, column ${verdict.err.col}: ${verdict.err.msg}`);
+  const roots = (parser.parse(src) as OrderedNode[]).map(toElement).filter((element): element is XmlElement => element !== null);
+  if (roots.length !== 1) throw new Error(`XML has ${roots.length === 0 ? "no root element" : `more than one root element (${roots.map((r) => r.name).join(", ")})`}`);
+  return roots[0]!;
 }
 
 export function childrenNamed(el: XmlElement, name: string): XmlElement[] {
