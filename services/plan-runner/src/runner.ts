@@ -1,8 +1,7 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
-import { call, type Logger } from "@gently/bus";
+import type { Logger } from "@gently/bus";
 import {
   GentlyError,
-  hw,
   type ExitStatus,
   type HistoryEntry,
   type RunnerStatus,
@@ -14,7 +13,7 @@ import { storeCalibration } from "./calibration-store";
 import { RunDocuments } from "./documents";
 import type { ParsedPlan, StepRecord } from "./plans";
 import type { RunControl } from "./run-control";
-import { executeStep } from "./step-executor";
+import { instrumentState, runStep } from "./step-engines";
 import { eventStream, stepWeight, type Step } from "./steps";
 import { checkSteps, planRefusal } from "./validate";
 import { VERSION } from "./version";
@@ -42,9 +41,10 @@ function messageOf(err: unknown): string {
 
 /**
  * Runs one plan, pymmcore-plus style: dry run and check every target,
- * emit start, execute the typed steps with a checkpoint (pause, stop,
- * abort) between each, summarize, and always tear down (lasers off) and
- * emit stop, whatever happened.
+ * emit start, run the typed steps through their engines with a checkpoint
+ * (pause, stop, abort) between each, add the plan's analysis of each reading,
+ * summarize, and always run the plan's teardown and emit stop, whatever
+ * happened.
  */
 export async function executeRun(
   env: RunnerEnv,
@@ -65,7 +65,7 @@ export async function executeRun(
   let failedBeforeStart: unknown = null;
   try {
     // checked again at start: the state may have changed since the plan was queued
-    const state = await call(nc, hw.state, {});
+    const state = await instrumentState(env.deps);
     steps = plan.definition.expand(plan.params, state);
     const check = checkSteps(state.limits, steps);
     if (check.total > 0) throw planRefusal(check);
@@ -97,11 +97,10 @@ export async function executeRun(
         break;
       }
       update(step.kind === "acquire" ? "acquiring" : step.kind === "wait_until" ? "waiting" : "running", done, step.where);
-      const outcome = await executeStep(step, {
+      const outcome = await runStep(step, {
         deps: env.deps,
         owner,
         control,
-        storage: env.storage,
         startedMs: started.getTime(),
         runnerStatus: env.runnerStatus,
         onFrames: (frames, of) => update(phase, done + frames, `${step.where}: frame ${frames}/${of}`),
@@ -111,6 +110,7 @@ export async function executeRun(
         },
       });
       if (outcome.data) {
+        if (plan.definition.analyze) Object.assign(outcome.data, await plan.definition.analyze(step, { storage: env.storage, volume: outcome.volume }));
         records.push({ step, data: outcome.data });
         await docs.event(eventStream(step), outcome.data, { source: outcome.source, ...(outcome.volume ? { volume: outcome.volume } : {}) });
       }
@@ -137,17 +137,18 @@ export async function executeRun(
       log.warn({ err: reason }, "run failed");
     }
   } finally {
-    if (plan.definition.lasersOff) {
-      update("teardown", done, "lasers off");
+    const teardown = plan.definition.teardown;
+    if (teardown) {
+      update("teardown", done, teardown.what);
       try {
-        await call(nc, hw.setPreset, { group: "Laser", preset: "ALL OFF" });
+        await teardown.run(env.deps);
       } catch (err) {
-        log.error({ err: String(err) }, "could not switch the lasers off after the run");
+        log.error({ err: String(err) }, `teardown failed: ${teardown.failure}`);
         if (exit === "success") {
           exit = "fail";
-          reason = `the lasers could not be confirmed off: ${messageOf(err)}`;
+          reason = `${teardown.failure}: ${messageOf(err)}`;
         } else {
-          reason += `; the lasers could not be confirmed off: ${messageOf(err)}`;
+          reason += `; ${teardown.failure}: ${messageOf(err)}`;
         }
       }
     }

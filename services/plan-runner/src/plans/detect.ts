@@ -5,7 +5,6 @@ import { lastData } from "./definition";
 export const detectEmbryos: PlanDefinition<"detect_embryos"> = {
   name: "detect_embryos",
   readOnly: true,
-  lasersOff: false,
   expand: (p) => [{ kind: "detect", image_uid: p.image_uid, where: "detection" }],
   summarize: (_p, records) => lastData(records),
 };

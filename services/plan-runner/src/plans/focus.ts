@@ -2,7 +2,9 @@ import type { CameraName, LaserPreset } from "@gently/protocol";
 import type { Step } from "../steps";
 import { findFocusPeak, type FocusPoint } from "../focus-peak";
 import { linearFit } from "../linear-fit";
-import type { PlanDefinition, StepRecord } from "./definition";
+import { focusScoreOfImage } from "../focus-analysis";
+import type { AnalysisContext, PlanDefinition, StepRecord } from "./definition";
+import { LASERS_OFF } from "./teardowns";
 
 /** Galvo moves and focus snaps of one sweep at one piezo position. */
 function sweepSteps(
@@ -28,6 +30,13 @@ function sweepSteps(
   return steps;
 }
 
+/** A focus plan's analysis of its snaps: where the sheet was, and how sharp the image is. */
+async function scoreFocusSnap(step: Step, ctx: AnalysisContext): Promise<Record<string, unknown>> {
+  if (step.kind !== "snap" || !step.focus || !ctx.volume) return {};
+  const { sweep, galvo_deg, piezo_um } = step.focus;
+  return { sweep, galvo_deg, ...(piezo_um !== undefined ? { piezo_um } : {}), focus_score: await focusScoreOfImage(ctx.volume, ctx.storage) };
+}
+
 function pointsOf(records: StepRecord[], sweep: number): FocusPoint[] {
   return records
     .filter((r) => r.step.kind === "snap" && r.step.focus?.sweep === sweep)
@@ -38,7 +47,8 @@ function pointsOf(records: StepRecord[], sweep: number): FocusPoint[] {
 export const focusSweep: PlanDefinition<"focus_sweep"> = {
   name: "focus_sweep",
   readOnly: false,
-  lasersOff: true,
+  teardown: LASERS_OFF,
+  analyze: scoreFocusSnap,
   expand: (p, state) => {
     const piezo_um = p.piezo_um ?? state.position.piezo_um;
     const steps: Step[] = [];
@@ -62,7 +72,8 @@ export const focusSweep: PlanDefinition<"focus_sweep"> = {
 export const calibratePiezoGalvo: PlanDefinition<"calibrate_piezo_galvo"> = {
   name: "calibrate_piezo_galvo",
   readOnly: false,
-  lasersOff: true,
+  teardown: LASERS_OFF,
+  analyze: scoreFocusSnap,
   expand: (p) => {
     const steps: Step[] = [];
     p.piezo_positions_um.forEach((piezo_um, j) => {

@@ -7,7 +7,6 @@ import { lastData } from "./definition";
 export const setIllumination: PlanDefinition<"set_illumination"> = {
   name: "set_illumination",
   readOnly: false,
-  lasersOff: false,
   expand: (p) => {
     const steps: Step[] = [];
     if (p.laser_config !== undefined) steps.push({ kind: "preset", request: { group: "Laser", preset: p.laser_config }, where: "laser" });
@@ -21,7 +20,6 @@ export const setIllumination: PlanDefinition<"set_illumination"> = {
 export const setLaserPower: PlanDefinition<"set_laser_power"> = {
   name: "set_laser_power",
   readOnly: false,
-  lasersOff: false,
   expand: (p) => {
     const powers_pct: Partial<Record<LaserLine, number>> = {};
     for (const line of LASER_LINES_NM) {
@@ -36,7 +34,6 @@ export const setLaserPower: PlanDefinition<"set_laser_power"> = {
 export const getIllumination: PlanDefinition<"get_illumination"> = {
   name: "get_illumination",
   readOnly: true,
-  lasersOff: false,
   expand: () => [{ kind: "read", what: "illumination", where: "illumination" }],
   summarize: (_p, records) => lastData(records),
 };

@@ -1,12 +1,13 @@
 import type { Step } from "../steps";
 import type { PlanDefinition } from "./definition";
 import { lastData } from "./definition";
+import { LASERS_OFF } from "./teardowns";
 
 /** live_view: piezo and galvo where asked (else where they are), then the camera streams until stopped or duration_s. */
 export const liveView: PlanDefinition<"live_view"> = {
   name: "live_view",
   readOnly: false,
-  lasersOff: true,
+  teardown: LASERS_OFF,
   expand: (p) => {
     const steps: Step[] = [];
     if (p.piezo_um !== undefined) steps.push({ kind: "move", request: { axis: "piezo", piezo_um: p.piezo_um }, where: "piezo" });

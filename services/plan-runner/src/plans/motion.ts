@@ -5,7 +5,6 @@ import { lastData } from "./definition";
 export const moveStage: PlanDefinition<"move_stage"> = {
   name: "move_stage",
   readOnly: false,
-  lasersOff: false,
   expand: (p) => [{ kind: "move", request: { axis: "xy", x_um: p.x_um, y_um: p.y_um }, where: "stage move" }],
   summarize: (_p, records) => lastData(records),
 };
@@ -14,7 +13,6 @@ export const moveStage: PlanDefinition<"move_stage"> = {
 export const getPosition: PlanDefinition<"get_position"> = {
   name: "get_position",
   readOnly: true,
-  lasersOff: false,
   expand: () => [{ kind: "read", what: "position", where: "position" }],
   summarize: (_p, records) => lastData(records),
 };

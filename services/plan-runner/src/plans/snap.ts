@@ -1,4 +1,5 @@
 import type { PlanDefinition, StepRecord } from "./definition";
+import { LASERS_OFF } from "./teardowns";
 
 function imageRef(records: StepRecord[], session_id: string): Record<string, unknown> {
   const snap = records.find((r) => r.step.kind === "snap");
@@ -11,7 +12,6 @@ function imageRef(records: StepRecord[], session_id: string): Record<string, unk
 export const snapBottom: PlanDefinition<"snap_bottom"> = {
   name: "snap_bottom",
   readOnly: false,
-  lasersOff: false,
   expand: (p) => [{ kind: "snap", camera: "Bottom PCO", exposure_ms: p.exposure_ms, led: p.led, where: "bottom snap" }],
   summarize: (_p, records, ctx) => imageRef(records, ctx.session_id),
 };
@@ -20,7 +20,7 @@ export const snapBottom: PlanDefinition<"snap_bottom"> = {
 export const snapLightsheet: PlanDefinition<"snap_lightsheet"> = {
   name: "snap_lightsheet",
   readOnly: false,
-  lasersOff: true,
+  teardown: LASERS_OFF,
   expand: (p) => [
     { kind: "move", request: { axis: "piezo", piezo_um: p.piezo_um }, where: "piezo" },
     { kind: "move", request: { axis: "galvo", galvo_deg: p.galvo_deg }, where: "galvo" },

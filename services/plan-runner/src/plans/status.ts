@@ -5,7 +5,6 @@ import { lastData } from "./definition";
 export const status: PlanDefinition<"status"> = {
   name: "status",
   readOnly: true,
-  lasersOff: false,
   expand: () => [{ kind: "read", what: "status", where: "status" }],
   summarize: (_p, records) => lastData(records),
 };

@@ -2,6 +2,7 @@ import { GentlyError, MAX_CONTINUOUS_VOLUMES, type VolumeParams } from "@gently/
 import type { Step, VolumeSpec } from "../steps";
 import { sweepOf } from "../sweep";
 import type { PlanDefinition, StepRecord } from "./definition";
+import { LASERS_OFF } from "./teardowns";
 
 function volumeSpec(p: VolumeParams): VolumeSpec {
   return {
@@ -23,7 +24,7 @@ function volumeRefs(records: StepRecord[], session_id: string) {
 export const acquireVolume: PlanDefinition<"acquire_volume"> = {
   name: "acquire_volume",
   readOnly: false,
-  lasersOff: true,
+  teardown: LASERS_OFF,
   expand: (p) => [{ kind: "acquire", volume: volumeSpec(p), where: "volume" }],
   summarize: (_p, records, ctx) => volumeRefs(records, ctx.session_id)[0] ?? {},
 };
@@ -53,7 +54,7 @@ function continuousSteps(volume: VolumeSpec, timepoints: number): Step[] {
 export const timelapseVolume: PlanDefinition<"timelapse_volume"> = {
   name: "timelapse_volume",
   readOnly: false,
-  lasersOff: true,
+  teardown: LASERS_OFF,
   expand: (p) => {
     const volume = volumeSpec(p);
     if (p.interval_s === 0) return continuousSteps(volume, p.num_timepoints);
