@@ -1,7 +1,10 @@
+import { writeFileSync } from "node:fs";
+import path from "node:path";
 import { fromFile } from "geotiff";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { call, connectBus, createLogger, decodeJson } from "@gently/bus";
+import { readOmeMetadata } from "@gently/ome-tiff";
 import { hw, newUid, subjects, type HwState, type RequestOf } from "@gently/protocol";
 import { nativeLibraryPath } from "@gently/native";
 import { spawnService, startTestNats, tempStorage, waitFor, type ServiceProcess, type TestNats } from "@gently/testing";
@@ -181,6 +184,74 @@ describe("continuous volumes (real hardware and writer processes, real NATS, rea
       expect((await call(nc, hw.state, {})).laser).toBe("ALL OFF");
     } finally {
       await slow.stop();
+    }
+  }, 60_000);
+});
+
+describe("continuous volumes on a core without hardware sequencing (stepped sweep)", () => {
+  let nats: TestNats;
+  let nc: NatsConnection;
+  let hardware: ServiceProcess;
+  let writer: ServiceProcess;
+  const storage = tempStorage("gently-continuous-stepped-");
+
+  beforeAll(async () => {
+    nats = await startTestNats();
+    const simConfig = path.join(storage.dir, "sim.json");
+    writeFileSync(simConfig, JSON.stringify({ hardware_sweep: false }));
+    const env = { GENTLY_NATS_URL: nats.url, GENTLY_STORAGE: storage.dir, GENTLY_RING_PATH: `/dev/shm/gently-test-ring-${newUid()}`, GENTLY_WRITER_RESERVE_BYTES: "0" };
+    hardware = spawnService("hardware", { ...env, GENTLY_CONFIG: simConfig, GENTLY_RING_SLOTS: "8" });
+    writer = spawnService("writer", env);
+    await Promise.all([hardware, writer].map((p) => p.waitForLog((l) => l.includes('"msg":"started"'), 45_000)));
+    nc = await connectBus({ servers: nats.url, name: "continuous-stepped-test", logger });
+    await call(nc, hw.setCamera, { camera: "HamCam1", roi: ROI });
+  }, 60_000);
+
+  afterAll(async () => {
+    await writer?.stop();
+    await hardware?.stop();
+    await nc?.close();
+    await nats?.stop();
+    storage.remove();
+  });
+
+  it("steps every slice of every volume, each volume its own file with the positions read back per plane", async () => {
+    const announced: { subject: string; uid: string; path?: string }[] = [];
+    const sub = nc.subscribe(subjects.volume.all, {
+      callback: (_err, msg) => {
+        const body = decodeJson(msg.data) as { uid: string; path?: string };
+        announced.push({ subject: msg.subject, uid: body.uid, path: body.path });
+      },
+    });
+    try {
+      const req = {
+        acq_id: newUid(),
+        volume_uid: newUid(),
+        session_id: "continuous-test",
+        cameras: ["HamCam1" as const],
+        num_slices: 3,
+        exposure_ms: 5,
+        sweep: { piezo_start_um: 40, piezo_step_um: 2, galvo_start_deg: -0.1, galvo_step_deg: 0.05 },
+        laser_config: "488 only" as const,
+        next_volumes: [0, 1].map(() => ({ acq_id: newUid(), volume_uid: newUid() })),
+      };
+      const uids = [req.volume_uid, ...req.next_volumes.map((v) => v.volume_uid)];
+      await call(nc, hw.startSequence, req);
+      const written = await waitFor(() => {
+        const done = uids.map((uid) => announced.find((a) => a.uid === uid));
+        return done.every(Boolean) ? done : null;
+      }, 30_000, "every stepped volume announced");
+      expect(written.map((a) => a!.subject)).toEqual(uids.map(() => subjects.volume.written));
+      for (const a of written) {
+        const ome = await readOmeMetadata(a!.path!);
+        expect(ome.meta?.sheet_sweep?.mode).toBe("stepped");
+        expect(ome.meta?.plane_positions).toBe("measured");
+        expect(ome.planes.map((p) => p.position_z_um)).toEqual([40, 42, 44]);
+        expect((await geotiffPlanes(a!.path!)).length).toBe(3);
+      }
+      expect((await call(nc, hw.state, {})).laser).toBe("ALL OFF");
+    } finally {
+      sub.unsubscribe();
     }
   }, 60_000);
 });
