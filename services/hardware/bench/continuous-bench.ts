@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, unlinkSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import path from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { median, percentile } from "@gently/bench-stats";
@@ -115,8 +116,9 @@ async function runCase(
       const body = decodeJson(msg.data) as VolumeWritten;
       if (msg.subject === subjects.volume.written) {
         written.push(body);
-        // the disk is being measured, not filled: each volume goes once it is announced
-        rmSync(body.path, { force: true });
+        // the disk is being measured, not filled: each volume goes once it is announced (off the
+        // event loop, which runs the acquisition: unlinking a big file can take a while)
+        void rm(body.path, { force: true });
       }
       if (written.length === c.volumes || msg.subject === subjects.volume.failed) allWritten();
     },
