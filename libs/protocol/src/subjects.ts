@@ -106,4 +106,6 @@ export const streams = {
 export const buckets = {
   /** exclusive ownership leases (the hardware service's hold on the microscope) */
   leases: "gently_leases",
+  /** the plan runner's queued runs, in order, so they survive its restart */
+  planQueue: "gently_plan_queue",
 } as const;

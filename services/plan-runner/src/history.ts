@@ -61,6 +61,11 @@ export class RunHistory {
     return this.entries.length;
   }
 
+  /** Whether the run has ended (it started once: it must not run again). */
+  has(run_uid: string): boolean {
+    return this.entries.some((e) => e.run_uid === run_uid);
+  }
+
   /** Newest first. */
   list(opts: { limit: number; session_id?: string }): HistoryEntry[] {
     const out: HistoryEntry[] = [];

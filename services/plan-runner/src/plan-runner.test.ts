@@ -204,6 +204,21 @@ describe("plan runner (real nats-server, hardware, writer and plan-runner proces
     expect(hwRequests).toContain(subjects.hw.stopSequence);
   });
 
+  it("aborts a live view: the live step's teardown stops the stream, the plan's teardown switches the lasers off", async () => {
+    const stopsBefore = hwRequests.filter((s) => s === subjects.hw.stopSequence).length;
+    const run = await client.submit("live_view", { camera: "HamCam1", exposure_ms: 10, laser_config: "561 only", duration_s: 60 });
+    try {
+      await waitFor(() => hwRequests.includes(subjects.hw.startLive) && hwRequests.lastIndexOf(subjects.hw.keepalive) > hwRequests.lastIndexOf(subjects.hw.startLive), 20_000, "the live stream to run");
+      expect((await hwState()).laser).toBe("561 only");
+    } finally {
+      await client.abort();
+    }
+    const result = await run.done();
+    expect(result.status).toBe("abort");
+    expect(hwRequests.filter((s) => s === subjects.hw.stopSequence)).toHaveLength(stopsBefore + 1);
+    expect((await hwState()).laser).toBe("ALL OFF");
+  });
+
   it("pauses a timelapse between volumes (the volume in progress completes) and resumes it", async () => {
     const slices = 150;
     // an interval of one volume's exposures (interval_s 0 would run them as one continuous sequence, with no boundary to pause at)
@@ -376,9 +391,13 @@ describe("plan runner (real nats-server, hardware, writer and plan-runner proces
     expect(await client.history({ limit: 100, session_id: "plan-test" })).toHaveLength(1);
   });
 
-  it("closes a run cut off by a plan-runner crash when it starts again; the hardware's watchdog has switched the lasers off", async () => {
+  it("closes a run cut off by a plan-runner crash when it starts again, then runs the runs queued behind it in their order; the hardware's watchdog has switched the lasers off", async () => {
     const run = await client.submit("acquire_volume", { num_slices: 2000, exposure_ms: 2, piezo_center_um: 0, piezo_amplitude_um: 10, galvo_amplitude_deg: 0.1 });
+    const queuedFirst = await client.submit("move_stage", { x_um: 1505, y_um: 0 });
+    const queuedSecond = await client.submit("move_stage", { x_um: 1500, y_um: 0 });
+    expect([queuedFirst.position, queuedSecond.position]).toEqual([1, 2]);
     await new Promise<void>((resolve) => run.onProgress((p) => p.phase === "acquiring" && p.done > 0 && resolve()));
+    const movesBefore = moveBodies.length;
     await planRunner.kill();
     // no keepalive any more: the hardware stops the sequence within keepalive_ms (5 s)
     await waitFor(async () => (await hwState()).acquisition === null, 20_000, "the watchdog to stop the sequence");
@@ -386,7 +405,18 @@ describe("plan runner (real nats-server, hardware, writer and plan-runner proces
     await startPlanRunner();
     const result = await run.done();
     expect(result).toMatchObject({ status: "fail", reason: "the plan runner stopped during the run" });
-    expect((await client.history({ limit: 1 }))[0]).toMatchObject({ run_uid: run.run_uid, exit_status: "fail" });
+    expect(planRunner.lines.some((l) => l.includes('"runs":2') && l.includes("queued runs restored"))).toBe(true);
+    expect(await queuedFirst.done()).toMatchObject({ status: "success", result: { x_um: 1505, y_um: 0 } });
+    expect(await queuedSecond.done()).toMatchObject({ status: "success", result: { x_um: 1500, y_um: 0 } });
+    expect(moveBodies.slice(movesBefore)).toEqual([
+      { axis: "xy", x_um: 1505, y_um: 0 },
+      { axis: "xy", x_um: 1500, y_um: 0 },
+    ]);
+    expect((await client.history({ limit: 3 })).map((h) => [h.run_uid, h.exit_status])).toEqual([
+      [queuedSecond.run_uid, "success"],
+      [queuedFirst.run_uid, "success"],
+      [run.run_uid, "fail"],
+    ]);
     // and it takes new runs
     expect((await (await client.submit("get_position", {})).done()).status).toBe("success");
   });

@@ -15,6 +15,7 @@ import { RunDocuments } from "./documents";
 import type { RunHistory } from "./history";
 import { parsePlan, type ParsedPlan } from "./plans";
 import { RunQueue } from "./queue";
+import type { QueueStore } from "./queue-store";
 import { RecentHwState } from "./recent-state";
 import { RunControl } from "./run-control";
 import { executeRun, type RunnerEnv } from "./runner";
@@ -64,6 +65,7 @@ export class Scheduler {
     private readonly env: Omit<RunnerEnv, "runnerStatus">,
     private readonly history: RunHistory,
     private readonly logger: Logger,
+    private readonly store: QueueStore,
     private readonly limits: QueueLimits = DEFAULT_QUEUE_LIMITS,
   ) {
     this.recentState = new RecentHwState(env.deps.nc, SUBMIT_STATE_MAX_AGE_MS);
@@ -99,6 +101,8 @@ export class Scheduler {
     const ahead = this.current && this.current.info.phase !== "done" ? 1 : 0;
     const position = place - 1 + ahead;
     this.pump();
+    // answered once stored: a run the caller was told is queued survives a crash of the plan runner
+    await this.persist();
     return { run_uid, plan: plan.name, position };
   }
 
@@ -126,10 +130,38 @@ export class Scheduler {
     }
   }
 
+  /**
+   * Puts back the runs stored as queued when the plan runner last ran, in
+   * their order, and starts the first. A run that started before the crash
+   * (its documents are in the history) is not run again; one whose plan no
+   * longer parses is reported and left out.
+   */
+  restore(saved: readonly QueuedRun[]): number {
+    for (const info of saved) {
+      if (this.history.has(info.run_uid)) continue;
+      try {
+        this.queue.push({ run_uid: info.run_uid, info, plan: parsePlan(info.plan, info.params) });
+      } catch (err) {
+        this.logger.error({ run_uid: info.run_uid, plan: info.plan, err: String(err) }, "a stored queued run could not be restored");
+      }
+    }
+    this.pump();
+    void this.persist();
+    return this.queue.length + (this.current ? 1 : 0);
+  }
+
+  /** Stores the queue as it is now; a failure is logged (the queue goes on, only a crash would lose it). */
+  private persist(): Promise<void> {
+    return this.store.save(this.queue.list().map((p) => p.info)).catch((err) => {
+      this.logger.warn({ err: String(err) }, "queue not stored: queued runs would not survive a crash now");
+    });
+  }
+
   private pump(): void {
     if (this.current || this.closing) return;
     const next = this.queue.shift();
     if (!next) return;
+    void this.persist();
     this.current = this.start(next, () => {
       this.current = null;
       this.pump();
@@ -191,7 +223,9 @@ export class Scheduler {
 
   async abort(run_uid: string | undefined, reason: string): Promise<ControlReply> {
     if (run_uid !== undefined && this.queue.find(run_uid)) {
-      await this.dropQueued(this.queue.remove(run_uid), reason);
+      const removed = this.queue.remove(run_uid);
+      await this.persist();
+      await this.dropQueued(removed, reason);
       return { run_uid: run_uid as Uid, effect: "removed" };
     }
     const run = this.target(run_uid, "abort");
@@ -203,13 +237,16 @@ export class Scheduler {
     return { current: this.current ? { ...this.current.info } : null, queued: this.queue.list().map((p) => p.info) };
   }
 
-  moveInQueue(run_uid: string, position: number): QueueReply {
+  async moveInQueue(run_uid: string, position: number): Promise<QueueReply> {
     this.queue.move(run_uid, position);
+    await this.persist();
     return this.queueReply();
   }
 
   async removeFromQueue(run_uid: string): Promise<QueueReply> {
-    await this.dropQueued(this.queue.remove(run_uid), "removed from the queue before it started");
+    const removed = this.queue.remove(run_uid);
+    await this.persist();
+    await this.dropQueued(removed, "removed from the queue before it started");
     return this.queueReply();
   }
 
@@ -242,7 +279,9 @@ export class Scheduler {
   /** Service stop: queued runs are dropped, running ones aborted and waited for (teardown included). */
   async close(reason: string): Promise<void> {
     this.closing = true;
-    for (const p of this.queue.drain()) await this.dropQueued(p, reason).catch(() => undefined);
+    const dropped = this.queue.drain();
+    await this.persist();
+    for (const p of dropped) await this.dropQueued(p, reason).catch(() => undefined);
     const running = [this.current, ...this.readers.values()].filter((r): r is Running => r !== null);
     for (const r of running) r.control.abort(reason);
     await Promise.allSettled(running.map((r) => r.finished));

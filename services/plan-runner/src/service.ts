@@ -4,6 +4,7 @@ import { planTools, plan, streams } from "@gently/protocol";
 import { RunDocuments } from "./documents";
 import { DocumentReplay } from "./document-replay";
 import { RunHistory } from "./history";
+import { QueueStore } from "./queue-store";
 import { Scheduler, type QueueLimits } from "./scheduler";
 import { VolumeAnnouncements } from "./volume-events";
 import { VERSION } from "./version";
@@ -22,7 +23,9 @@ export interface PlanRunnerOptions {
 /**
  * The plan runner: serves gently.plan.*, runs plans against gently.hw.*,
  * publishes run documents into GENTLY_RUNS. Runs cut off by a crash are
- * closed (a stop document saying so) when it starts again.
+ * closed (a stop document saying so) when it starts again; runs still queued
+ * then (kept in the KV bucket gently_plan_queue) run in their order. A clean
+ * stop ends the queued runs as aborted, saying so.
  */
 export async function startPlanRunner(opts: PlanRunnerOptions): Promise<{ stop(): Promise<void> }> {
   const { nc, logger } = opts;
@@ -49,13 +52,17 @@ export async function startPlanRunner(opts: PlanRunnerOptions): Promise<{ stop()
   }
   logger.info({ runs: history.size }, "run history loaded");
 
+  const queueStore = await QueueStore.open(nc, logger);
   const volumes = new VolumeAnnouncements(nc, logger);
   const scheduler = new Scheduler(
     { deps: { nc, logger, volumes, keepaliveMs: opts.keepaliveMs ?? 5_000 }, js, storage: opts.storage, logger },
     history,
     logger,
+    queueStore,
     opts.limits,
   );
+  const restored = scheduler.restore(await queueStore.load());
+  if (restored > 0) logger.info({ runs: restored }, "queued runs restored from before the restart");
   const tools = planTools();
   const replay = new DocumentReplay(nc);
   const service = await startMicroService(nc, {
