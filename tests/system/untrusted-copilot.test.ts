@@ -176,8 +176,10 @@ describe("the untrusted copilot (nats.conf, the whole system under the superviso
     await expectRefused(copilot, `$JS.API.CONSUMER.MSG.NEXT.${indexerConsumer}`, { batch: 10 });
     await expectRefused(copilot, `$JS.ACK.${indexerConsumer}.1.1.1.1.0`);
     for (const verb of ["DELETE", "PURGE", "UPDATE"]) {
-      for (const stream of [streams.data.name, streams.runs.name, "KV_gently_leases"]) await expectRefused(copilot, `$JS.API.STREAM.${verb}.${stream}`);
+      for (const stream of [streams.data.name, streams.runs.name, "KV_gently_leases", "KV_gently_plan_queue"]) await expectRefused(copilot, `$JS.API.STREAM.${verb}.${stream}`);
     }
+    // nor may it write the plan runner's stored queue (a run slipped in would start after a restart)
+    await expectRefused(copilot, "$KV.gently_plan_queue.queued", []);
     // 1000 consumers in 0.7 s before: now not one
     const floods = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
@@ -266,7 +268,7 @@ describe("the untrusted copilot (nats.conf, the whole system under the superviso
   });
 
   it("refuses every service account stream deletion and purges, and updates of streams it does not own; only the indexer touches its consumer", async () => {
-    const owners: Record<string, NatsUser> = { [streams.data.name]: "writer", [streams.runs.name]: "plan-runner", KV_gently_leases: "hardware" };
+    const owners: Record<string, NatsUser> = { [streams.data.name]: "writer", [streams.runs.name]: "plan-runner", KV_gently_leases: "hardware", KV_gently_plan_queue: "plan-runner" };
     for (const user of ["hardware", "writer", "plan-runner", "indexer", "sam", "viz"] as const) {
       const nc = await system.connectAs(user);
       for (const stream of Object.keys(owners)) {
@@ -275,6 +277,7 @@ describe("the untrusted copilot (nats.conf, the whole system under the superviso
         if (owners[stream] !== user) await expectRefused(nc, `$JS.API.STREAM.UPDATE.${stream}`, { name: stream, subjects: ["gently.>"] });
       }
       await expectRefused(nc, "$JS.API.STREAM.CREATE.EVIL", { name: "EVIL", subjects: ["gently.hw.>"] });
+      if (user !== "plan-runner") await expectRefused(nc, "$KV.gently_plan_queue.queued", []);
       if (user !== "indexer") {
         await expectRefused(nc, `$JS.API.CONSUMER.DELETE.${streams.data.name}.indexer`);
         await expectRefused(nc, `$JS.API.CONSUMER.CREATE.${streams.data.name}.indexer`, { stream_name: streams.data.name, config: { durable_name: "indexer", deliver_policy: "new" } });
