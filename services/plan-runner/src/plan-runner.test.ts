@@ -171,6 +171,14 @@ describe("plan runner (real nats-server, hardware, writer and plan-runner proces
     expect(volume.data.length).toBe(12 * 128 * 256);
     // the sim's dark offset is 100 ADU: real pixels, not zeros
     expect(Math.max(...volume.data.subarray(0, 128 * 256))).toBeGreaterThan(100);
+    // one plane, and a block of it, by uid: the same pixels as the whole volume's
+    const slice = await client.loadSlice(ref.uid, 7);
+    expect(slice.shape).toEqual([128, 256]);
+    expect(slice.data).toEqual(volume.data.subarray(7 * 128 * 256, 8 * 128 * 256));
+    const block = await client.loadSubVolume(ref.uid, { z: [3, 5], y: [10, 12], x: [100, 104] });
+    expect(block.shape).toEqual([2, 2, 4]);
+    const at = (z: number, y: number, x: number) => volume.data[(z * 128 + y) * 256 + x]!;
+    expect([...block.data]).toEqual([3, 4].flatMap((z) => [10, 11].flatMap((y) => [100, 101, 102, 103].map((x) => at(z, y, x)))));
     expect((await hwState()).laser).toBe("ALL OFF");
     acquired = { run_uid: run.run_uid, docs };
   });
