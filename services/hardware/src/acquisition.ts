@@ -18,6 +18,8 @@ import type { WriterLink } from "./writer-link";
 
 /** One wait on the camera; between waits a stop request is noticed. */
 const POP_STEP_MS = 500;
+/** How long before a volume's first frame its begin goes to the writer (continuous sequences). */
+const BEGIN_AHEAD_MS = 1_000;
 /**
  * A free-running camera's frame waits at least this long for a ring slot before it is dropped: a
  * camera's own memory holds a few frames, and a writer descheduled on a busy host for a moment
@@ -165,8 +167,8 @@ async function makeSafe(deps: AcquisitionDeps, stopSequence: boolean): Promise<v
  *
  * Continuous (`next_volumes`): one camera sequence runs every volume back to
  * back (the sweep repeats). Each volume is its own acquisition towards the
- * writer: the next volume's begin is sent while the current one streams, so
- * its file is open before its first frame, and a volume's end goes out with
+ * writer: the next volume's begin is sent about a second before the current
+ * one ends, so its file is open before its first frame, and a volume's end goes out with
  * its last frame. The camera is free-running then: a frame that finds no free
  * ring slot within a frame's time is dropped and the run fails, naming how
  * many frames were dropped (never a silent gap).
@@ -210,7 +212,7 @@ export class Acquisition {
     this.sweepMode = sweepModeOf(req, deps.microscope);
     this.framesPerVolume = req.num_slices * req.cameras.length;
     this.framesTotal = this.framesPerVolume * this.volumes.length;
-    this.beginAhead(1);
+    this.beginNextWhenDue();
     this.watchdog = new Watchdog(req.keepalive_ms, (silentMs) => {
       void this.stop(`owner disappeared (no keepalive for ${silentMs} ms)`);
     });
@@ -248,14 +250,28 @@ export class Acquisition {
     this.begins.push(begin);
   }
 
-  /** Before the first frame of a volume: its writer is ready and the next volume's begin is on its way. */
+  /**
+   * Sends the next volume's begin once the current volume has about
+   * BEGIN_AHEAD_MS of frames left: its file is open before its first frame,
+   * yet the writer does not wait so long for that frame that it gives up on
+   * the volume (its frame timeout) however long a volume takes.
+   */
+  private beginNextWhenDue(): void {
+    const index = this.volumeIndex;
+    const left = (index + 1) * this.framesPerVolume - this.framesDone;
+    const ahead = Math.max(1, Math.ceil(BEGIN_AHEAD_MS / this.req.exposure_ms)) * this.req.cameras.length;
+    if (left <= ahead) this.beginAhead(index + 1);
+  }
+
+  /** Before the first frame of a volume: its writer is ready (its begin was sent ahead, see beginNextWhenDue). */
   private async enterVolume(): Promise<void> {
     if (this.framesDone % this.framesPerVolume !== 0) return;
     const index = this.volumeIndex;
     if (index === 0) return;
+    this.beginAhead(index);
     const writerId = await this.begins[index];
     this.owner = { acqId: this.volumes[index].acq_id, volumeUid: this.volumes[index].volume_uid, writerId };
-    this.beginAhead(index + 1);
+    this.beginNextWhenDue();
   }
 
   /**
@@ -467,10 +483,13 @@ export class Acquisition {
     const frame = descriptor(ids.acq_id, seq, slot, ringSeq, zIndex, camera, Math.max(0, channel), meta, this.shape.dtype, this.continuous ? volume : undefined);
     writer.frame(frame);
     this.framesDone++;
-    if (this.continuous && seq + 1 === this.framesPerVolume) {
-      // The volume's last frame: the writer may finish its file while the camera goes on.
-      this.volumesEnded = volume + 1;
-      void writer.end({ ...ids, status: "complete", frames: this.framesPerVolume, dropped: 0 });
+    if (this.continuous) {
+      if (seq + 1 === this.framesPerVolume) {
+        // The volume's last frame: the writer may finish its file while the camera goes on.
+        this.volumesEnded = volume + 1;
+        void writer.end({ ...ids, status: "complete", frames: this.framesPerVolume, dropped: 0 });
+      }
+      this.beginNextWhenDue();
     }
     // Only with a quarter of the ring free: when the writer falls behind, previews go first.
     if (slots.free() * 4 >= slots.ring.numSlots) offerPreview(this.deps, frame, slot, ringSeq, meta, "sequence", this.req.run_uid, this.req.exposure_ms, this.shape.pixel_size_um);

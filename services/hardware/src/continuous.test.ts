@@ -16,6 +16,7 @@ const logger = createLogger("continuous-test", "silent");
 const ROI = { x: 896, y: 960, width: 256, height: 128 };
 const PLANE_BYTES = ROI.width * ROI.height * 2;
 const RING_SLOTS = 12;
+const WRITER_FRAME_TIMEOUT_MS = 2_500;
 
 /** Every plane of a TIFF read by geotiff (an independent reader), as raw bytes. */
 async function geotiffPlanes(file: string): Promise<Buffer[]> {
@@ -49,7 +50,8 @@ describe("continuous volumes (real hardware and writer processes, real NATS, rea
     nats = await startTestNats();
     const env = { GENTLY_NATS_URL: nats.url, GENTLY_STORAGE: storage.dir, GENTLY_RING_PATH: ringPath, GENTLY_WRITER_RESERVE_BYTES: "0" };
     hardware = spawnService("hardware", { ...env, GENTLY_RING_SLOTS: String(RING_SLOTS), GENTLY_RING_TIMEOUT_MS: "4000" });
-    writer = spawnService("writer", env);
+    // a writer gives up on a volume whose next frame is this late: volumes begun ahead must not wait that long
+    writer = spawnService("writer", { ...env, GENTLY_WRITER_FRAME_TIMEOUT_MS: String(WRITER_FRAME_TIMEOUT_MS) });
     await hardware.waitForLog((l) => l.includes('"msg":"started"'), 45_000);
     await writer.waitForLog((l) => l.includes('"msg":"started"'), 45_000);
     nc = await connectBus({ servers: nats.url, name: "continuous-test", logger });
@@ -144,6 +146,18 @@ describe("continuous volumes (real hardware and writer processes, real NATS, rea
     const after = await call(nc, hw.state, {});
     expect(after.laser).toBe("ALL OFF");
     expect(after.acquisition).toBeNull();
+  }, 60_000);
+
+  it("sends a volume's begin about a second before its first frame, so volumes longer than the writer's frame timeout are all written", async () => {
+    // 70 slices at 50 ms: 3.5 s a volume, longer than the writer waits for a frame
+    const req = continuous(2, { cameras: ["HamCam1"], num_slices: 70, exposure_ms: 50, keepalive_ms: 60_000 });
+    const uids = [req.volume_uid, req.next_volumes![0].volume_uid];
+    await call(nc, hw.startSequence, req);
+    const settled = await waitFor(() => {
+      const done = uids.map((uid) => announced.find((a) => a.uid === uid));
+      return done.every(Boolean) ? done : null;
+    }, 30_000, "both long volumes announced");
+    expect(settled.map((a) => [a!.subject, a!.reason])).toEqual(uids.map(() => [subjects.volume.written, undefined]));
   }, 60_000);
 
   it("a stopped continuous sequence ends its current volume and the one begun ahead; volumes already written stay written", async () => {
