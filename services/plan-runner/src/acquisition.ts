@@ -224,6 +224,8 @@ export async function acquireContinuous(
       throw new GentlyError(end.status === "aborted" ? "aborted" : "device_error", `acquisition ${end.acq_id} ${end.status}: ${end.reason ?? "no reason given"}`);
     });
     const stopped = Promise.race([failedEnd, onAbort(signal), deadline.promise]);
+    // raced with each volume below; once the last is written nobody waits for it
+    stopped.catch(() => undefined);
     for (const [index, expectation] of expectations.entries()) {
       const outcome = await Promise.race([expectation.written, stopped]).catch(async (err) => {
         await stopSequence(deps, acq_id, err instanceof Error ? err.message : String(err));
