@@ -24,12 +24,12 @@ describe("import rules", () => {
       mkdirSync(path.dirname(path.join(root, relative)), { recursive: true });
       writeFileSync(path.join(root, relative), text);
     };
-    const manifest = (dir: string, name: string) => file(`${dir}/package.json`, JSON.stringify({ name }));
-    manifest("libs/protocol", "@gently/protocol");
-    manifest("libs/bus", "@gently/bus");
+    const manifest = (dir: string, name: string, dependencies: Record<string, string> = {}) => file(`${dir}/package.json`, JSON.stringify({ name, dependencies }));
+    manifest("libs/protocol", "@gently/protocol", { zod: "^4", "@gently/bus": "*" });
+    manifest("libs/bus", "@gently/bus", { "@gently/protocol": "*", "@gently/service-writer": "*" });
     manifest("libs/testing", "@gently/testing");
-    manifest("services/writer", "@gently/service-writer");
-    manifest("services/viz", "@gently/service-viz");
+    manifest("services/writer", "@gently/service-writer", { "@gently/ring": "*" });
+    manifest("services/viz", "@gently/service-viz", { "@gently/service-writer": "*", "@gently/testing": "*" });
     file("libs/bus/src/index.ts", 'import { subjects } from "@gently/protocol";\nexport { startWriter } from "@gently/service-writer";\n');
     file("libs/protocol/src/index.ts", 'import { z } from "zod";\nimport { call } from "../../bus/src/index";\n');
     file("services/viz/src/main.ts", 'import type { RunningWriter } from "../../writer/src/index";\nconst w = await import("@gently/service-writer");\n');
@@ -37,7 +37,7 @@ describe("import rules", () => {
     file("services/viz/src/server.test.ts", 'import { startTestNats } from "@gently/testing";\nimport { harness } from "../test/harness";\n');
     file("services/viz/test/harness.ts", 'import { startTestNats } from "@gently/testing";\nimport { startVizServer } from "../src/server";\n');
     file("services/viz/bench/viz-bench.ts", 'import { startTestNats } from "@gently/testing";\n');
-    file("services/writer/src/main.ts", '// import { x } from "@gently/service-viz";\nimport { openRing } from "@gently/ring";\nimport path from "node:path";\n');
+    file("services/writer/src/main.ts", '// import { x } from "@gently/service-viz";\nimport { openRing } from "@gently/ring";\nimport path from "node:path";\nimport { readFile } from "fs/promises";\nimport pino from "pino";\n');
 
     file("libs/bus/src/store.ts", 'import { rebuild } from "./rebuild";\nexport class Store {}\n');
     file("libs/bus/src/rebuild.ts", 'import type { Store } from "./store.js";\nexport function rebuild(s: Store) {}\n');
@@ -55,6 +55,7 @@ describe("import rules", () => {
           'service-imports-service: services/viz/src/main.ts imports "@gently/service-writer" (services/writer)',
           'production-imports-test-support: services/viz/src/server.ts imports "@gently/testing" (libs/testing)',
           'production-imports-test-support: services/viz/src/server.ts imports "../test/harness" (services/viz/test/harness)',
+          'undeclared-dependency: services/writer/src/main.ts imports "pino" (services/writer/package.json)',
         ].sort(),
       );
     });

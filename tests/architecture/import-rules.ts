@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { builtinModules } from "node:module";
 import path from "node:path";
 
 /**
@@ -7,10 +8,11 @@ import path from "node:path";
  * service, libs/protocol imports nothing internal, and production code
  * (a package's src/ and bin/, tests excluded) never imports test support
  * (libs/testing, a package's test/ or bench/ folder, the repository's
- * tests/ and bench/, a *.test.ts file).
+ * tests/ and bench/, a *.test.ts file), and production code imports only
+ * packages its package.json declares.
  */
 export interface ImportViolation {
-  rule: "service-imports-service" | "lib-imports-service" | "protocol-imports-internal" | "production-imports-test-support";
+  rule: "service-imports-service" | "lib-imports-service" | "protocol-imports-internal" | "production-imports-test-support" | "undeclared-dependency";
   /** importing file, relative to the root */
   file: string;
   /** the specifier as written */
@@ -23,6 +25,16 @@ interface WorkspacePackage {
   name: string;
   /** folder relative to the root, e.g. services/writer */
   dir: string;
+  /** what its package.json declares (dependencies and devDependencies) */
+  declared: Set<string>;
+}
+
+const BUILTINS = new Set(builtinModules);
+
+/** The package a bare specifier names: "@scope/name" or "name", without a subpath. */
+function packageNameOf(specifier: string): string {
+  const parts = specifier.split("/");
+  return specifier.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0]!;
 }
 
 const SOURCE_EXTENSIONS = [".ts", ".mts", ".mjs", ".js", ".cjs"];
@@ -54,8 +66,12 @@ function workspacePackages(root: string): WorkspacePackage[] {
     for (const entry of readdirSync(topDir)) {
       const manifest = path.join(topDir, entry, "package.json");
       if (!existsSync(manifest)) continue;
-      const { name } = JSON.parse(readFileSync(manifest, "utf8")) as { name: string };
-      packages.push({ name, dir: `${top}/${entry}` });
+      const { name, dependencies = {}, devDependencies = {} } = JSON.parse(readFileSync(manifest, "utf8")) as {
+        name: string;
+        dependencies?: Record<string, string>;
+        devDependencies?: Record<string, string>;
+      };
+      packages.push({ name, dir: `${top}/${entry}`, declared: new Set([...Object.keys(dependencies), ...Object.keys(devDependencies)]) });
     }
   }
   return packages;
@@ -111,6 +127,10 @@ export function checkImportRules(root: string): ImportViolation[] {
   for (const file of files) {
     const from = packageOf(file, packages);
     for (const specifier of importSpecifiers(readFileSync(path.join(root, file), "utf8"))) {
+      const bare = !specifier.startsWith(".") && !specifier.startsWith("node:") && !BUILTINS.has(packageNameOf(specifier));
+      if (bare && from && isProduction(file, from) && packageNameOf(specifier) !== from.name && !from.declared.has(packageNameOf(specifier))) {
+        violations.push({ rule: "undeclared-dependency", file, specifier, target: `${from.dir}/package.json` });
+      }
       const target = resolveInternal(file, specifier, packages);
       if (target === undefined) continue;
       const to = packageOf(target, packages);

@@ -2,12 +2,17 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { PROCESS_NAMES } from "@gently/protocol";
 
-/** Repository root (this file is libs/supervisor/src/system.ts). */
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-/** Entry point of a service: services/<name>/src/main.ts, run with tsx. */
+/** Repository root (this file is libs/supervisor/src/system.ts, or its compiled libs/supervisor/dist/system.js). */
+export const REPO_ROOT = path.resolve(HERE, "../../..");
+
+/** A supervisor compiled by `npm run build` (what `npm start` and the image run) starts the services' compiled entries. */
+const RUNS_COMPILED = path.basename(HERE) === "dist";
+
+/** Entry point of a service: services/<name>/dist/main.js when compiled, else services/<name>/src/main.ts (run with tsx). */
 export function serviceEntry(name: string): string {
-  return path.join(REPO_ROOT, "services", name, "src", "main.ts");
+  return RUNS_COMPILED ? path.join(REPO_ROOT, "services", name, "dist", "main.js") : path.join(REPO_ROOT, "services", name, "src", "main.ts");
 }
 
 /**
@@ -26,6 +31,7 @@ export function selectedServices(env: NodeJS.ProcessEnv = process.env): string[]
   return wanted;
 }
 
+/** Node's arguments for an entry point: compiled JavaScript as it is, TypeScript through tsx. */
 export function nodeArgsFor(entry: string): string[] {
-  return ["--import", "tsx", entry];
+  return entry.endsWith(".ts") ? ["--import", "tsx", entry] : [entry];
 }

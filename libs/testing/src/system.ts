@@ -47,6 +47,8 @@ export interface TestSystemOptions {
    * test mounted); JetStream's store is {storage}/nats unless env sets GENTLY_JETSTREAM_DIR.
    */
   embeddedNats?: { storage: string };
+  /** run the compiled supervisor (libs/supervisor/dist, `npm run build` first), which starts the services' compiled entries */
+  compiled?: boolean;
 }
 
 export async function startTestSystem(opts: TestSystemOptions = {}): Promise<TestSystem> {
@@ -70,7 +72,7 @@ export async function startTestSystem(opts: TestSystemOptions = {}): Promise<Tes
     GENTLY_LOG_LEVEL: "info",
     ...opts.env,
   };
-  const supervisor = spawnTs(path.join(REPO_ROOT, "libs/supervisor/src/main.ts"), env);
+  const supervisor = spawnTs(path.join(REPO_ROOT, opts.compiled ? "libs/supervisor/dist/main.js" : "libs/supervisor/src/main.ts"), env);
   if (opts.embeddedNats) nats = embeddedNats(supervisor, nats.port, String(env.GENTLY_JETSTREAM_DIR || path.join(storage, "nats")));
   const pidOf = (service: string): number => {
     const started = supervisor.lines
