@@ -27,7 +27,7 @@ describe("docker-compose.yml", () => {
       const svc = compose.services[name];
       expect(svc, `service ${name} in compose`).toBeDefined();
       expect(svc!.image).toBe("gently:latest");
-      expect(svc!.command).toEqual([`services/${name}/src/main.ts`]);
+      expect(svc!.command).toEqual([`services/${name}/dist/main.js`]);
       expect(svc!.environment?.GENTLY_NATS_USER).toBe(name);
       expect(svc!.environment?.GENTLY_NATS_PASSWORD).toContain(passwordEnvVar(name));
       expect(svc!.healthcheck?.test.join(" ")).toContain(`status --service ${name}`);
@@ -38,7 +38,7 @@ describe("docker-compose.yml", () => {
     for (const name of DOOR_NAMES) {
       const svc = compose.services[name];
       expect(svc, `door ${name} in compose`).toBeDefined();
-      expect(svc!.command).toEqual([`services/${name}/src/main.ts`]);
+      expect(svc!.command).toEqual([`services/${name}/dist/main.js`]);
       expect(svc!.environment?.GENTLY_NATS_USER).toBe(natsUserOf(name));
       expect(svc!.environment?.GENTLY_NATS_PASSWORD).toContain(passwordEnvVar("copilot"));
       expect(svc!.healthcheck?.test.join(" ")).toContain("/healthz");
@@ -61,6 +61,19 @@ describe("docker-compose.yml", () => {
     for (const user of NATS_USERS) expect(nats.environment?.[passwordEnvVar(user)]).toMatch(/^\$\{GENTLY_PW_/);
     const conf = readFileSync(path.join(REPO_ROOT, "nats.conf"), "utf8");
     for (const user of NATS_USERS) expect(conf).toContain(`password: $${passwordEnvVar(user)}`);
+  });
+
+  it("is built by a multi-stage Dockerfile whose image holds the compiled output and production dependencies only, run as a user", () => {
+    const dockerfile = readFileSync(path.join(REPO_ROOT, "Dockerfile"), "utf8");
+    const stages = dockerfile.split(/^FROM /m).slice(1);
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    expect(stages[0]).toMatch(/npm ci\b[^\n]*&& make -s -C native && npm run build/);
+    expect(dockerfile).toMatch(/npm prune --omit=dev/);
+    const runtime = stages.at(-1)!;
+    expect(runtime).toMatch(/^COPY --from=production-dependencies \/app\/node_modules node_modules$/m);
+    expect(runtime).not.toMatch(/npm (ci|install)|build-essential|tsx/);
+    expect(runtime).toMatch(/^USER node$/m);
+    expect(runtime).toMatch(/^ENTRYPOINT \["node"\]$/m);
   });
 
   it("is accepted by `docker-compose config` where the client is installed", () => {
