@@ -42,6 +42,8 @@ fi
 npm ci --no-audit --no-fund
 # npm ci runs our postinstall (native build) in recent npm; run it again to be sure on any npm.
 make -s -C native
+# the compiled output npm start, the gently CLI and the image run
+npm run build --silent
 
 if [ "$want_tests" = 1 ]; then
   # Windows Node and the win32 builds of what hardware and writer load natively (koffi,
