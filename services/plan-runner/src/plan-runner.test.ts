@@ -127,6 +127,21 @@ describe("plan runner (real nats-server, hardware, writer and plan-runner proces
     expect(hwRequests.filter((s) => s === subjects.hw.startSequence)).toHaveLength(1);
   });
 
+  it("aborts a continuous timelapse at once: the sequence stops, lasers off, the volumes written so far stay in the run", async () => {
+    const run = await client.submit("timelapse_volume", { num_timepoints: 200, interval_s: 0, num_slices: 20, exposure_ms: 5, piezo_center_um: 0, piezo_amplitude_um: 5, galvo_amplitude_deg: 0.05 });
+    const phases: RunProgress[] = [];
+    run.onProgress((p) => phases.push(p));
+    await waitFor(() => phases.some((p) => p.done >= 2 * 20 * 2), 20_000, "two volumes acquired");
+    await client.abort(run.run_uid, "enough");
+    const result = await run.done();
+    expect(result.status).toBe("abort");
+    expect(result.volume_uids.length).toBeGreaterThanOrEqual(1);
+    expect(result.volume_uids.length).toBeLessThan(200);
+    const state = await hwState();
+    expect(state.laser).toBe("ALL OFF");
+    expect(state.acquisition).toBeNull();
+  });
+
   it("refuses a plan off the allow-list, naming the allowed plans", async () => {
     const err = await refusal(client.submit("format_disk", {}));
     expect(err?.code).toBe("unknown_plan");
