@@ -1,5 +1,5 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { DeliverPolicy, jetstream, type Consumer } from "@nats-io/jetstream";
+import { DeliverPolicy, jetstream, type Consumer, type ConsumerMessages } from "@nats-io/jetstream";
 import { isTransientNatsError } from "./nats-errors";
 import { retryWithBackoff } from "./retry";
 
@@ -18,7 +18,7 @@ function whileJetStreamReturns<T>(nc: NatsConnection, op: () => Promise<T>): Pro
     firstDelayMs: 250,
     maxDelayMs: 2_000,
     giveUpAfterMs: JETSTREAM_WAIT_MS,
-    isRetryable: isTransientNatsError,
+    isRetryable: (err) => err instanceof ReadOverdue || isTransientNatsError(err),
     shouldStop: () => nc.isClosed(),
   });
 }
@@ -53,25 +53,53 @@ export function readStored(nc: NatsConnection, stream: string, filterSubject: st
   return whileJetStreamReturns(nc, () => readOnce(nc, stream, filterSubject, opts));
 }
 
+/**
+ * One read may take this long; past it the read is abandoned (its consumer closed and deleted) and
+ * counts as a timeout, which readStored retries. The pending count is the consumer's at creation:
+ * messages gone before they are delivered (limits, a purge) would otherwise leave the read waiting
+ * forever, and with it whoever waits for the read (a soak found the plan runner's replays stuck).
+ */
+const READ_DEADLINE_MS = 15_000;
+
+/** A read abandoned at its deadline; retried like a JetStream that does not answer. */
+class ReadOverdue extends Error {
+  override readonly name = "ReadOverdue";
+}
+
 async function readOnce(nc: NatsConnection, stream: string, filterSubject: string, opts: ReadStoredOptions): Promise<StoredMessage[]> {
   const consumer = await orderedConsumer(nc, stream, filterSubject, opts);
   const limit = opts.limit ?? Infinity;
   const out: StoredMessage[] = [];
+  let messages: ConsumerMessages | undefined;
+  let overdue = false;
+  const deadline = setTimeout(() => {
+    overdue = true;
+    void messages?.close();
+  }, READ_DEADLINE_MS);
   try {
     const info = await consumer.info(true);
     if (info.num_pending === 0) return [];
-    const messages = await consumer.consume({ max_messages: Math.min(limit, 256) });
+    messages = await consumer.consume({ max_messages: Math.min(limit, 256) });
     try {
       for await (const m of messages) {
         out.push({ subject: m.subject, seq: m.seq, data: m.data });
         if (m.info.pending === 0 || out.length >= limit) break;
       }
     } finally {
-      await messages.close();
+      await bounded(messages.close());
     }
   } finally {
+    clearTimeout(deadline);
     // An ordered consumer otherwise lingers on the server for 5 minutes after its last use.
-    await consumer.delete().catch(() => undefined);
+    await bounded(consumer.delete().catch(() => undefined));
+  }
+  if (overdue) {
+    throw new ReadOverdue(`reading ${filterSubject} from ${stream} took more than ${READ_DEADLINE_MS} ms (${out.length} messages read)`);
   }
   return out;
+}
+
+/** Waits for a clean-up at most a few seconds: a read must never hang on its own tidying. */
+function bounded(work: Promise<unknown>): Promise<unknown> {
+  return Promise.race([work, new Promise((r) => setTimeout(r, 2_000).unref())]);
 }
