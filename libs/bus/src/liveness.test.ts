@@ -5,7 +5,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { spawnTs, startTestNats, waitFor, type ServiceProcess, type TestNats } from "@gently/testing";
 import { connectBus, createLogger, jetStreamOf, Liveness } from "./index";
 
-const FIXTURE = path.join(path.dirname(fileURLToPath(import.meta.url)), "test-fixtures", "consumer-process.ts");
+const FIXTURE = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "test", "consumer-process.ts");
 const logger = createLogger("liveness-test", "silent");
 
 describe("liveness", () => {

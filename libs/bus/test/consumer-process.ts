@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { consumeDurable, ensureStream, jetStreamOf, runProcess } from "../index";
+import { consumeDurable, ensureStream, jetStreamOf, runProcess } from "../src/index";
 
 /**
  * A minimal service process for the liveness tests: one durable consumer over
