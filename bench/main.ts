@@ -1,13 +1,14 @@
 /**
  * `npm run bench [-- part …] [-- --quick]`: every speed target of the device
  * layer, each printed as a ratio against a baseline measured in the same run.
- * Parts: hardware, continuous, writer, load, legacy, datastore, viz, live, sam, plans (default: all).
+ * Parts: hardware, continuous, writer, load, legacy, datastore, viz, live, sam, plans, cli (default: all).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import path from "node:path";
 import { median } from "@gently/bench-stats";
 import { benchLoadVolume } from "@gently/client";
 import { benchDataStore } from "@gently/datastore";
+import { benchCli } from "../libs/cli/bench/cli-bench";
 import { benchContinuous } from "../services/hardware/bench/continuous-bench";
 import { benchHardware } from "../services/hardware/bench/hardware-bench";
 import { benchPlanRunner } from "../services/plan-runner/bench/plan-runner-bench";
@@ -241,6 +242,15 @@ const parts: Record<string, () => Promise<Row[]>> = {
         ratio: "",
         target: "",
       },
+    ];
+  },
+  async cli() {
+    const r = await benchCli(quick ? { runs: 3 } : {});
+    const seconds = (ms: number) => `${fmt(ms / 1000, 3)} s`;
+    const baseline = `node -e 0: ${seconds(r.node_ms)}`;
+    return [
+      { measure: `gently --help (compiled CLI), median of ${r.runs}`, value: seconds(r.help_ms), baseline, ratio: fmt(r.help_ms / r.node_ms, 1), target: "< 0.3 s" },
+      { measure: `gently status against a running system, median of ${r.runs}`, value: seconds(r.status_ms), baseline, ratio: fmt(r.status_ms / r.node_ms, 1), target: "< 0.5 s" },
     ];
   },
 };

@@ -34,13 +34,19 @@ async function collect<T>(iter: Promise<AsyncIterable<T>>): Promise<T[]> {
   return out;
 }
 
+/**
+ * After the last answer, how long to wait for another instance's: instances answer within
+ * milliseconds of one another, so a status returns as soon as they have, not after timeoutMs.
+ */
+const INSTANCE_STALL_MS = 100;
+
 /** Asks every service of the system for its info and stats over the micro-services protocol. */
 export async function systemStatus(
   nc: NatsConnection,
   services: readonly string[] = SERVICE_NAMES,
   timeoutMs = 1_500,
 ): Promise<SystemStatus> {
-  const client = new Svcm(nc).client({ strategy: "timer", maxWait: timeoutMs });
+  const client = new Svcm(nc).client({ strategy: "stall", stall: INSTANCE_STALL_MS, maxWait: timeoutMs });
   const health = await Promise.all(
     services.map(async (service): Promise<ServiceHealth> => {
       const name = microServiceName(service);

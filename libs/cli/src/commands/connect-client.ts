@@ -1,8 +1,10 @@
-import { connect, defaultNatsUrl, type GentlyClient } from "@gently/client";
+import type { GentlyClient } from "@gently/client";
 import { GentlyError } from "@gently/protocol";
 
 /** The CLI's client; an unreachable NATS is "unavailable" (exit 3), not a crash. */
 export async function connectClient(): Promise<GentlyClient> {
+  // loaded when a command connects: `gently --help` and flag errors stay fast
+  const { connect, defaultNatsUrl } = await import("@gently/client");
   try {
     return await connect({ name: "gently-cli" });
   } catch (err) {

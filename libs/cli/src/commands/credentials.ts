@@ -1,5 +1,4 @@
 import path from "node:path";
-import { ensureCredentials, passwordEnvironment } from "@gently/bus";
 import { NATS_USERS, type NatsUser } from "@gently/protocol";
 import { EXIT } from "../exit-codes";
 import type { Command } from "../command";
@@ -13,6 +12,7 @@ export const credentialsCommand: Command = {
     storage: { type: "string", description: "storage root holding secrets/nats-<account>.password (default GENTLY_STORAGE or ./storage)" },
   },
   async run({ values, json }) {
+    const { ensureCredentials, passwordEnvironment } = await import("@gently/bus");
     const storage = path.resolve(String(values.storage ?? (process.env.GENTLY_STORAGE || "./storage")));
     const account = values.account;
     if (account !== undefined && !(NATS_USERS as readonly unknown[]).includes(account)) {

@@ -1,6 +1,5 @@
-import { call, loadConfig } from "@gently/bus";
-import { connectNats } from "@gently/client";
-import { DataStore, openForRebuild, type RebuildReport, type VerifyReport } from "@gently/datastore";
+import type { call } from "@gently/bus";
+import type { RebuildReport, VerifyReport } from "@gently/datastore";
 import { datastore, DataType, GentlyError, type DataItem } from "@gently/protocol";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Command } from "../command";
@@ -41,7 +40,9 @@ function itemTable(items: DataItem[]): string {
   ]);
 }
 
-async function withNats<T>(fn: (nc: NatsConnection) => Promise<T>): Promise<T> {
+/** A request to the indexer; the bus and the client load only for these subcommands. */
+async function askIndexer<T>(fn: (nc: NatsConnection, bus: typeof import("@gently/bus")) => Promise<T>): Promise<T> {
+  const [bus, { connectNats }] = await Promise.all([import("@gently/bus"), import("@gently/client")]);
   let nc: NatsConnection;
   try {
     nc = await connectNats({ reconnect: false, name: "gently-cli" });
@@ -49,7 +50,7 @@ async function withNats<T>(fn: (nc: NatsConnection) => Promise<T>): Promise<T> {
     throw new GentlyError("unavailable", `NATS is not reachable: ${(err as Error).message}`);
   }
   try {
-    return await fn(nc);
+    return await fn(nc, bus);
   } finally {
     await nc.close();
   }
@@ -71,6 +72,7 @@ export const datastoreCommand: Command = {
     switch (sub) {
       case "rebuild": {
         // Works on the files directly; refused (exit 1) while the indexer holds the index lock.
+        const [{ loadConfig }, { openForRebuild }] = await Promise.all([import("@gently/bus"), import("@gently/datastore")]);
         const { storage } = loadConfig();
         const { store, movedAside } = openForRebuild(storage);
         const bar = progressBar(!json);
@@ -85,6 +87,7 @@ export const datastoreCommand: Command = {
         }
       }
       case "verify": {
+        const [{ loadConfig }, { DataStore }] = await Promise.all([import("@gently/bus"), import("@gently/datastore")]);
         const store = new DataStore(loadConfig().storage);
         const bar = progressBar(!json);
         try {
@@ -99,7 +102,7 @@ export const datastoreCommand: Command = {
       }
       case "get": {
         if (args.length !== 1) return usage("get takes one uid");
-        const item = await withNats((nc) => call(nc, datastore.get, { uid: args[0]! as DataItem["uid"] }));
+        const item = await askIndexer((nc, { call }) => call(nc, datastore.get, { uid: args[0]! as DataItem["uid"] }));
         emit(json, item, () => JSON.stringify(item, null, 2));
         return EXIT.ok;
       }
@@ -111,12 +114,12 @@ export const datastoreCommand: Command = {
           ...(values.run !== undefined ? { run_uid: String(values.run) } : {}),
           ...(limit !== undefined ? { limit } : {}),
         } as Parameters<typeof call<typeof datastore.list>>[2];
-        const { items } = await withNats((nc) => call(nc, datastore.list, query));
+        const { items } = await askIndexer((nc, { call }) => call(nc, datastore.list, query));
         emit(json, { items }, () => itemTable(items));
         return EXIT.ok;
       }
       case "sessions": {
-        const { sessions } = await withNats((nc) => call(nc, datastore.sessions, {}));
+        const { sessions } = await askIndexer((nc, { call }) => call(nc, datastore.sessions, {}));
         emit(json, { sessions }, () =>
           sessions.length === 0
             ? "no sessions"

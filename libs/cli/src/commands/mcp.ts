@@ -1,7 +1,4 @@
 import { createRequire } from "node:module";
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
-import { createLogger } from "@gently/bus";
-import { createGentlyMcpServer } from "@gently/mcp";
 import type { Command } from "../command";
 import { EXIT } from "../exit-codes";
 import { connectClient } from "./connect-client";
@@ -18,6 +15,11 @@ export const mcpCommand: Command = {
   summary: "serve the plans as MCP tools over stdio (for agents: Claude Desktop, Claude Code, ...), volumes as images",
   options: {},
   async run() {
+    const [{ StdioServerTransport }, { createLogger }, { createGentlyMcpServer }] = await Promise.all([
+      import("@modelcontextprotocol/sdk/server/stdio.js"),
+      import("@gently/bus"),
+      import("@gently/mcp"),
+    ]);
     const logger = createLogger("mcp", process.env.GENTLY_LOG_LEVEL ?? "warn", true);
     const client = await connectClient();
     const server = createGentlyMcpServer({ client, logger, version: VERSION });

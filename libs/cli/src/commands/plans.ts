@@ -51,7 +51,10 @@ function planCommand(name: string, plan: PlanName, summary: string, interrupt: "
   return {
     name,
     summary,
-    options: { ...planOptions(plan), ...RUN_OPTIONS },
+    // derived from the plan's schema when a command's flags are needed, not for `gently --help`
+    get options() {
+      return { ...planOptions(plan), ...RUN_OPTIONS };
+    },
     run: ({ values, json }) => submitAndFollow(plan, values, json, interrupt),
   };
 }
@@ -95,7 +98,9 @@ export const snapCommand: Command = {
   name: "snap",
   summary: "snap one frame: 'bottom' (brightfield, plan snap_bottom) or 'lightsheet' (plan snap_lightsheet)",
   usage: "bottom|lightsheet ",
-  options: { ...mergedOptions({ lightsheet: "snap_lightsheet", bottom: "snap_bottom" }), ...RUN_OPTIONS },
+  get options() {
+    return { ...mergedOptions({ lightsheet: "snap_lightsheet", bottom: "snap_bottom" }), ...RUN_OPTIONS };
+  },
   async run({ values, positionals, json }) {
     const plan = SNAP_PLANS[positionals[0] ?? ""];
     if (!plan || positionals.length !== 1) {
@@ -115,7 +120,9 @@ export const snapCommand: Command = {
 export const illuminationCommand: Command = {
   name: "illumination",
   summary: "without flags: the laser preset and LED (plan get_illumination); with --laser-config/--led: switch them (plan set_illumination)",
-  options: { ...planOptions("set_illumination"), ...RUN_OPTIONS },
+  get options() {
+    return { ...planOptions("set_illumination"), ...RUN_OPTIONS };
+  },
   run: ({ values, json }) =>
     submitAndFollow(values["laser-config"] === undefined && values.led === undefined ? "get_illumination" : "set_illumination", values, json),
 };

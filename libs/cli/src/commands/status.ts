@@ -1,4 +1,4 @@
-import { connectNats, defaultNatsUrl, systemStatus, type SystemStatus } from "@gently/client";
+import type { SystemStatus } from "@gently/client";
 import { SERVICE_NAMES } from "@gently/protocol";
 import { EXIT } from "../exit-codes";
 import { emit, table } from "../output";
@@ -57,7 +57,7 @@ export const statusCommand: Command = {
         return status.healthy ? EXIT.ok : EXIT.unavailable;
       }
       if (!status && last) {
-        const url = defaultNatsUrl();
+        const url = (await import("@gently/client/connect")).defaultNatsUrl();
         emit(json, { nats: { url, connected: false }, services: [], healthy: false }, () => `NATS ${url}: not reachable`);
         return EXIT.unavailable;
       }
@@ -67,6 +67,8 @@ export const statusCommand: Command = {
 };
 
 async function probe(services: readonly string[]): Promise<SystemStatus | null> {
+  // only what a status needs: not the client's volume readers
+  const [{ connectNats }, { systemStatus }] = await Promise.all([import("@gently/client/connect"), import("@gently/client/status")]);
   let nc;
   try {
     nc = await connectNats({ reconnect: false, name: "gently-cli" });

@@ -1,5 +1,4 @@
 import path from "node:path";
-import { loadConfig } from "@gently/bus";
 import { VIZ_HTTP_ENV, httpGuardSettings, readyUrl } from "@gently/http-guard";
 import { EXIT } from "../exit-codes";
 import type { Command } from "../command";
@@ -12,6 +11,7 @@ export const viewerCommand: Command = {
     storage: { type: "string", description: "storage root holding secrets/viz-http-token (default GENTLY_STORAGE or ./storage)" },
   },
   async run({ values, json }) {
+    const { loadConfig } = await import("@gently/bus");
     const config = loadConfig();
     const storage = path.resolve(String(values.storage ?? config.storage));
     const settings = httpGuardSettings(VIZ_HTTP_ENV, storage);
