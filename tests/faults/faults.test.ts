@@ -228,7 +228,7 @@ describe("fault injection (real nats-server, every service a real process under 
     }
   }, 300_000);
 
-  it("the disk filled to the last byte by another program mid-volume, freed 5 s later: the supervisor restarts the hung JetStream, nothing lost, the next run succeeds", async () => {
+  it("the disk filled to the last byte by another program mid-volume, freed 5 s later: JetStream is back (the supervisor restarts it when it hung), nothing lost, the next run succeeds", async () => {
     const mountPoint = mkdtempSync(path.join(os.tmpdir(), "gently-faults-fill-"));
     if (!tryMount(mountPoint, "64m")) {
       rmSync(mountPoint, { recursive: true, force: true });
@@ -246,12 +246,18 @@ describe("fault injection (real nats-server, every service a real process under 
           fillUp(filler);
           await new Promise((r) => setTimeout(r, 5_000));
           rmSync(filler, { recursive: true, force: true });
-          return async () =>
-            ctx.system.supervisor.lines.some((l) => l.includes("JetStream has stopped answering")) &&
-            ctx.system.supervisor.lines.some((l) => l.includes('"embedded nats-server restarted"')) &&
-            (await everyServiceAnswers(ctx)());
+          // whether JetStream hung depends on whether it wrote while the disk was full; either way it must answer again
+          return everyServiceAnswers(ctx);
         },
-        { embeddedNats: { storage } },
+        {
+          embeddedNats: { storage },
+          inspect: (ctx) => {
+            const hung = ctx.system.supervisor.lines.some((l) => l.includes("JetStream has stopped answering"));
+            const restarted = ctx.system.supervisor.lines.some((l) => l.includes('"embedded nats-server restarted"'));
+            if (hung) expect(restarted, "a hung JetStream is restarted by the supervisor").toBe(true);
+            console.log(`disk filled by another program: JetStream ${hung ? "hung and was restarted by the supervisor" : "kept answering"}`);
+          },
+        },
       );
       expectSafe(report);
     } finally {

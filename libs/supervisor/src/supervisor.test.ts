@@ -152,4 +152,22 @@ describe("the embedded nats-server under supervision", () => {
       storage.remove();
     }
   }, 60_000);
+
+  it("is restarted when it lives but its JetStream stops answering (here: the process stopped with SIGSTOP, as a hung store leaves it)", async () => {
+    const storage = tempStorage("gently-supervised-nats-hung-");
+    const lines: string[] = [];
+    const watched = createLogger("supervisor-test", "info", new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }));
+    const nats = new SupervisedNatsServer({ port: await freePort(), storeDir: path.join(storage.dir, "nats") }, watched, quickRestart);
+    try {
+      await nats.start();
+      const hungPid = nats.pid!;
+      process.kill(hungPid, "SIGSTOP");
+      await waitFor(() => nats.restarts === 1 && nats.pid !== hungPid && isAlive(nats.pid!), 60_000, "the supervisor to restart the hung server");
+      expect(lines.some((l) => l.includes("JetStream has stopped answering"))).toBe(true);
+      expect(isAlive(hungPid)).toBe(false);
+    } finally {
+      await nats.stop();
+      storage.remove();
+    }
+  }, 90_000);
 });
