@@ -89,7 +89,8 @@ let runtime: typeof ort | undefined;
  * opened, so what imports this package for its image helpers stays light.
  */
 async function onnxRuntime(): Promise<typeof ort> {
-  runtime ??= ((await import("onnxruntime-node")) as { default: typeof ort }).default;
+  // the package's named exports (its ESM entry has no default export)
+  runtime ??= (await import("onnxruntime-node")) as typeof ort;
   return runtime;
 }
 
