@@ -3,7 +3,7 @@ import { CameraName, finite, LaserPreset, LedPreset, SessionId, StagePosition } 
 import { endpoint } from "./endpoint";
 import { FrameDescriptor } from "./frames";
 import { LaserLine, Limits } from "./limits";
-import { LiveRequest, LiveStarted } from "./live";
+import { DevicePositions, LiveRequest, LiveStarted } from "./live";
 import { subjects } from "./subjects";
 import { Uid } from "./uid";
 
@@ -46,15 +46,7 @@ export const HwState = z.object({
   core_info: CoreInfo,
   /** power of each laser line with power control, percent */
   laser_power_pct: z.partialRecord(LaserLine, finite()),
-  position: z.object({
-    x_um: finite(),
-    y_um: finite(),
-    z_um: finite(),
-    f_um: finite(),
-    piezo_um: finite(),
-    galvo_a_deg: finite(),
-    galvo_b_deg: finite(),
-  }),
+  position: DevicePositions,
   laser: LaserPreset,
   led: LedPreset,
   cameras: z.record(z.string(), CameraState),

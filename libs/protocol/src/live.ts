@@ -50,6 +50,17 @@ export const PreviewFrame = z.object({
 });
 export type PreviewFrame = z.infer<typeof PreviewFrame>;
 
+/** Every axis's position, as the hardware state and the published device state both report it. */
+export const DevicePositions = z.object({
+  x_um: finite(),
+  y_um: finite(),
+  z_um: finite(),
+  f_um: finite(),
+  piezo_um: finite(),
+  galvo_a_deg: finite(),
+  galvo_b_deg: finite(),
+});
+
 /** What the hardware is doing with its cameras. */
 export const DeviceActivity = z.object({
   kind: z.enum(["sequence", "snap", "live"]),
@@ -70,15 +81,7 @@ export type DeviceActivity = z.infer<typeof DeviceActivity>;
  * the plan runner may change anything (gently.hw.*).
  */
 export const DeviceState = z.object({
-  position: z.object({
-    x_um: finite(),
-    y_um: finite(),
-    z_um: finite(),
-    f_um: finite(),
-    piezo_um: finite(),
-    galvo_a_deg: finite(),
-    galvo_b_deg: finite(),
-  }),
+  position: DevicePositions,
   laser: LaserPreset,
   led: LedPreset,
   activity: DeviceActivity.nullable(),
