@@ -376,17 +376,8 @@ export class Acquisition {
       await this.enterVolume();
       const slot = this.continuous ? await this.slotOrDrop() : await slots.take(this.owner, stopped);
       if (slot === null) return false;
-      let meta: FrameMeta | null;
-      try {
-        meta = await this.popInto(slot);
-      } catch (err) {
-        slots.keep(slot);
-        throw err;
-      }
-      if (meta === null) {
-        slots.keep(slot);
-        return !stopped();
-      }
+      const meta = await this.popInto(slot);
+      if (meta === null) return !stopped();
       this.publish(slot, meta);
     }
     return false;
@@ -413,17 +404,8 @@ export class Acquisition {
       for (let c = 0; c < labels.length; c++) {
         const slot = await slots.take(this.owner, stopped);
         if (slot === null) return false;
-        let meta: FrameMeta | null;
-        try {
-          meta = await this.popInto(slot);
-        } catch (err) {
-          slots.keep(slot);
-          throw err;
-        }
-        if (meta === null) {
-          slots.keep(slot);
-          return !stopped();
-        }
+        const meta = await this.popInto(slot);
+        if (meta === null) return !stopped();
         this.publish(slot, { ...meta, piezo_um: at.piezo_um, galvo_deg: at.galvo_deg }, slice);
       }
     }
@@ -449,24 +431,32 @@ export class Acquisition {
     );
   }
 
-  /** Waits for the next frame into the slot; null when stopped or when the core has no more frames. */
+  /** Waits for the next frame into the slot; null when stopped or when the core has no more frames. A slot left without a frame (null or error) is kept for the next one. */
   private async popInto(slot: number): Promise<FrameMeta | null> {
     const { microscope, slots } = this.deps;
-    const pointer = slots.pointer(slot);
     const lateAfterMs = this.req.exposure_ms + this.deps.frameTimeoutMs;
     const since = Date.now();
-    for (;;) {
-      const result = await microscope.core.popNext(pointer, slots.slotBytes, POP_STEP_MS);
-      this.dropped += result.dropped;
-      if (result.dropped > 0 && this.continuous) {
-        throw new GentlyError("device_error", `the camera dropped ${this.dropped} frames (volume ${this.volumeIndex + 1} of ${this.volumes.length}); stopped`);
+    try {
+      const pointer = slots.pointer(slot);
+      for (;;) {
+        const result = await microscope.core.popNext(pointer, slots.slotBytes, POP_STEP_MS);
+        this.dropped += result.dropped;
+        if (result.dropped > 0 && this.continuous) {
+          throw new GentlyError("device_error", `the camera dropped ${this.dropped} frames (volume ${this.volumeIndex + 1} of ${this.volumes.length}); stopped`);
+        }
+        if (result.status === "frame") return result.meta;
+        if (result.status === "finished" || this.stopping) {
+          slots.keep(slot);
+          return null;
+        }
+        const waited = Date.now() - since;
+        if (waited > lateAfterMs) {
+          throw new GentlyError("timeout", `no frame from the camera for ${waited} ms (exposure ${this.req.exposure_ms} ms)`);
+        }
       }
-      if (result.status === "frame") return result.meta;
-      if (result.status === "finished" || this.stopping) return null;
-      const waited = Date.now() - since;
-      if (waited > lateAfterMs) {
-        throw new GentlyError("timeout", `no frame from the camera for ${waited} ms (exposure ${this.req.exposure_ms} ms)`);
-      }
+    } catch (err) {
+      slots.keep(slot);
+      throw err;
     }
   }
 
