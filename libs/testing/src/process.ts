@@ -15,44 +15,23 @@ export interface ServiceProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/**
- * Runs a TypeScript entry point as a real OS process, the way the supervisor does. With
- * `processGroup` it leads a process group of its own, so a test can signal the whole group
- * (`process.kill(-pid, ...)`) as a terminal's Ctrl-C does.
- */
-export function spawnTs(entry: string, env: NodeJS.ProcessEnv, args: string[] = [], opts: { processGroup?: boolean } = {}): ServiceProcess {
-  const child = spawn(process.execPath, [...nodeArgsFor(entry), ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, GENTLY_LOG_LEVEL: "debug", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: opts.processGroup ?? false,
-  });
+/** A process's log lines as they arrive, and waits for the first line matching a predicate (one already seen included). */
+export function logLines() {
   const lines: string[] = [];
   const waiters: { match: (l: string) => boolean; resolve: (l: string) => void }[] = [];
-  const onLine = (line: string) => {
-    lines.push(line);
-    if (process.env.GENTLY_TEST_ECHO === "1") process.stderr.write(line + "\n");
-    for (const w of [...waiters]) {
-      if (w.match(line)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(line);
-      }
-    }
-  };
-  readline.createInterface({ input: child.stdout! }).on("line", onLine);
-  readline.createInterface({ input: child.stderr! }).on("line", onLine);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("exit", (code, signal) => resolve({ code, signal })),
-  );
-  // a test file that ends (or times out) must not leave its processes running
-  const reap = () => child.kill("SIGKILL");
-  process.once("exit", reap);
-  void exited.then(() => process.off("exit", reap));
   return {
-    child,
     lines,
-    exited,
-    waitForLog(match, timeoutMs = 30_000) {
+    add(line: string): void {
+      lines.push(line);
+      if (process.env.GENTLY_TEST_ECHO === "1") process.stderr.write(line + "\n");
+      for (const w of [...waiters]) {
+        if (w.match(line)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(line);
+        }
+      }
+    },
+    waitFor(match: (line: string) => boolean, timeoutMs: number): Promise<string> {
       const seen = lines.find(match);
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
@@ -69,6 +48,36 @@ export function spawnTs(entry: string, env: NodeJS.ProcessEnv, args: string[] = 
         });
       });
     },
+  };
+}
+
+/**
+ * Runs a TypeScript entry point as a real OS process, the way the supervisor does. With
+ * `processGroup` it leads a process group of its own, so a test can signal the whole group
+ * (`process.kill(-pid, ...)`) as a terminal's Ctrl-C does.
+ */
+export function spawnTs(entry: string, env: NodeJS.ProcessEnv, args: string[] = [], opts: { processGroup?: boolean } = {}): ServiceProcess {
+  const child = spawn(process.execPath, [...nodeArgsFor(entry), ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, GENTLY_LOG_LEVEL: "debug", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: opts.processGroup ?? false,
+  });
+  const log = logLines();
+  readline.createInterface({ input: child.stdout! }).on("line", log.add);
+  readline.createInterface({ input: child.stderr! }).on("line", log.add);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
+  // a test file that ends (or times out) must not leave its processes running
+  const reap = () => child.kill("SIGKILL");
+  process.once("exit", reap);
+  void exited.then(() => process.off("exit", reap));
+  return {
+    child,
+    lines: log.lines,
+    exited,
+    waitForLog: (match, timeoutMs = 30_000) => log.waitFor(match, timeoutMs),
     async stop(alsoSend = []) {
       if (child.exitCode === null && child.signalCode === null) for (const signal of ["SIGTERM" as const, ...alsoSend]) child.kill(signal);
       return (await exited).code;

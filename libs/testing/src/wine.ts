@@ -2,7 +2,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync, symlinkSync, lstatSync } from "node:fs";
 import path from "node:path";
 import { REPO_ROOT } from "@gently/supervisor";
-import type { ServiceProcess } from "./process";
+import { logLines, type ServiceProcess } from "./process";
 
 /**
  * Windows processes on this Linux machine, under Wine: Windows Node from npm
@@ -144,8 +144,7 @@ export function spawnWindowsTs(wine: Wine, entry: string, env: NodeJS.ProcessEnv
     stdio: ["ignore", fd, fd],
   });
   closeSync(fd);
-  const lines: string[] = [];
-  const waiters: { match: (l: string) => boolean; resolve: (l: string) => void }[] = [];
+  const log = logLines();
   let offset = 0;
   let partial = "";
   const follow = () => {
@@ -159,16 +158,7 @@ export function spawnWindowsTs(wine: Wine, entry: string, env: NodeJS.ProcessEnv
     const text = partial + buf.toString("utf8");
     const parts = text.split(/\r?\n/);
     partial = parts.pop() ?? "";
-    for (const line of parts) {
-      lines.push(line);
-      if (process.env.GENTLY_TEST_ECHO === "1") process.stderr.write(line + "\n");
-      for (const w of [...waiters]) {
-        if (w.match(line)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(line);
-        }
-      }
-    }
+    for (const line of parts) log.add(line);
   };
   const timer = setInterval(follow, 100);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
@@ -184,25 +174,11 @@ export function spawnWindowsTs(wine: Wine, entry: string, env: NodeJS.ProcessEnv
   const running = () => child.exitCode === null && child.signalCode === null;
   return {
     child,
-    lines,
+    lines: log.lines,
     exited,
     waitForLog(match, timeoutMs = 60_000) {
       follow();
-      const seen = lines.find(match);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const t = setTimeout(
-          () => reject(new Error(`log line not seen in ${timeoutMs} ms; last lines:\n${lines.slice(-15).join("\n")}`)),
-          timeoutMs,
-        );
-        waiters.push({
-          match,
-          resolve: (l) => {
-            clearTimeout(t);
-            resolve(l);
-          },
-        });
-      });
+      return log.waitFor(match, timeoutMs);
     },
     async stop() {
       if (running()) child.kill("SIGINT");
