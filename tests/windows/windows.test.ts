@@ -20,7 +20,8 @@ import { REPO_ROOT } from "@gently/supervisor";
 import { nativeLibraryPath } from "@gently/native";
 import { prepareWine, spawnWindowsTs, startTestNats, tempStorage, waitFor, windowsPath, windowsTestsMissing, type ServiceProcess, type TestNats, type Wine } from "@gently/testing";
 import { Core } from "../../services/hardware/src/core-binding";
-import { SimTruth, type SimState } from "../../services/hardware/src/sim-truth";
+import { SimTruth } from "../../services/hardware/src/sim-truth";
+import { simStateOf } from "../../services/hardware/test/sim-state";
 
 /**
  * The instrument PC runs Windows. Here, under Wine: the native C tests as
@@ -239,27 +240,6 @@ describe.skipIf(missing !== undefined)("on the Windows instrument PC (under Wine
       return started;
     }
 
-    function simStateOf(s: HwState, camera: string, piezo_um: number, galvo_deg: number, laser: string, exposure_ms: number): SimState {
-      const roi = s.cameras[camera].roi;
-      return {
-        x_um: s.position.x_um,
-        y_um: s.position.y_um,
-        z_um: s.position.z_um,
-        f_um: s.position.f_um,
-        piezo_um,
-        galvo_a_deg: s.position.galvo_a_deg,
-        galvo_b_deg: galvo_deg,
-        exposure_ms,
-        roi_x: roi.x,
-        roi_y: roi.y,
-        roi_width: roi.width,
-        roi_height: roi.height,
-        binning: 1,
-        led_open: s.led === "Open" ? 1 : 0,
-        laser_preset: laser,
-      };
-    }
-
     /** Acquires a volume and checks its file, read by tifffile, against the simulator's frames byte for byte. */
     async function acquireAndCheck(): Promise<VolumeWritten> {
       const before = await state();
@@ -275,7 +255,7 @@ describe.skipIf(missing !== undefined)("on the Windows instrument PC (under Wine
       for (let z = 0; z < 6; z++) {
         const piezo = 49.5 + z;
         const galvo = -0.01 + 0.02 * z;
-        truth.render("HamCam1", simStateOf(before, "HamCam1", piezo, galvo, "488 only", 10), noiseBase + z, expected);
+        truth.render("HamCam1", simStateOf(before, "HamCam1", { exposure_ms: 10, laser: "488 only", piezo_um: piezo, galvo_deg: galvo }), noiseBase + z, expected);
         expect(bytes.subarray(z * FRAME_BYTES, (z + 1) * FRAME_BYTES).equals(expected), `slice ${z}`).toBe(true);
       }
       return body;

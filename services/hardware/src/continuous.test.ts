@@ -5,11 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { call, connectBus, createLogger, decodeJson } from "@gently/bus";
 import { readOmeMetadata } from "@gently/ome-tiff";
-import { hw, newUid, subjects, type HwState, type RequestOf } from "@gently/protocol";
+import { hw, newUid, subjects, type RequestOf } from "@gently/protocol";
 import { nativeLibraryPath } from "@gently/native";
 import { spawnService, startTestNats, tempStorage, waitFor, type ServiceProcess, type TestNats } from "@gently/testing";
 import { Core } from "./core-binding";
-import { SimTruth, type SimState } from "./sim-truth";
+import { SimTruth } from "./sim-truth";
+import { simStateOf } from "../test/sim-state";
 import { TestReader } from "../test/test-reader";
 
 const logger = createLogger("continuous-test", "silent");
@@ -76,27 +77,6 @@ describe("continuous volumes (real hardware and writer processes, real NATS, rea
     storage.remove();
   });
 
-  function simStateOf(s: HwState, camera: string, exposure_ms: number, piezo_um: number, galvo_deg: number): SimState {
-    const roi = s.cameras[camera].roi;
-    return {
-      x_um: s.position.x_um,
-      y_um: s.position.y_um,
-      z_um: s.position.z_um,
-      f_um: s.position.f_um,
-      piezo_um,
-      galvo_a_deg: s.position.galvo_a_deg,
-      galvo_b_deg: galvo_deg,
-      exposure_ms,
-      roi_x: roi.x,
-      roi_y: roi.y,
-      roi_width: roi.width,
-      roi_height: roi.height,
-      binning: 1,
-      led_open: s.led === "Open" ? 1 : 0,
-      laser_preset: "488 only",
-    };
-  }
-
   function continuous(volumes: number, overrides: Partial<RequestOf<typeof hw.startSequence>> = {}): RequestOf<typeof hw.startSequence> {
     return {
       acq_id: newUid(),
@@ -139,7 +119,7 @@ describe("continuous volumes (real hardware and writer processes, real NATS, rea
         const camera = req.cameras[k % 2];
         const piezo = 49.5 + slice;
         const galvo = -0.01 + slice * 0.02;
-        truth.render(camera, simStateOf(before, camera, 20, piezo, galvo), (v * 3 + slice) * 2 + (k % 2), expected);
+        truth.render(camera, simStateOf(before, camera, { exposure_ms: 20, laser: "488 only", piezo_um: piezo, galvo_deg: galvo }), (v * 3 + slice) * 2 + (k % 2), expected);
         expect(plane.equals(expected), `volume ${v}, slice ${slice}, ${camera}`).toBe(true);
       }
     }

@@ -4,11 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Kvm, type KV } from "@nats-io/kv";
 import { call, connectBus, createLogger, EXIT_FATAL_CONFIG } from "@gently/bus";
-import { buckets, GentlyError, hw, newUid, type EndpointContract, type HwState, type ReplyOf, type RequestOf } from "@gently/protocol";
+import { buckets, GentlyError, hw, newUid, type EndpointContract, type ReplyOf, type RequestOf } from "@gently/protocol";
 import { nativeLibraryPath } from "@gently/native";
 import { spawnService, startTestNats, tempStorage, waitFor, type ServiceProcess, type TestNats } from "@gently/testing";
 import { Core } from "./core-binding";
-import { SimTruth, type SimState } from "./sim-truth";
+import { SimTruth } from "./sim-truth";
+import { simStateOf } from "../test/sim-state";
 import { TestReader } from "../test/test-reader";
 
 const logger = createLogger("real-microscope-test", "silent");
@@ -69,28 +70,6 @@ describe("hardware service on a core without hardware sequencing and with slow m
     storage.remove();
   });
 
-  function simStateOf(s: HwState, camera: string, piezo_um: number, galvo_deg: number): SimState {
-    const roi = s.cameras[camera].roi;
-    return {
-      ...truth.state(camera),
-      x_um: s.position.x_um,
-      y_um: s.position.y_um,
-      z_um: s.position.z_um,
-      f_um: s.position.f_um,
-      piezo_um,
-      galvo_a_deg: s.position.galvo_a_deg,
-      galvo_b_deg: galvo_deg,
-      exposure_ms: 20,
-      roi_x: roi.x,
-      roi_y: roi.y,
-      roi_width: roi.width,
-      roi_height: roi.height,
-      binning: 1,
-      led_open: 0,
-      laser_preset: "488 only",
-    };
-  }
-
   it("reports the core's version and that its sweeps are stepped, in hw.state and the start log", async () => {
     const s = await state();
     expect(s.core_info).toEqual({ version: "gently-sim 1.1", device_api: null, sweep_mode: "stepped" });
@@ -130,7 +109,7 @@ describe("hardware service on a core without hardware sequencing and with slow m
       expect(descriptor.piezo_um).toBe(Math.round((44.0004 + slice * 2.5) * 1000) / 1000);
       expect(descriptor.galvo_deg).toBeCloseTo(-0.12 + slice * 0.05, 12);
       // One short sequence per slice: frame i of camera j still has noise index N0 + i*ncam + j.
-      truth.render(camera, simStateOf(before, camera, descriptor.piezo_um, descriptor.galvo_deg), noiseBase + slice * 2 + (k % 2), expected);
+      truth.render(camera, simStateOf(before, camera, { exposure_ms: 20, laser: "488 only", piezo_um: descriptor.piezo_um, galvo_deg: descriptor.galvo_deg }), noiseBase + slice * 2 + (k % 2), expected);
       expect(data.equals(expected), `frame ${k} (${camera}, slice ${slice})`).toBe(true);
     }
     const after = await state();

@@ -3,11 +3,12 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { call, connectBus, createLogger } from "@gently/bus";
-import { GentlyError, hw, newUid, type EndpointContract, type HwState, type RequestOf, type ReplyOf } from "@gently/protocol";
+import { GentlyError, hw, newUid, type EndpointContract, type RequestOf, type ReplyOf } from "@gently/protocol";
 import { nativeLibraryPath } from "@gently/native";
 import { spawnService, startTestNats, tempStorage, waitFor, type ServiceProcess, type TestNats } from "@gently/testing";
 import { Core } from "./core-binding";
-import { SimTruth, type SimState } from "./sim-truth";
+import { SimTruth } from "./sim-truth";
+import { simStateOf } from "../test/sim-state";
 import { TestReader } from "../test/test-reader";
 
 const logger = createLogger("hardware-test", "silent");
@@ -76,28 +77,6 @@ describe("hardware service (real process, real NATS, real shared-memory ring)", 
     const started = await hwCall(hw.startSequence, req);
     noiseNext += started.frames_total;
     return started;
-  }
-
-  /** The sim state a frame was rendered with, rebuilt from what the API reported. */
-  function simStateOf(s: HwState, camera: string, exposure_ms: number, laser: string, piezo_um: number, galvo_deg: number): SimState {
-    const roi = s.cameras[camera].roi;
-    return {
-      x_um: s.position.x_um,
-      y_um: s.position.y_um,
-      z_um: s.position.z_um,
-      f_um: s.position.f_um,
-      piezo_um,
-      galvo_a_deg: s.position.galvo_a_deg,
-      galvo_b_deg: galvo_deg,
-      exposure_ms,
-      roi_x: roi.x,
-      roi_y: roi.y,
-      roi_width: roi.width,
-      roi_height: roi.height,
-      binning: 1,
-      led_open: s.led === "Open" ? 1 : 0,
-      laser_preset: laser,
-    };
   }
 
   it("runs the core library named by configuration through koffi and reports it, with the configured limits and ring", async () => {
@@ -176,7 +155,7 @@ describe("hardware service (real process, real NATS, real shared-memory ring)", 
       expect(descriptor).toMatchObject({ camera, camera_index: k % 2, z_index: slice, width: 256, height: 128, bytes: expected.length });
       expect(descriptor.piezo_um).toBeCloseTo(49.5 + slice, 9);
       // gently_sim.h noise rule: frame i of camera j in the list has noise index N0 + i*ncam + j.
-      truth.render(camera, simStateOf(before, camera, 20, "488 only", descriptor.piezo_um, descriptor.galvo_deg), noiseBase + slice * 2 + (k % 2), expected);
+      truth.render(camera, simStateOf(before, camera, { exposure_ms: 20, laser: "488 only", piezo_um: descriptor.piezo_um, galvo_deg: descriptor.galvo_deg }), noiseBase + slice * 2 + (k % 2), expected);
       expect(data.equals(expected), `frame ${k} (${camera}, slice ${slice})`).toBe(true);
     }
     // The embryo is in these frames: far above the dark offset (100 ADU) and its noise.
@@ -199,7 +178,7 @@ describe("hardware service (real process, real NATS, real shared-memory ring)", 
     expect(end).toMatchObject({ status: "complete", frames: 1, dropped: 0 });
     const [frame] = reader.frames.get(acq_id)!;
     const expected = Buffer.alloc(256 * 128 * 2);
-    truth.render("HamCam1", simStateOf(before, "HamCam1", 5, "561 only", before.position.piezo_um, before.position.galvo_b_deg), noise, expected);
+    truth.render("HamCam1", simStateOf(before, "HamCam1", { exposure_ms: 5, laser: "561 only", piezo_um: before.position.piezo_um, galvo_deg: before.position.galvo_b_deg }), noise, expected);
     expect(frame.data.equals(expected)).toBe(true);
     expect((await state()).laser).toBe("ALL OFF");
   });
