@@ -13,7 +13,8 @@ COPY libs libs
 COPY services services
 COPY scripts scripts
 COPY tsconfig.base.json tsconfig.build.json ./
-RUN npm ci --no-audit --no-fund && make -s -C native && npm run build
+# onnxruntime-node: the bundled CPU build only (no CUDA download).
+RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund && make -s -C native && npm run build
 
 # Production dependencies only: the build's node_modules (native addons
 # already compiled for this image) without the dev dependencies.

@@ -39,7 +39,10 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
-npm ci --no-audit --no-fund
+# onnxruntime-node: the bundled CPU build only; its CUDA download host is not reachable
+# everywhere. An environment variable, not an .npmrc key: npm 11 warns on every command about
+# keys it does not know.
+ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
 # npm ci runs our postinstall (native build) in recent npm; run it again to be sure on any npm.
 make -s -C native
 # the compiled output npm start, the gently CLI and the image run
