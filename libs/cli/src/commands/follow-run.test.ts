@@ -1,42 +1,27 @@
-import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newUid } from "@gently/protocol";
 import { REPO_ROOT } from "@gently/supervisor";
-import { spawnService, spawnTs, startTestNats, tempStorage, type ServiceProcess, type TestNats } from "@gently/testing";
+import { spawnTs, tempStorage } from "@gently/testing";
+import { startAcquisitionServices, type AcquisitionServices } from "../../test/acquisition-services";
 
 const CLI = path.join(REPO_ROOT, "libs", "cli", "src", "main.ts");
 
 describe("the CLI following a silent run (real nats-server, hardware, writer and plan-runner processes)", () => {
-  let nats: TestNats;
-  const services: ServiceProcess[] = [];
   const storage = tempStorage("gently-cli-silence-");
-  let env: NodeJS.ProcessEnv;
+  let system: AcquisitionServices;
 
   beforeAll(async () => {
-    nats = await startTestNats();
-    const simConfig = path.join(storage.dir, "sim.json");
-    writeFileSync(simConfig, JSON.stringify({ frame_interval_ms: 1 }));
-    env = {
-      GENTLY_NATS_URL: nats.url,
-      GENTLY_STORAGE: storage.dir,
-      GENTLY_CONFIG: simConfig,
-      GENTLY_RING_PATH: `/dev/shm/gently-cli-silence-${newUid()}`,
-      GENTLY_RING_SLOTS: "8",
-    };
-    for (const name of ["hardware", "writer", "plan-runner"]) services.push(spawnService(name, env));
-    await Promise.all(services.map((s) => s.waitForLog((l) => l.includes('"msg":"started"'), 45_000)));
+    system = await startAcquisitionServices(storage.dir);
   });
 
   afterAll(async () => {
-    for (const s of services) await s.stop();
-    await nats?.stop();
+    await system?.stop();
     storage.remove();
   });
 
   it("keeps waiting but says what for: the plan runner's view of the run, then why the plan runner does not answer", async () => {
-    const planRunner = services[2]!;
-    const cli = spawnTs(CLI, { ...env, GENTLY_LOG_LEVEL: "silent", GENTLY_CLI_SILENCE_NOTICE_S: "3" }, [
+    const planRunner = system.services[2]!;
+    const cli = spawnTs(CLI, { ...system.env, GENTLY_LOG_LEVEL: "silent", GENTLY_CLI_SILENCE_NOTICE_S: "3" }, [
       "timelapse", "--num-timepoints", "2", "--interval-s", "120", "--num-slices", "5", "--json",
     ]);
     try {

@@ -1,52 +1,39 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { call, connectBus, createLogger } from "@gently/bus";
-import { hw, newUid } from "@gently/protocol";
+import { hw } from "@gently/protocol";
 import { nodeArgsFor, REPO_ROOT } from "@gently/supervisor";
-import { spawnService, spawnTs, startTestNats, tempStorage, type ServiceProcess, type TestNats } from "@gently/testing";
+import { spawnTs, tempStorage } from "@gently/testing";
+import { startAcquisitionServices, type AcquisitionServices } from "../../test/acquisition-services";
 
 const CLI = path.join(REPO_ROOT, "libs", "cli", "src", "main.ts");
 const logger = createLogger("cli-plans-test", "silent");
 
 describe("gently plan commands (real nats-server, hardware, writer and plan-runner processes)", () => {
-  let nats: TestNats;
+  let system: AcquisitionServices;
   let nc: NatsConnection;
-  const services: ServiceProcess[] = [];
   const storage = tempStorage("gently-cli-plans-");
-  let env: NodeJS.ProcessEnv;
 
   async function gently(...args: string[]): Promise<{ code: number | null; out: string; json: Record<string, unknown> | null }> {
-    const p = spawnTs(CLI, { ...env, GENTLY_LOG_LEVEL: "silent" }, args);
+    const p = spawnTs(CLI, { ...system.env, GENTLY_LOG_LEVEL: "silent" }, args);
     const { code } = await p.exited;
     const last = [...p.lines].reverse().find((l) => l.startsWith("{") || l.startsWith("["));
     return { code, out: p.lines.join("\n"), json: last ? (JSON.parse(last) as Record<string, unknown>) : null };
   }
 
   beforeAll(async () => {
-    nats = await startTestNats();
-    const simConfig = path.join(storage.dir, "sim.json");
-    writeFileSync(simConfig, JSON.stringify({ frame_interval_ms: 1 }));
-    env = {
-      GENTLY_NATS_URL: nats.url,
-      GENTLY_STORAGE: storage.dir,
-      GENTLY_CONFIG: simConfig,
-      GENTLY_RING_PATH: `/dev/shm/gently-cli-test-${newUid()}`,
-      GENTLY_RING_SLOTS: "8",
-    };
-    for (const name of ["hardware", "writer", "plan-runner"]) services.push(spawnService(name, env));
-    await Promise.all(services.map((s) => s.waitForLog((l) => l.includes('"msg":"started"'), 45_000)));
-    nc = await connectBus({ servers: nats.url, name: "cli-plans-test", logger });
+    system = await startAcquisitionServices(storage.dir);
+    nc = await connectBus({ servers: system.nats.url, name: "cli-plans-test", logger });
     // small frames keep the test fast; the CLI itself never touches gently.hw.*
     await call(nc, hw.setCamera, { camera: "HamCam1", roi: { x: 896, y: 960, width: 256, height: 128 } });
   });
 
   afterAll(async () => {
     await nc?.close();
-    for (const s of services.reverse()) await s.stop();
-    await nats?.stop();
+    await system?.stop();
     storage.remove();
   });
 
@@ -124,7 +111,7 @@ describe("gently plan commands (real nats-server, hardware, writer and plan-runn
   it("moves its progress bar per frame on a terminal", () => {
     // a pseudo-terminal (util-linux script), as a person's shell gives the CLI
     const command = [process.execPath, ...nodeArgsFor(CLI), "acquire", "--num-slices", "1500"].map((a) => `'${a}'`).join(" ");
-    const r = spawnSync("script", ["-qfec", command, "/dev/null"], { env: { ...process.env, ...env, GENTLY_LOG_LEVEL: "silent" }, encoding: "utf8", timeout: 60_000 });
+    const r = spawnSync("script", ["-qfec", command, "/dev/null"], { env: { ...process.env, ...system.env, GENTLY_LOG_LEVEL: "silent" }, encoding: "utf8", timeout: 60_000 });
     expect(r.status, r.stdout).toBe(0);
     // the bar redraws in place with escape sequences
     const shown = r.stdout.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, "");
