@@ -64,6 +64,34 @@ async function stopSequence(deps: AcquisitionDeps, acq_id: string, reason: strin
   );
 }
 
+/** Starts the hardware's sequence for the first volume (and, continuous, the volumes after it) with the volume's settings and its owner. */
+async function startSequence(
+  deps: AcquisitionDeps,
+  volume: VolumeSpec,
+  owner: Owner,
+  first: { acq_id: string; volume_uid: string },
+  nextVolumes?: { acq_id: string; volume_uid: string }[],
+): Promise<void> {
+  await call(
+    deps.nc,
+    hw.startSequence,
+    {
+      ...first,
+      session_id: owner.session_id,
+      run_uid: owner.run_uid,
+      plan_name: owner.plan_name,
+      cameras: volume.cameras,
+      num_slices: volume.num_slices,
+      exposure_ms: volume.exposure_ms,
+      sweep: volume.sweep,
+      laser_config: volume.laser_config,
+      keepalive_ms: deps.keepaliveMs,
+      ...(nextVolumes === undefined ? {} : { next_volumes: nextVolumes }),
+    },
+    { timeoutMs: 15_000 },
+  );
+}
+
 /**
  * One light-sheet volume: registers for the writer's announcement and the
  * frame stream's end, starts the sequence, keeps it alive, and returns the
@@ -98,24 +126,7 @@ export async function acquireVolume(
   let keepalive: NodeJS.Timeout | undefined;
   const deadline = rejectAfter(deadlineFor(volume), () => new GentlyError("timeout", `volume ${volume_uid} was not written in time (acquisition ${acq_id})`));
   try {
-    await call(
-      deps.nc,
-      hw.startSequence,
-      {
-        acq_id,
-        volume_uid,
-        session_id: owner.session_id,
-        run_uid: owner.run_uid,
-        plan_name: owner.plan_name,
-        cameras: volume.cameras,
-        num_slices: volume.num_slices,
-        exposure_ms: volume.exposure_ms,
-        sweep: volume.sweep,
-        laser_config: volume.laser_config,
-        keepalive_ms: deps.keepaliveMs,
-      },
-      { timeoutMs: 15_000 },
-    );
+    await startSequence(deps, volume, owner, { acq_id, volume_uid });
     let framesReported = -1;
     keepalive = setInterval(() => {
       call(deps.nc, hw.keepalive, { acq_id }, { timeoutMs: Math.max(1_000, deps.keepaliveMs / 3) })
@@ -195,24 +206,7 @@ export async function acquireContinuous(
   let keepalive: NodeJS.Timeout | undefined;
   const deadline = rejectAfter(WRITE_GRACE_MS + 3 * total * (volume.exposure_ms + 20), () => new GentlyError("timeout", `${count} continuous volumes were not written in time (sequence ${acq_id})`));
   try {
-    await call(
-      deps.nc,
-      hw.startSequence,
-      {
-        ...ids[0]!,
-        session_id: owner.session_id,
-        run_uid: owner.run_uid,
-        plan_name: owner.plan_name,
-        cameras: volume.cameras,
-        num_slices: volume.num_slices,
-        exposure_ms: volume.exposure_ms,
-        sweep: volume.sweep,
-        laser_config: volume.laser_config,
-        keepalive_ms: deps.keepaliveMs,
-        next_volumes: ids.slice(1),
-      },
-      { timeoutMs: 15_000 },
-    );
+    await startSequence(deps, volume, owner, ids[0]!, ids.slice(1));
     keepalive = setInterval(() => {
       call(deps.nc, hw.keepalive, { acq_id }, { timeoutMs: Math.max(1_000, deps.keepaliveMs / 3) })
         .then((r) => onFrames(Math.min(r.frames_done, total), total))
