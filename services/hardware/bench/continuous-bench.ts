@@ -5,17 +5,14 @@ import path from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { median, percentile } from "@gently/bench-stats";
 import { connectBus, createLogger, decodeJson } from "@gently/bus";
-import { DEFAULT_LIMITS, FrameDescriptor, newUid, subjects, type VolumeWritten } from "@gently/protocol";
+import { FrameDescriptor, newUid, subjects, type VolumeWritten } from "@gently/protocol";
 import { nativeLibraryPath } from "@gently/native";
 import { createRing, unlinkRing } from "@gently/ring";
 import { spawnService, startTestNats } from "@gently/testing";
 import { Acquisition } from "../src/acquisition";
 import { Core } from "../src/core-binding";
-import { Microscope } from "../src/microscope";
-import { RingSlots } from "../src/ring-slots";
-import { DISPIM_ROLES } from "../src/roles";
+import { benchAcquisitionDeps } from "./acquisition-deps";
 import { SimTruth } from "../src/sim-truth";
-import { WriterLink } from "../src/writer-link";
 
 const CAMERA = "HamCam1";
 const SENSOR = 2048;
@@ -125,14 +122,7 @@ async function runCase(
   });
   try {
     await core.setRoi(CAMERA, { x: 0, y: (SENSOR - c.height) / 2, width: c.width, height: c.height });
-    const writer = new WriterLink(nc, 10_000);
-    const deps = {
-      microscope: new Microscope(core, DEFAULT_LIMITS, DISPIM_ROLES),
-      slots: new RingSlots(ring, { timeoutMs: 30_000, writerAnswers: (id) => writer.answers(id), logger }),
-      writer,
-      logger,
-      frameTimeoutMs: 10_000,
-    };
+    const deps = benchAcquisitionDeps(nc, core, ring, logger);
     const t0 = performance.now();
     const acquisition = await Acquisition.start(
       {

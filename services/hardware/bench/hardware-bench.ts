@@ -1,18 +1,15 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { connectBus, createLogger } from "@gently/bus";
-import { DEFAULT_LIMITS, newUid } from "@gently/protocol";
+import { newUid } from "@gently/protocol";
 import { nativeLibraryPath } from "@gently/native";
 import { createRing, unlinkRing, type Ring } from "@gently/ring";
 import { startTestNats } from "@gently/testing";
 import { Acquisition } from "../src/acquisition";
 import { Core } from "../src/core-binding";
-import { Microscope } from "../src/microscope";
-import { DISPIM_ROLES } from "../src/roles";
-import { RingSlots } from "../src/ring-slots";
+import { benchAcquisitionDeps } from "./acquisition-deps";
 import { PreviewPublisher } from "../src/preview";
 import { SimTruth } from "../src/sim-truth";
 import { TestReader } from "../test/test-reader";
-import { WriterLink } from "../src/writer-link";
 
 export interface BenchRow {
   name: string;
@@ -82,13 +79,8 @@ async function acquisitionFps(nc: NatsConnection, ring: Ring, frames: number, wi
   await reader.start();
   try {
     await fullSensor(core);
-    const writer = new WriterLink(nc, 10_000);
     const deps = {
-      microscope: new Microscope(core, DEFAULT_LIMITS, DISPIM_ROLES),
-      slots: new RingSlots(ring, { timeoutMs: 30_000, writerAnswers: (id) => writer.answers(id), logger }),
-      writer,
-      logger,
-      frameTimeoutMs: 10_000,
+      ...benchAcquisitionDeps(nc, core, ring, logger),
       ...(withPreviews ? { preview: new PreviewPublisher(nc, logger) } : {}),
     };
     const t0 = performance.now();
