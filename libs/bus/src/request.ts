@@ -33,7 +33,7 @@ export async function call<E extends EndpointContract>(
   opts: CallOptions = {},
 ): Promise<ReplyOf<E>> {
   const checked = contract.request.safeParse(body);
-  if (!checked.success) throw GentlyError.fromZod(checked.error);
+  if (!checked.success) throw GentlyError.fromZod(checked.error, "", body);
   let reply: Msg;
   const timeoutMs = opts.timeoutMs ?? 10_000;
   try {

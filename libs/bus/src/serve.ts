@@ -134,7 +134,10 @@ async function respond(handler: EndpointHandler, msg: ServiceMsg, logger: Logger
   const { contract } = handler;
   const log = logger.child({ subject: msg.subject });
   try {
-    const request = contract.request.parse(decodeJson(msg.data));
+    const body = decodeJson(msg.data);
+    const checked = contract.request.safeParse(body);
+    if (!checked.success) throw GentlyError.fromZod(checked.error, "", body);
+    const request = checked.data;
     const reply = await handler.handle(request, { logger: log, msg, serviceId });
     msg.respond(encodeJson(contract.reply.parse(reply)));
     return null;

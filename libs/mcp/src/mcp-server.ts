@@ -169,7 +169,7 @@ async function runPlan(client: GentlyClient, planCall: PlanCall, opts: RunOption
 
 async function showImage(client: GentlyClient, args: Record<string, unknown>): Promise<CallToolResult> {
   const parsed = ShowImageParams.safeParse(args);
-  if (!parsed.success) throw GentlyError.fromZod(parsed.error);
+  if (!parsed.success) throw GentlyError.fromZod(parsed.error, "", args);
   const { uid, z, view, ...options } = parsed.data;
   const previewView: PreviewView = view === "slice" ? { kind: "slice", z: z ?? 0 } : { kind: "mip" };
   const preview = await filePreview(await client.volumePath(uid), previewView, options);

@@ -198,12 +198,12 @@ export function planCallOf(name: string, params: unknown = {}, defaults: Copilot
   // the copilot passes its session among the parameters; it is the run's, not the plan's
   const { session_id: rawSession, ...body } = params as Record<string, unknown>;
   const session = rawSession === undefined ? undefined : SessionId.safeParse(rawSession);
-  if (session && !session.success) throw GentlyError.fromZod(session.error, "session_id");
+  if (session && !session.success) throw GentlyError.fromZod(session.error, "session_id", rawSession);
   const session_id = session?.data === undefined ? {} : { session_id: session.data };
   if (!isCopilotToolName(name)) return { plan: name, params: body, fields: {}, ...session_id };
   const t: CopilotTool<z.ZodType> = COPILOT_TOOLS[name];
   const parsed = t.params.safeParse(body);
-  if (!parsed.success) throw GentlyError.fromZod(parsed.error);
+  if (!parsed.success) throw GentlyError.fromZod(parsed.error, "", body);
   return { ...t.toPlan(parsed.data, defaults), fields: t.fields, ...session_id };
 }
 

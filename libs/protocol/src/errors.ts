@@ -79,11 +79,14 @@ export class GentlyError extends Error {
     return new GentlyError(body.error.code, body.error.message, body.error.field, body.error.details);
   }
 
-  /** Turns a schema failure into the error a client sees: first issue names the field and the limit. */
-  static fromZod(err: z.ZodError, prefix = ""): GentlyError {
+  /**
+   * Turns a schema failure into the error a client sees: the first issue names the field, what it
+   * takes (kind, range, allowed values) and the value given. `input` is what was parsed, for the value.
+   */
+  static fromZod(err: z.ZodError, prefix = "", input?: unknown): GentlyError {
     const issues = err.issues.map((issue) => ({
       field: [prefix, ...issue.path.map(String)].filter(Boolean).join("."),
-      message: issue.message,
+      message: describeIssue(issue, valueAt(input, issue.path)),
     }));
     const first = issues[0];
     const where = first?.field ? `${first.field}: ` : "";
@@ -93,6 +96,52 @@ export class GentlyError extends Error {
       first?.field || undefined,
       issues.length > 1 ? { issues } : undefined,
     );
+  }
+}
+
+/** zod's own wording for an issue ("Too small: expected number to be >=1"); a schema's own message is kept as written. */
+const ZOD_DEFAULT_MESSAGE = /^(Invalid input|Too small|Too big|Invalid option|Unrecognized key|Invalid number|Invalid string)/;
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (value === null || typeof value !== "object") return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+function shown(value: unknown): string {
+  if (value === undefined) return "nothing";
+  const text = typeof value === "string" ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
+  if (!ZOD_DEFAULT_MESSAGE.test(issue.message)) return issue.message;
+  const given = `, got ${shown(value)}`;
+  switch (issue.code) {
+    case "invalid_type":
+      return value === undefined ? `required (${issue.expected})` : `expected ${issue.expected}${given}`;
+    case "too_small":
+    case "too_big": {
+      const bound = issue.code === "too_small" ? issue.minimum : issue.maximum;
+      const op = issue.code === "too_small" ? (issue.inclusive ? ">=" : ">") : issue.inclusive ? "<=" : "<";
+      if (issue.origin === "number" || issue.origin === "int" || issue.origin === "bigint" || issue.origin === "date") {
+        return `must be ${op} ${String(bound)}${given}`;
+      }
+      const unit = issue.origin === "string" ? "characters" : "items";
+      const length = typeof value === "string" || Array.isArray(value) ? value.length : undefined;
+      return `must have ${op} ${String(bound)} ${unit}${length === undefined ? "" : `, got ${length}`}`;
+    }
+    case "invalid_value":
+      return `must be one of ${issue.values.map((v) => shown(v)).join(", ")}${given}`;
+    case "unrecognized_keys":
+      return `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")}`;
+    case "not_multiple_of":
+      return `must be a multiple of ${String(issue.divisor)}${given}`;
+    default:
+      return `${issue.message}${given}`;
   }
 }
 

@@ -45,6 +45,6 @@ export async function readBody<S extends z.ZodType>(req: IncomingMessage, schema
     throw new GentlyError("invalid_request", `body: not JSON (${(err as Error).message})`, "body");
   }
   const parsed = schema.safeParse(json);
-  if (!parsed.success) throw GentlyError.fromZod(parsed.error);
+  if (!parsed.success) throw GentlyError.fromZod(parsed.error, "", json);
   return parsed.data;
 }

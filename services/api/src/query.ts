@@ -13,6 +13,6 @@ export function parseQuery<S extends z.ZodType>(url: URL, schema: S): z.output<S
     raw[key] = value;
   }
   const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw GentlyError.fromZod(parsed.error);
+  if (!parsed.success) throw GentlyError.fromZod(parsed.error, "", raw);
   return parsed.data;
 }

@@ -23,7 +23,7 @@ export function parseQuery<S extends z.ZodObject>(url: URL, schema: S): z.output
     raw[key] = value;
   }
   const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw GentlyError.fromZod(parsed.error);
+  if (!parsed.success) throw GentlyError.fromZod(parsed.error, "", raw);
   return parsed.data as z.output<S>;
 }
 

@@ -54,6 +54,6 @@ export function parsePlan(name: string, params: unknown): ParsedPlan {
     });
   }
   const parsed = PLANS[name].params.safeParse(params ?? {});
-  if (!parsed.success) throw GentlyError.fromZod(parsed.error, "params");
+  if (!parsed.success) throw GentlyError.fromZod(parsed.error, "params", params ?? {});
   return { name, definition: PLAN_DEFINITIONS[name] as unknown as PlanDefinition, params: parsed.data as ParsedPlanParams<PlanName> };
 }
