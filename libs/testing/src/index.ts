@@ -6,3 +6,4 @@ export { connectAccount, startAccountNats, type AccountNats } from "./accounts";
 export { startTestSystem, SMALL_SAMPLE, type TestSystem } from "./system";
 export { injectFaultEnv } from "./fault-injection";
 export { prepareWine, spawnWindowsTs, windowsPath, windowsTestsMissing, WINE_NODE_DIR, type Wine } from "./wine";
+export { geotiffPlanes } from "./tiff";

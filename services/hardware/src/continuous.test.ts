@@ -1,13 +1,12 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { fromFile } from "geotiff";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { call, connectBus, createLogger, decodeJson } from "@gently/bus";
 import { readOmeMetadata } from "@gently/ome-tiff";
 import { hw, newUid, subjects, type RequestOf } from "@gently/protocol";
 import { nativeLibraryPath } from "@gently/native";
-import { spawnService, startTestNats, tempStorage, waitFor, type ServiceProcess, type TestNats } from "@gently/testing";
+import { geotiffPlanes, spawnService, startTestNats, tempStorage, waitFor, type ServiceProcess, type TestNats } from "@gently/testing";
 import { Core } from "./core-binding";
 import { SimTruth } from "./sim-truth";
 import { simStateOf } from "../test/sim-state";
@@ -18,22 +17,6 @@ const ROI = { x: 896, y: 960, width: 256, height: 128 };
 const PLANE_BYTES = ROI.width * ROI.height * 2;
 const RING_SLOTS = 12;
 const WRITER_FRAME_TIMEOUT_MS = 2_500;
-
-/** Every plane of a TIFF read by geotiff (an independent reader), as raw bytes. */
-async function geotiffPlanes(file: string): Promise<Buffer[]> {
-  const tiff = await fromFile(file);
-  try {
-    const planes: Buffer[] = [];
-    const count = await tiff.getImageCount();
-    for (let i = 0; i < count; i++) {
-      const [raster] = (await (await tiff.getImage(i)).readRasters()) as unknown as Uint16Array[];
-      planes.push(Buffer.from(raster.buffer, raster.byteOffset, raster.byteLength));
-    }
-    return planes;
-  } finally {
-    await tiff.close();
-  }
-}
 
 describe("continuous volumes (real hardware and writer processes, real NATS, real ring and files)", () => {
   let nats: TestNats;

@@ -8,7 +8,7 @@ import { openForRebuild } from "@gently/datastore";
 import { readOmeMetadata, verifyChecksum } from "@gently/ome-tiff";
 import { GentlyError, streams, subjects, VolumeFailed, VolumeWritten } from "@gently/protocol";
 import { createRing, unlinkRing, type Ring } from "@gently/ring";
-import { spawnService, startTestNats, tempStorage, waitFor, type ServiceProcess, type TestNats } from "@gently/testing";
+import { geotiffPlanes, spawnService, startTestNats, tempStorage, waitFor, type ServiceProcess, type TestNats } from "@gently/testing";
 import { Announcer } from "./announce";
 import { FrameProducer, framePixels } from "../test/frame-producer";
 
@@ -26,22 +26,6 @@ interface Seen {
   /** what was on disk the moment the announcement arrived */
   finalFileBytes?: number;
   partialsInVolumes?: string[];
-}
-
-/** Reads every plane of a TIFF with geotiff, an independent reader, as raw bytes. */
-async function geotiffPlanes(file: string): Promise<Buffer[]> {
-  const tiff = await fromFile(file);
-  try {
-    const planes: Buffer[] = [];
-    const count = await tiff.getImageCount();
-    for (let i = 0; i < count; i++) {
-      const [raster] = (await (await tiff.getImage(i)).readRasters()) as unknown as Uint16Array[];
-      planes.push(Buffer.from(raster.buffer, raster.byteOffset, raster.byteLength));
-    }
-    return planes;
-  } finally {
-    await tiff.close();
-  }
 }
 
 describe("writer service", () => {
