@@ -26,6 +26,6 @@ export { EXIT_FATAL_CONFIG, FatalConfigError, onStopSignal, runProcess, STOP_LIN
 export { accountSecretPath, readAccountPassword, readCredentials, ensureCredentials, passwordEnvironment, type Credentials } from "./credentials";
 export { Liveness, processLiveness } from "./liveness";
 export { BusOutages, busOutages } from "./outages";
-export { readStored, type ReadStoredOptions, type StoredMessage } from "./stream-read";
+export { readBySubject, readStored, type ReadStoredOptions, type StoredMessage } from "./stream-read";
 export { retryWithBackoff, type RetryOptions } from "./retry";
 export { isConsumerNotFound, isNoResponders, isRequestTimeout, isStreamNameInUse, isStreamNotFound, isTransientNatsError } from "./nats-errors";

@@ -1,5 +1,5 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { DeliverPolicy, jetstream, type Consumer, type ConsumerMessages } from "@nats-io/jetstream";
+import { DeliverPolicy, jetstream, jetstreamManager, type Consumer, type ConsumerMessages, type MsgRequest } from "@nats-io/jetstream";
 import { isTransientNatsError } from "./nats-errors";
 import { retryWithBackoff } from "./retry";
 
@@ -102,4 +102,29 @@ async function readOnce(nc: NatsConnection, stream: string, filterSubject: strin
 /** Waits for a clean-up at most a few seconds: a read must never hang on its own tidying. */
 function bounded(work: Promise<unknown>): Promise<unknown> {
   return Promise.race([work, new Promise((r) => setTimeout(r, 2_000).unref())]);
+}
+
+/**
+ * The messages a stream holds under one subject filter after a sequence, at most `limit`, oldest
+ * first, read one by one with `STREAM.MSG.GET {seq, next_by_subj}`: no consumer is created, so
+ * nothing can be left behind or stall, and a short read (a run's few documents) costs a few round
+ * trips. For reads that start at a time, use readStored (the server's MSG.GET has no start time).
+ * (nats.js types next_by_subj for direct gets only; STREAM.MSG.GET has taken it since nats-server 2.9.)
+ */
+export async function readBySubject(
+  nc: NatsConnection,
+  stream: string,
+  filterSubject: string,
+  opts: { afterSeq?: number; limit: number },
+): Promise<StoredMessage[]> {
+  const jsm = await jetstreamManager(nc, { checkAPI: false });
+  const out: StoredMessage[] = [];
+  let seq = (opts.afterSeq ?? 0) + 1;
+  while (out.length < opts.limit) {
+    const m = await whileJetStreamReturns(nc, () => jsm.streams.getMessage(stream, { seq, next_by_subj: filterSubject } as MsgRequest));
+    if (m === null) break;
+    out.push({ subject: m.subject, seq: m.seq, data: m.data });
+    seq = m.seq + 1;
+  }
+  return out;
 }

@@ -1,8 +1,8 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { decodeJson, readStored } from "@gently/bus";
+import { decodeJson, readBySubject } from "@gently/bus";
 import { GentlyError, parseRunDocument, streams, subjects, type DocumentsReply, type ParsedRequestOf, type plan } from "@gently/protocol";
 
-/** Pages read from GENTLY_RUNS at once (each holds an ordered consumer while it reads). */
+/** Pages read from GENTLY_RUNS at once. */
 const CONCURRENT_READS = 4;
 /** Requests that may wait for a read; past this a flood is refused, not queued. */
 const MAX_WAITING = 64;
@@ -10,9 +10,10 @@ const MAX_WAITING = 64;
 /**
  * Pages of runs' documents from GENTLY_RUNS. The plan runner serves this so
  * that the copilot replays runs without any JetStream API of its own: a
- * consumer-create grant would let it point deliveries at any subject. Reads
- * are bounded, so a flood of replay requests cannot pile up consumers on the
- * server either.
+ * consumer-create grant would let it point deliveries at any subject. Pages
+ * are read message by message (MSG.GET next by subject), so no consumer is
+ * made for them at all, and reads are bounded so a flood of replay requests
+ * waits or is refused instead of piling up on the server.
  */
 export class DocumentReplay {
   private reading = 0;
@@ -43,7 +44,7 @@ export class DocumentReplay {
   }
 
   private async read(req: ParsedRequestOf<typeof plan.documents>): Promise<DocumentsReply> {
-    const stored = await readStored(this.nc, streams.runs.name, subjects.run.docs(req.run_uid), { afterSeq: req.after_seq, limit: req.limit + 1 });
+    const stored = await readBySubject(this.nc, streams.runs.name, subjects.run.docs(req.run_uid), { afterSeq: req.after_seq, limit: req.limit + 1 });
     const documents: DocumentsReply["documents"] = [];
     for (const m of stored.slice(0, req.limit)) {
       const kind = m.subject.slice(m.subject.lastIndexOf(".") + 1);
