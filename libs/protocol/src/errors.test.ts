@@ -36,6 +36,14 @@ describe("GentlyError.fromZod", () => {
     expect(refusal(Params, { num_slices: 1, name: "x" }).message).toBe("name: must have >= 2 characters, got 1");
   });
 
+  it("shows objects and arrays by their kind only, however deep they nest", () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    expect(refusal(Params, { num_slices: deep }).message).toBe("num_slices: expected number, got an array of 1");
+    expect(refusal(Params, { num_slices: { a: 1 } }).message).toBe("num_slices: expected number, got an object");
+    expect(refusal(Params, { num_slices: "x".repeat(500) }).message).toMatch(/^num_slices: expected number, got "x{50,}\.\.\.$/);
+  });
+
   it("keeps a schema's own message as written", () => {
     expect(refusal(Params, { num_slices: 1, custom: 13 }).message).toBe("custom: 13 brings bad luck");
   });
